@@ -1,0 +1,173 @@
+"""Communicators: the only way ranks talk. The solver takes one as an argument.
+
+``LocalComm`` is one process and needs no MPI; ``MPIComm`` wraps an mpi4py
+communicator. Both offer the same small interface:
+
+- ``rank``, ``size``
+- ``allreduce_arrays(arrays, xp)``: element-wise sums over ranks of a list of
+  arrays, packed into one contiguous float64 buffer and reduced with one
+  buffer-based ``Allreduce`` (no pickling);
+- ``allreduce_scalars(values)``: sums of Python floats (metrics);
+- ``bcast(obj)``, ``gather(obj)``, ``exscan(int)``, ``barrier()``,
+  ``abort(code)``.
+
+Device arrays (CuPy) are staged through host memory by default; with
+``cuda_aware=True`` the device buffer goes to MPI directly after the stream
+is synchronised.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import array_api_compat as aac
+
+from .hostio import from_host, host_vector
+
+
+class LocalComm:
+    """A single process: every reduction is the identity."""
+
+    rank = 0
+    size = 1
+    local_rank = 0
+    local_size = 1
+    name = "local"
+
+    def __init__(self):
+        self.comm_time = 0.0
+
+    def allreduce_arrays(self, arrays, xp):
+        return list(arrays)
+
+    def allreduce_scalars(self, values):
+        return [float(v) for v in values]
+
+    def allreduce_max(self, value: float) -> float:
+        return float(value)
+
+    def bcast(self, obj, root: int = 0):
+        return obj
+
+    def gather(self, obj, root: int = 0):
+        return [obj]
+
+    def allgather(self, obj):
+        return [obj]
+
+    def exscan(self, value: int) -> int:
+        return 0
+
+    def barrier(self) -> None:
+        pass
+
+    def abort(self, code: int = 1) -> None:
+        raise SystemExit(code)
+
+
+class MPIComm:
+    """Data-parallel ranks over mpi4py (``mpiexec -n P ...``)."""
+
+    name = "mpi"
+
+    def __init__(self, comm=None, cuda_aware: bool = False):
+        from mpi4py import MPI
+
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        local = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
+        self.local_rank = local.Get_rank()
+        self.local_size = local.Get_size()
+        local.Free()
+        self.cuda_aware = bool(cuda_aware)
+        self.comm_time = 0.0  # seconds spent in collectives (for the bench breakdown)
+
+    # Arrays ---------------------------------------------------------------
+    def allreduce_arrays(self, arrays, xp):
+        """Sum each array over ranks; one Allreduce for the whole list."""
+        arrays = list(arrays)
+        if not arrays:
+            return arrays
+        t0 = time.perf_counter()
+        dev = aac.device(arrays[0])
+        dtypes = [a.dtype for a in arrays]
+        shapes = [tuple(a.shape) for a in arrays]
+        if self.cuda_aware and aac.is_cupy_namespace(xp):
+            flat = xp.concat([xp.reshape(xp.astype(a, xp.float64), (-1,)) for a in arrays])
+            import cupy
+
+            cupy.cuda.get_current_stream().synchronize()
+            self.comm.Allreduce(self.MPI.IN_PLACE, flat, op=self.MPI.SUM)
+            out_flat = flat
+        else:
+            host = host_vector(arrays)
+            self.comm.Allreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM)
+            out_flat = from_host(host, xp, dev)
+        out, k = [], 0
+        for shape, dt in zip(shapes, dtypes):
+            size = 1
+            for extent in shape:
+                size *= extent
+            piece = xp.reshape(out_flat[k : k + size], shape)
+            out.append(xp.astype(piece, dt) if piece.dtype != dt else piece)
+            k += size
+        self.comm_time += time.perf_counter() - t0
+        return out
+
+    def allreduce_scalars(self, values):
+        t0 = time.perf_counter()
+        buf = host_vector([float(v) for v in values])
+        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+        self.comm_time += time.perf_counter() - t0
+        return [float(v) for v in buf]
+
+    def allreduce_max(self, value: float) -> float:
+        buf = host_vector([float(value)])
+        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.MAX)
+        return float(buf[0])
+
+    # Objects --------------------------------------------------------------
+    def bcast(self, obj, root: int = 0):
+        return self.comm.bcast(obj, root=root)
+
+    def gather(self, obj, root: int = 0):
+        return self.comm.gather(obj, root=root)
+
+    def allgather(self, obj):
+        return self.comm.allgather(obj)
+
+    def exscan(self, value: int) -> int:
+        out = self.comm.exscan(int(value))
+        return 0 if out is None else int(out)
+
+    def barrier(self) -> None:
+        self.comm.Barrier()
+
+    def abort(self, code: int = 1) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.comm.Abort(code)
+
+
+def world_size_from_env() -> int:
+    """The launcher's world size, read without initialising MPI (1 outside mpiexec)."""
+    for key in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_SIZE"):
+        val = os.environ.get(key)
+        if val and val.isdigit():
+            return int(val)
+    return 1
+
+
+def default_comm(cuda_aware: bool = False):
+    """MPIComm when launched by mpiexec with more than one rank, else LocalComm."""
+    if world_size_from_env() > 1:
+        try:
+            return MPIComm(cuda_aware=cuda_aware)
+        except ImportError:
+            from .errors import ConfigError
+
+            raise ConfigError("launched under mpiexec but mpi4py is not installed: pip install 'admm_xp[mpi]'") from None
+    return LocalComm()

@@ -1,0 +1,85 @@
+"""One iteration of ADMM training: Algorithm 1 of Taylor et al. (ICML 2016).
+
+    for l = 1 .. L-1:
+        W_l    <- z_l a_{l-1}^+
+        a_l    <- (beta_{l+1} W_{l+1}^T W_{l+1} + gamma_l I)^{-1} (beta_{l+1} W_{l+1}^T z_{l+1} + gamma_l h(z_l))
+        z_l    <- argmin_z gamma_l ||a_l - h(z)||^2 + beta_l ||z - W_l a_{l-1}||^2
+    W_L    <- z_L a_{L-1}^+
+    z_L    <- argmin_z loss(z, s) + <z, lambda> + beta_L ||z - W_L a_{L-1}||^2
+    lambda <- lambda + beta_L (z_L - W_L a_{L-1})
+
+The function below is that listing. Per layer, the a and z updates run in one
+fused pass over column blocks (:mod:`admm_xp.passes`), which also sums the
+``z_{l+1} a_l^T`` and ``a_l a_l^T`` that the next line's weight update needs;
+over MPI ranks those sums, and nothing else, cross the network.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import updates
+from .passes import hidden_layer_pass, output_layer_pass
+from .state import ADMMState, Problem, weights_lstsq
+
+
+@dataclass
+class IterationSums:
+    """This rank's share of the objective's parts after an iteration (float64 0-d arrays).
+
+    ``act[l]``, ``pre[l]``: sum (a_l - h(z_l))^2 and sum (z_l - W_l a_{l-1})^2 of
+    hidden layer l+1; ``loss``, ``lag``, ``pen``: the hinge loss, <z_L, lambda>
+    and sum (z_L - W_L a_{L-1})^2 of the output layer.
+    """
+
+    act: list = field(default_factory=list)
+    pre: list = field(default_factory=list)
+    loss: object = 0.0
+    lag: object = 0.0
+    pen: object = 0.0
+
+    def flat(self) -> list:
+        return [*self.act, *self.pre, self.loss, self.lag, self.pen]
+
+
+def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, update_multiplier: bool = True) -> IterationSums:
+    """Advance ``state`` by one iteration of Algorithm 1, in place.
+
+    ``update_multiplier=False`` during the warm start. ``ops`` are the
+    elementwise kernels of :func:`admm_xp.kernels.kernels_for`. Returns this
+    rank's sums of the objective's parts, evaluated at the new state.
+    """
+    pen = cfg.penalties(state.iteration)
+    W, a, z, L = state.W, state.a, state.z, state.n_layers
+    bias, block = cfg.bias, cfg.block_size
+    sums = IterationSums()
+
+    # W_1 <- z_1 a_0^+   (a_0 = X, whose Gram matrix was factored once)
+    W[0] = weights_lstsq(z[0], prob.X, cfg, xp, comm, factor=prob.gram_factor_X)
+    a_prev = prob.X
+    for l in range(L - 1):
+        gamma, beta = pen.gamma[l], pen.beta[l]
+        # a_l <- (beta_{l+1} W_{l+1}^T W_{l+1} + gamma_l I)^{-1} (...): factor once, apply to all columns
+        op = updates.activation_operator(W[l + 1], gamma, pen.beta[l + 1], bias, xp, prob.solve_dtype)
+        # a_l and z_l in one pass; it also sums z_{l+1} a_l^T and a_l a_l^T
+        layer = hidden_layer_pass(a[l], z[l], z[l + 1], a_prev, W[l], op, gamma, beta, bias, block, ops, xp)
+        sums.act.append(layer["act"])
+        sums.pre.append(layer["pre"])
+        # W_{l+1} <- z_{l+1} a_l^+   (one allreduce of the packed sums)
+        W[l + 1] = _weights_from_layer_sums(layer, prob.n_global, cfg, xp, comm, z[l + 1].dtype)
+        a_prev = a[l]
+    # z_L <- argmin loss + <z, lambda> + beta_L ||z - W_L a_{L-1}||^2;  lambda <- lambda + beta_L (z_L - W_L a_{L-1})
+    out = output_layer_pass(z[L - 1], state.lam, prob.S, a_prev, W[L - 1], pen.beta[L - 1],
+                            update_multiplier and cfg.multiplier, bias, block, ops, xp)
+    sums.loss, sums.lag, sums.pen = out["loss"], out["lag"], out["pen"]
+    state.iteration += 1
+    return sums
+
+
+def _weights_from_layer_sums(layer: dict, n_global: int, cfg, xp, comm, dtype):
+    """W_{l+1} = (z_{l+1} a_l^T)(a_l a_l^T)^{-1} from the pass's sums, added over ranks."""
+    cross, cross_sums, gram, gram_sums = comm.allreduce_arrays(
+        [layer["cross"], layer["cross_sums"], layer["gram"], layer["gram_sums"]], xp
+    )
+    G = updates.gram_with_bias(gram, gram_sums, float(n_global), cfg.bias, xp)
+    C = updates.cross_with_bias(cross, cross_sums, cfg.bias, xp)
+    return updates.weights_from_sums(C, updates.gram_factor(G, cfg.ridge, xp), xp, dtype)

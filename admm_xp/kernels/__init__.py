@@ -1,0 +1,63 @@
+"""Elementwise gap-fillers: the fused element-by-element steps of an iteration.
+
+The standard array API evaluates ``z_hidden_relu`` as a dozen separate
+passes, each allocating a temporary; on the CPU that costs far more than the
+matrix products around it (../shared/docs/performance.md). Each backend here
+offers the same few block operations:
+
+``relu(z)``
+    h(z), a new block.
+``add_matmul(h, P, r, out)``
+    ``h + P @ r`` (the activation update), written into ``out`` when it can be.
+``hidden_prox(a, m, gamma, beta, out)``
+    the hidden z update of :func:`admm_xp.updates.z_hidden_relu`, plus the
+    sums ``sum (a - h(z))^2`` and ``sum (z - m)^2`` needed by the objective.
+``output_prox(m, s, lam, beta, update_multiplier, out_z, out_lam)``
+    the output z update of :func:`admm_xp.updates.z_output_hinge`, the
+    multiplier update, and the sums ``hinge``, ``<z, lambda>``, ``(z - m)^2``.
+``view(x, sl)``
+    a writable view of columns ``sl`` of ``x``, or ``None`` where the backend
+    has no writable views (then the caller assigns with ``x[:, sl] = ...``).
+
+:class:`~admm_xp.kernels.portable.PortableKernels` is the reference written
+in the array API; :class:`~admm_xp.kernels.numba_cpu.NumbaKernels` (NumPy)
+and :class:`~admm_xp.kernels.cupy_gpu.CupyKernels` (CuPy) fuse each operation
+into one pass. ``kernels_for(xp, "auto")`` picks the fastest available.
+"""
+from __future__ import annotations
+
+import os
+
+import array_api_compat as aac
+
+from ..errors import ConfigError
+from .portable import PortableKernels
+
+KERNEL_CHOICES = ("auto", "portable", "numba", "cupy")
+
+
+def kernels_for(xp, choice: str = "auto"):
+    """The kernel set for namespace ``xp``.
+
+    ``auto`` uses numba for NumPy when it is importable (set
+    ``ADMM_XP_KERNELS=portable`` to force the reference code), CuPy fused
+    kernels for CuPy, and the portable array-API code for everything else.
+    """
+    choice = os.environ.get("ADMM_XP_KERNELS", choice) if choice == "auto" else choice
+    if choice not in KERNEL_CHOICES:
+        raise ConfigError(f"unknown kernels {choice!r}: use one of {', '.join(KERNEL_CHOICES)}")
+    if choice in ("auto", "numba") and aac.is_numpy_namespace(xp):
+        try:
+            from .numba_cpu import NumbaKernels
+        except ImportError:
+            if choice == "numba":
+                raise ConfigError("kernels 'numba' need numba: pip install numba") from None
+        else:
+            return NumbaKernels(xp)
+    if choice in ("auto", "cupy") and aac.is_cupy_namespace(xp):
+        from .cupy_gpu import CupyKernels
+
+        return CupyKernels(xp)
+    if choice in ("numba", "cupy"):
+        raise ConfigError(f"kernels {choice!r} do not run on this backend; use auto or portable")
+    return PortableKernels(xp)

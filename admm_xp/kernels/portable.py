@@ -1,0 +1,50 @@
+"""The reference block operations, in the array API alone."""
+from __future__ import annotations
+
+from .. import updates
+
+
+class PortableKernels:
+    name = "portable"
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def map_chunks(self, fn, n: int):
+        """One chunk: the whole column range."""
+        return [fn(slice(0, n))]
+
+    def activation(self, z, target, Wt, P, out=None):
+        return None  # use relu, matmul and add_matmul
+
+    def view(self, x, sl):
+        return None  # the standard leaves views unspecified: assign instead
+
+    def scratch(self, name, rows, cols, dtype, device):
+        return None  # no preallocated buffers: expressions allocate
+
+    def relu(self, z, out=None):
+        return updates.relu(z, self.xp)
+
+    def matmul(self, A, B, out=None):
+        return self.xp.matmul(A, B)
+
+    def add_matmul(self, h, P, r, out=None):
+        return h + self.xp.matmul(P, r)
+
+    def hidden_prox(self, a, m, gamma, beta, out=None):
+        xp = self.xp
+        z = updates.z_hidden_relu(a, m, gamma, beta, xp)
+        act = xp.sum((a - updates.relu(z, xp)) ** 2, dtype=xp.float64)
+        pre = xp.sum((z - m) ** 2, dtype=xp.float64)
+        return z, act, pre
+
+    def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None):
+        xp = self.xp
+        z = updates.z_output_hinge(m, s, lam, beta, xp)
+        if update_multiplier:
+            lam = updates.multiplier_update(lam, z, m, beta)
+        loss = xp.sum(xp.maximum(1.0 - s * z, 0.0), dtype=xp.float64)
+        lag = xp.sum(z * lam, dtype=xp.float64)
+        pen = xp.sum((z - m) ** 2, dtype=xp.float64)
+        return z, lam, loss, lag, pen

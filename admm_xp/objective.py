@@ -1,0 +1,81 @@
+"""The training objective (augmented Lagrangian, eq. 12 of the slides) and accuracy.
+
+    loss(z_L, s) + <z_L, lambda> + beta_L ||z_L - W_L a_{L-1}||^2
+      + sum_{l<L} [ gamma_l ||a_l - h(z_l)||^2 + beta_l ||z_l - W_l a_{l-1}||^2 ]
+
+``objective_parts`` evaluates it from scratch (the reference, used by tests
+and before the first iteration); the iteration itself returns the same sums
+as a by-product of its fused passes, and ``combine`` turns either into the
+reported numbers. Accuracy is that of the feed-forward network with the
+current weights (ReLU hidden layers), not of the ADMM variables.
+"""
+from __future__ import annotations
+
+import array_api_compat as aac
+
+from . import updates
+from .iteration import IterationSums
+
+
+def objective_parts(state, prob, cfg, xp) -> IterationSums:
+    """This rank's sums of the objective's parts at ``state`` (unfused reference)."""
+    sums = IterationSums()
+    f64 = xp.float64
+    a_prev = prob.X
+    L = state.n_layers
+    for l in range(L - 1):
+        m = updates.affine(state.W[l], a_prev, cfg.bias, xp)
+        sums.act.append(xp.sum((state.a[l] - updates.relu(state.z[l], xp)) ** 2, dtype=f64))
+        sums.pre.append(xp.sum((state.z[l] - m) ** 2, dtype=f64))
+        a_prev = state.a[l]
+    m = updates.affine(state.W[L - 1], a_prev, cfg.bias, xp)
+    zL = state.z[L - 1]
+    sums.loss = xp.sum(xp.maximum(1.0 - prob.S * zL, 0.0), dtype=f64)
+    sums.lag = xp.sum(zL * state.lam, dtype=f64)
+    sums.pen = xp.sum((zL - m) ** 2, dtype=f64)
+    return sums
+
+
+def combine(flat_sums, pen, n_hidden: int) -> dict:
+    """The objective and its named parts from reduced sums (see IterationSums.flat)."""
+    act = flat_sums[:n_hidden]
+    pre = flat_sums[n_hidden : 2 * n_hidden]
+    loss, lag, out_pen = flat_sums[2 * n_hidden :]
+    activation = sum(g * v for g, v in zip(pen.gamma, act))
+    preact = sum(b * v for b, v in zip(pen.beta[:-1], pre)) + pen.beta[-1] * out_pen
+    total = loss + lag + activation + preact
+    return {
+        "objective": total,
+        "loss": loss,
+        "multiplier": lag,
+        "activation_penalty": activation,
+        "preactivation_penalty": preact,
+    }
+
+
+def forward(W, X, bias: bool, xp):
+    """Scores of the feed-forward network (ReLU hidden layers), one column per sample."""
+    a = X
+    for l, w in enumerate(W):
+        a = updates.affine(w, a, bias, xp)
+        if l < len(W) - 1:
+            a = updates.relu(a, xp)
+    return a
+
+
+def predict_labels(scores, xp):
+    """Class indices: sign of the single output for a binary task, argmax otherwise."""
+    if scores.shape[0] == 1:
+        return xp.astype(scores[0, :] > 0, xp.int64)
+    return xp.argmax(scores, axis=0)
+
+
+def count_correct(W, X, y, bias: bool, xp, block: int = 1 << 15):
+    """Number of samples (columns of X) whose predicted class equals ``y`` (a 0-d int array)."""
+    n = X.shape[1]
+    correct = xp.zeros((), dtype=xp.int64, device=aac.device(X))
+    for i in range(0, n, block):
+        sl = slice(i, min(i + block, n))
+        pred = predict_labels(forward(W, X[:, sl], bias, xp), xp)
+        correct = correct + xp.sum(xp.astype(pred == y[sl], xp.int64))
+    return correct

@@ -1,0 +1,118 @@
+"""Fused passes over column blocks: the heavy, O(N) part of an iteration.
+
+One pass per layer reads each sample's columns once while they are in cache
+and does every per-sample step of that layer: ``h(z_l)``, the activation
+update, ``W_l a_{l-1}``, the z update, the objective's sums for that layer
+and the sums the next weight update needs (``z_{l+1} a_l^T`` and ``a_l a_l^T``).
+The columns are split into one contiguous chunk per worker thread
+(``ops.map_chunks``; a single chunk on backends that parallelise inside each
+operation), each chunk is walked in blocks of ``block`` columns, and the
+chunks' partial sums are added in chunk order, so a run is deterministic.
+Blocking and chunking do not change the result beyond rounding.
+"""
+from __future__ import annotations
+
+import array_api_compat as aac
+
+
+def _store(x, sl, value, view) -> None:
+    """Write ``value`` into columns ``sl`` of ``x`` unless the kernel already wrote through ``view``."""
+    if view is None:
+        x[:, sl] = value
+
+
+def _blocks(chunk: slice, block: int):
+    for i in range(chunk.start, chunk.stop, block):
+        yield slice(i, min(i + block, chunk.stop))
+
+
+def _affine_block(W, a_blk, bias, ops, out):
+    if bias:
+        m = ops.matmul(W[:, :-1], a_blk, out=out)
+        m += W[:, -1:]
+        return m
+    return ops.matmul(W, a_blk, out=out)
+
+
+def _add_partials(parts: list) -> dict:
+    """Sum the chunks' dicts of partial sums, in chunk order."""
+    total = dict(parts[0])
+    for p in parts[1:]:
+        for k, v in p.items():
+            total[k] = total[k] + v
+    return total
+
+
+def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta, bias, block, ops, xp):
+    """Update a_l and z_l in place; return the sums of this layer.
+
+    Returns a dict with ``act`` = sum (a_l - h(z_l))^2, ``pre`` = sum (z_l - W_l a_{l-1})^2
+    (float64, this rank only) and ``cross``, ``cross_sums``, ``gram``, ``gram_sums``:
+    ``z_{l+1} a_l^T``, row sums of z_{l+1}, ``a_l a_l^T`` and row sums of a_l, the
+    inputs of the W_{l+1} update (float64, this rank only).
+    """
+    Wt_next, b_next, P = activation_op
+    d, n = z_l.shape
+    d_next = z_next.shape[0]
+    dt, dev, f64 = z_l.dtype, aac.device(z_l), xp.float64
+
+    def chunk(cols: slice) -> dict:
+        gram = xp.zeros((d, d), dtype=f64, device=dev)
+        cross = xp.zeros((d_next, d), dtype=f64, device=dev)
+        gram_sums = xp.zeros((d,), dtype=f64, device=dev)
+        cross_sums = xp.zeros((d_next,), dtype=f64, device=dev)
+        act = pre = 0.0
+        for sl in _blocks(cols, block):
+            w = sl.stop - sl.start
+            # a_l = h(z_l) + P (z_{l+1} - W_{l+1} h(z_l))
+            target = z_next[:, sl] - b_next if bias else z_next[:, sl]
+            a_view = ops.view(a_l, sl)
+            a_new = ops.activation(z_l[:, sl], target, Wt_next, P, out=a_view)
+            if a_new is None:
+                h = ops.relu(z_l[:, sl], out=ops.scratch("h", d, w, dt, dev))
+                r = target - ops.matmul(Wt_next, h, out=ops.scratch("r", d_next, w, dt, dev))
+                a_new = ops.add_matmul(h, P, r, out=a_view)
+            _store(a_l, sl, a_new, a_view)
+            # z_l = argmin gamma (a_l - h(z))^2 + beta (z - W_l a_{l-1})^2
+            m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))
+            z_view = ops.view(z_l, sl)
+            z_new, act_b, pre_b = ops.hidden_prox(a_new, m, gamma, beta, out=z_view)
+            _store(z_l, sl, z_new, z_view)
+            act = act + act_b
+            pre = pre + pre_b
+            # sums for W_{l+1} = z_{l+1} a_l^+
+            a_t = xp.matrix_transpose(a_new)
+            gram = gram + xp.astype(ops.matmul(a_new, a_t), f64)
+            cross = cross + xp.astype(ops.matmul(z_next[:, sl], a_t), f64)
+            if bias:
+                gram_sums = gram_sums + xp.sum(a_new, axis=1, dtype=f64)
+                cross_sums = cross_sums + xp.sum(z_next[:, sl], axis=1, dtype=f64)
+        return dict(act=act, pre=pre, cross=cross, cross_sums=cross_sums, gram=gram, gram_sums=gram_sums)
+
+    return _add_partials(ops.map_chunks(chunk, n))
+
+
+def output_layer_pass(z_L, lam, S, a_prev, W_L, beta, update_multiplier, bias, block, ops, xp):
+    """Update z_L (and lambda) in place; return the output layer's sums.
+
+    ``loss`` = sum of the hinge, ``lag`` = <z_L, lambda>, ``pen`` = sum (z_L - W_L a_{L-1})^2.
+    """
+    c, n = z_L.shape
+    dt, dev = z_L.dtype, aac.device(z_L)
+
+    def chunk(cols: slice) -> dict:
+        loss = lag = pen = 0.0
+        for sl in _blocks(cols, block):
+            m = _affine_block(W_L, a_prev[:, sl], bias, ops, ops.scratch("mL", c, sl.stop - sl.start, dt, dev))
+            z_view, lam_view = ops.view(z_L, sl), ops.view(lam, sl)
+            z_new, lam_new, loss_b, lag_b, pen_b = ops.output_prox(
+                m, S[:, sl], lam[:, sl], beta, update_multiplier, out_z=z_view, out_lam=lam_view
+            )
+            _store(z_L, sl, z_new, z_view)
+            _store(lam, sl, lam_new, lam_view)
+            loss = loss + loss_b
+            lag = lag + lag_b
+            pen = pen + pen_b
+        return dict(loss=loss, lag=lag, pen=pen)
+
+    return _add_partials(ops.map_chunks(chunk, n))

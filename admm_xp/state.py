@@ -1,0 +1,175 @@
+"""The explicit ADMM state, the device-resident problem data, and initialisation."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import array_api_compat as aac
+
+from . import rng, updates
+from .linalg import solve_dtype as _solve_dtype
+
+
+@dataclass
+class Problem:
+    """One rank's shard of the training data, on the solver's device, samples as columns.
+
+    X : d_0 x n features (a_0).
+    S : C x n targets in {-1, +1} (one-vs-rest rows; C = 1 for a binary task).
+    offset : global index of this rank's first sample (the initialisation
+        depends on it, not on the split).
+    n_global : samples on all ranks together.
+    gram_factor_X : Cholesky factor of the (regularised) Gram matrix of
+        ``[X; 1]`` or ``X`` summed over ranks, computed once.
+    """
+
+    X: Any
+    S: Any
+    offset: int
+    n_global: int
+    bias: bool
+    solve_dtype: Any
+    gram_factor_X: Any = None
+
+    @property
+    def n_local(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.S.shape[0]
+
+
+@dataclass
+class ADMMState:
+    """W_l (l = 1..L), a_l (l = 1..L-1), z_l (l = 1..L) and the output multiplier.
+
+    Lists are 0-based: ``W[0]`` is W_1. Arrays hold this rank's columns only,
+    except the weights, which every rank holds whole and identical.
+    """
+
+    W: list
+    a: list
+    z: list
+    lam: Any
+    iteration: int = 0
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.W)
+
+    def arrays(self) -> dict:
+        """Name -> array, for checkpoints and the tests."""
+        out = {f"W{l + 1}": w for l, w in enumerate(self.W)}
+        out.update({f"a{l + 1}": x for l, x in enumerate(self.a)})
+        out.update({f"z{l + 1}": x for l, x in enumerate(self.z)})
+        out["lam"] = self.lam
+        return out
+
+
+def layer_widths(d0: int, hidden, n_outputs: int) -> tuple[int, ...]:
+    """(d_0, d_1, ..., d_L)."""
+    return (int(d0), *[int(h) for h in hidden], int(n_outputs))
+
+
+def make_problem(X, S, offset, n_global, cfg, xp, comm) -> Problem:
+    """Wrap device arrays (X: d_0 x n, S: C x n) and factor the fixed Gram matrix of layer 1."""
+    sdt = _solve_dtype(xp, aac.device(X), X.dtype)
+    prob = Problem(X=X, S=S, offset=int(offset), n_global=int(n_global), bias=cfg.bias, solve_dtype=sdt)
+    G, sums, n = gram_sums(X, xp)
+    G, sums, n = comm.allreduce_arrays([G, sums, n], xp)
+    prob.gram_factor_X = updates.gram_factor(updates.gram_with_bias(G, sums, n, cfg.bias, xp), cfg.ridge, xp)
+    return prob
+
+
+def gram_sums(a, xp, block: int = 1 << 16):
+    """(a a^T, row sums of a, column count) in float64, accumulated over column blocks."""
+    d, n = a.shape
+    dev = aac.device(a)
+    f64 = xp.float64
+    G = xp.zeros((d, d), dtype=f64, device=dev)
+    sums = xp.zeros((d,), dtype=f64, device=dev)
+    for i in range(0, n, block):
+        blk = a[:, i : min(i + block, n)]
+        G = G + xp.astype(xp.matmul(blk, xp.matrix_transpose(blk)), f64)
+        sums = sums + xp.sum(blk, axis=1, dtype=f64)
+    return G, sums, xp.asarray(float(n), dtype=f64, device=dev)
+
+
+def cross_sums(z, a, xp, block: int = 1 << 16):
+    """(z a^T, row sums of z) in float64."""
+    d, n = z.shape
+    dev = aac.device(z)
+    f64 = xp.float64
+    C = xp.zeros((d, a.shape[0]), dtype=f64, device=dev)
+    sums = xp.zeros((d,), dtype=f64, device=dev)
+    for i in range(0, n, block):
+        sl = slice(i, min(i + block, n))
+        C = C + xp.astype(xp.matmul(z[:, sl], xp.matrix_transpose(a[:, sl])), f64)
+        sums = sums + xp.sum(z[:, sl], axis=1, dtype=f64)
+    return C, sums
+
+
+def weights_lstsq(z, a_prev, cfg, xp, comm, factor=None):
+    """W = z a^+ over all ranks: sum z a^T and a a^T, then a Cholesky solve.
+
+    ``factor`` is the Gram factor of ``a_prev`` when it is already known
+    (layer 1's X X^T never changes).
+    """
+    C, zs = cross_sums(z, a_prev, xp)
+    if factor is None:
+        G, sums, n = gram_sums(a_prev, xp)
+        C, zs, G, sums, n = comm.allreduce_arrays([C, zs, G, sums, n], xp)
+        factor = updates.gram_factor(updates.gram_with_bias(G, sums, n, cfg.bias, xp), cfg.ridge, xp)
+    else:
+        C, zs = comm.allreduce_arrays([C, zs], xp)
+    return updates.weights_from_sums(updates.cross_with_bias(C, zs, cfg.bias, xp), factor, xp, z.dtype)
+
+
+def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> ADMMState:
+    """Initial (W, a, z, lambda).
+
+    ``gaussian`` (the paper): a_l and z_l i.i.d. N(0, 1), drawn from the
+    counter-based generator by global sample index (so the same for any
+    number of ranks and any backend); then every W_l = z_l a_{l-1}^+ by least
+    squares, which gives the a_1 update the W_2 it needs in iteration 1.
+
+    ``forward``: W_l with i.i.d. N(0, 2 / d_{l-1}) entries (He scaling; bias
+    0), then z_l = W_l a_{l-1}, a_l = h(z_l) by one forward pass.
+
+    lambda starts at 0 in both.
+    """
+    dtype = prob.X.dtype
+    dev = aac.device(prob.X)
+    n = prob.n_local
+    L = len(widths) - 1
+    lam = xp.zeros((widths[-1], n), dtype=dtype, device=dev)
+    if cfg.init == "gaussian":
+        a = [_gaussian_columns(xp, cfg.seed, ("a", l + 1), widths[l + 1], prob.offset, n, dtype, dev, block) for l in range(L - 1)]
+        z = [_gaussian_columns(xp, cfg.seed, ("z", l + 1), widths[l + 1], prob.offset, n, dtype, dev, block) for l in range(L)]
+        W = []
+        for l in range(L):
+            a_prev = prob.X if l == 0 else a[l - 1]
+            W.append(weights_lstsq(z[l], a_prev, cfg, xp, comm, prob.gram_factor_X if l == 0 else None))
+        return ADMMState(W=W, a=a, z=z, lam=lam)
+    W, a, z = [], [], []
+    a_prev = prob.X
+    for l in range(L):
+        d_in, d_out = widths[l], widths[l + 1]
+        w = rng.gaussian(xp, cfg.seed, ("W", l + 1), d_out, 0, d_in, dtype=dtype, device=dev) * (2.0 / d_in) ** 0.5
+        if cfg.bias:
+            w = xp.concat([w, xp.zeros((d_out, 1), dtype=dtype, device=dev)], axis=1)
+        W.append(w)
+        z.append(updates.affine(w, a_prev, cfg.bias, xp))
+        if l < L - 1:
+            a.append(updates.relu(z[-1], xp))
+            a_prev = a[-1]
+    return ADMMState(W=W, a=a, z=z, lam=lam)
+
+
+def _gaussian_columns(xp, seed, stream, d, offset, n, dtype, dev, block):
+    out = xp.empty((d, n), dtype=dtype, device=dev)
+    for i in range(0, n, block):
+        j = min(i + block, n)
+        out[:, i:j] = rng.gaussian(xp, seed, stream, d, offset + i, offset + j, dtype=dtype, device=dev)
+    return out

@@ -126,7 +126,10 @@ def _output_prox(m, s, lam, z, lam_out, beta, update):
 
 
 def default_threads() -> int:
-    """Cores available to this process (affinity-aware)."""
+    """Threads for the column chunks: ADMM_XP_THREADS (set per MPI rank), else the cores of this process."""
+    env = os.environ.get("ADMM_XP_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux

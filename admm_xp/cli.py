@@ -1,0 +1,425 @@
+"""The ``admm-xp`` command line (also ``python -m admm_xp``).
+
+Subcommands: ``train`` (ADMM), ``predict``, ``data fetch``, and the tools
+registered by later modules (``baseline``, ``bench``, ``scaling``,
+``reproduce``, ``ablation``). Bad input ends with one line on stderr,
+``admm-xp: error: <what is wrong and what to do>``, and exit code 2; under
+MPI the first failing rank ends every rank.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+
+from . import __version__
+from .errors import ConfigError, UserError
+
+PROG = "admm-xp"
+
+
+# Shared option groups ------------------------------------------------------------------
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="higgs-sample", metavar="NAME|FILE",
+                   help="higgs-sample (embedded real HIGGS rows, default), higgs (full UCI file in --data-dir), "
+                        "svhn / svhn10 (SVHN .mat files in --data-dir: digit 0 vs 2 / all ten digits), synthetic, "
+                        "synthetic-svhn, synthetic-multiclass, or a .csv (label column first) / .npz (X, y) file")
+    g.add_argument("--test", dest="test_path", metavar="FILE",
+                   help="test split for a file --dataset (default: a seeded 20%% of its rows is held out)")
+    g.add_argument("--data-dir", metavar="DIR", help="folder with the full HIGGS / SVHN files (see `admm-xp data fetch`)")
+    g.add_argument("--n-train", type=int, metavar="N", help="use only the first N training samples")
+    g.add_argument("--n-test", type=int, metavar="N", help="test samples of a synthetic data set")
+    g.add_argument("--label-col", type=int, default=0, metavar="I",
+                   help="column of the label in a CSV file (0 = first, -1 = last; default 0)")
+    g.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+                   help="share of a file's rows held out for testing when --test is not given (default 0.2)")
+
+
+def add_device_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("device")
+    g.add_argument("--device", default="cpu", metavar="DEV",
+                   help="cpu (NumPy, default), cuda or cuda:N (CuPy GPU); under MPI, cuda means cuda:<local rank>. "
+                        "For testing: array-api-strict[:device1], torch[:cpu]")
+    g.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="floating-point type of the iterates (default: float64 on cpu, float32 on cuda)")
+    g.add_argument("--ranks", type=int, metavar="P",
+                   help="run on P MPI ranks: relaunches itself under `mpiexec -n P` (or checks the size when already under mpiexec)")
+
+
+def add_network_options(p: argparse.ArgumentParser, default_hidden: str = "300") -> None:
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", default=default_hidden, metavar="W[,W...]",
+                   help=f"hidden layer widths, e.g. 300 or 100,50 (default {default_hidden})")
+    g.add_argument("--seed", type=int, default=0, help="seed of the initialisation (default 0)")
+
+
+def parse_floats(text: str, name: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(t) for t in str(text).split(",") if t.strip() != "")
+    except ValueError:
+        raise ConfigError(f"{name} must be a number or comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise ConfigError(f"{name} must not be empty")
+    return values
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(t) for t in str(text).split(",") if t.strip() != "")
+    except ValueError:
+        raise ConfigError(f"--hidden must be comma-separated integers such as 300 or 100,50, got {text!r}") from None
+    if not widths:
+        raise ConfigError("--hidden needs at least one width, such as 300 or 100,50")
+    if any(w < 1 for w in widths):
+        raise ConfigError(f"--hidden widths must be >= 1, got {text!r}")
+    return widths
+
+
+# train -------------------------------------------------------------------------------
+def add_train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train a network with ADMM (Taylor et al. 2016)",
+        description="Train a ReLU network with a hinge-loss output by ADMM, without gradients. With no options: "
+                    "the embedded real HIGGS rows, one hidden layer of 300, the paper's method.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_data_options(p)
+    add_network_options(p)
+    g = p.add_argument_group("ADMM")
+    g.add_argument("--iters", type=int, default=100, help="iterations to run")
+    g.add_argument("--warm-start", type=int, default=10, metavar="K",
+                   help="first K iterations skip the Lagrange multiplier update")
+    g.add_argument("--gamma", default="10", metavar="G[,G...]", help="activation penalty gamma_l (one, or one per hidden layer)")
+    g.add_argument("--beta", default="1", metavar="B[,B...]", help="pre-activation penalty beta_l (one, or one per layer)")
+    g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor")
+    g.add_argument("--block-size", type=int, default=None, metavar="N",
+                   help="samples per cache block of the fused passes (default 1024 on cpu, 1048576 on cuda)")
+    g.add_argument("--kernels", choices=("auto", "portable", "numba", "cupy"), default="auto",
+                   help="elementwise kernels: auto picks numba on cpu and CuPy kernels on cuda; portable is the array-API reference")
+    add_device_options(p)
+    r = p.add_argument_group("run")
+    r.add_argument("--target-acc", type=float, metavar="A", help="stop when the test accuracy reaches A (e.g. 0.64)")
+    r.add_argument("--max-time", type=float, metavar="S", help="stop after S seconds of training")
+    r.add_argument("--eval-every", type=int, default=1, metavar="K", help="measure train/test accuracy every K iterations")
+    r.add_argument("--out", metavar="run.json", help="write the run record (JSON) here")
+    r.add_argument("--save-model", metavar="model.npz", help="save the trained network here (for `admm-xp predict`)")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_train)
+
+
+def config_from_args(args):
+    from .config import ADMMConfig
+
+    dtype = args.dtype or ("float32" if str(args.device).startswith("cuda") else "float64")
+    block = args.block_size or (1 << 20 if str(args.device).startswith(("cuda", "torch:cuda")) else 1024)
+    return ADMMConfig(
+        hidden=parse_widths(args.hidden), gamma=parse_floats(args.gamma, "--gamma"), beta=parse_floats(args.beta, "--beta"),
+        warm_start=args.warm_start, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
+    )
+
+
+def check_output_path(path: str | None, option: str) -> None:
+    """Fail before any work when an output file could not be written."""
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ConfigError(f"{option} {path}: is a directory; give a file name")
+    probe = folder
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.access(probe, os.W_OK):
+        raise ConfigError(f"{option} {path}: cannot write in {probe}; choose another path")
+
+
+def setup_run(args, comm):
+    """Backend, threads and data for a training command (shared by train, baseline, bench)."""
+    from .backend import resolve_device
+    from .data import load_dataset
+    from .threads import configure_threads
+
+    device = args.device
+    if comm.size > 1 and device == "cuda":
+        device = f"cuda:{comm.local_rank}"
+    backend = resolve_device(device)
+    configure_threads(comm)
+    ds = load_dataset(
+        args.dataset, test_path=args.test_path, n_train=args.n_train, n_test=getattr(args, "n_test", None),
+        data_dir=args.data_dir, label_col=args.label_col, seed=getattr(args, "data_seed", 0),
+        test_fraction=args.test_fraction, comm=comm,
+    )
+    return backend, ds
+
+
+def cmd_train(args, comm) -> int:
+    from .model import Network
+    from .progress import Progress
+    from .runrecord import base_record, write_json_atomic
+    from .train import RunOptions, to_device, train_admm
+
+    cfg = config_from_args(args)
+    opts = RunOptions(iters=args.iters, target_acc=args.target_acc, eval_every=args.eval_every, max_time=args.max_time,
+                      kernels=args.kernels)
+    check_output_path(args.out, "--out")
+    check_output_path(args.save_model, "--save-model")
+    backend, ds = setup_run(args, comm)
+    if ds.n_classes > 2:
+        raise ConfigError(f"{ds.name}: {ds.n_classes} classes; multi-class ADMM is not available yet, use a binary data set")
+    dd = to_device(ds, backend, cfg.dtype)
+    lead = comm.rank == 0
+    progress = Progress(opts.iters, "admm", enabled=lead and not args.quiet)
+    if lead and not args.quiet:
+        progress.message(
+            f"ADMM on {ds.name}: {ds.n_train:,} train / {ds.n_test:,} test samples, layers "
+            f"{[ds.n_features, *cfg.hidden, dd.n_outputs]}, {backend.label} {cfg.dtype}, {comm.size} rank(s)"
+        )
+    result = train_admm(dd, cfg, backend, comm, opts, progress=progress)
+    progress.close()
+    fin = result.final
+    if lead:
+        if args.out:
+            rec = base_record(method="admm", dataset=ds.describe(), layers=result.widths, backend=backend,
+                              dtype=cfg.dtype, ranks=comm.size, config=cfg.to_dict())
+            rec["config"]["run"] = {"iters": opts.iters, "target_acc": opts.target_acc, "eval_every": opts.eval_every,
+                                    "kernels": opts.kernels, "max_time": opts.max_time}
+            rec["history"] = result.history
+            rec["final"] = fin
+            write_json_atomic(args.out, rec)
+        if args.save_model:
+            from .hostio import to_host
+
+            net = Network(weights=[to_host(w) for w in result.state.W], bias=cfg.bias, mean=ds.mean, scale=ds.scale,
+                          classes=_class_values(ds), meta={"method": "admm", "dataset": ds.name, "config": cfg.to_dict()})
+            net.save(args.save_model)
+        print(
+            f"test accuracy {fin['test_acc']:.4f} (train {fin['train_acc']:.4f}, best test {fin['best_test_acc']:.4f}) "
+            f"after {fin['iters']} iterations, {fin['train_s']:.2f} s training ({fin['stop_reason']})"
+        )
+    return 0
+
+
+def _class_values(ds):
+    import numpy as np
+
+    return np.arange(ds.n_classes)
+
+
+# predict -----------------------------------------------------------------------------
+def add_predict_parser(sub) -> None:
+    p = sub.add_parser("predict", help="apply a saved model to a data file",
+                       description="Predict classes for the rows of a CSV or NPZ file with a model saved by "
+                                   "`admm-xp train --save-model` (or a baseline). If the file has labels, the "
+                                   "accuracy is printed too.")
+    p.add_argument("--model", required=True, metavar="model.npz", help="a saved model")
+    p.add_argument("--dataset", required=True, metavar="FILE", help=".csv or .npz rows to predict")
+    p.add_argument("--label-col", type=int, default=0, metavar="I",
+                   help="label column of a CSV (default 0); use --no-labels for a file of features only")
+    p.add_argument("--no-labels", action="store_true", help="the file holds features only")
+    p.add_argument("--out", metavar="FILE", help="write one predicted label per line here (default: stdout)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.set_defaults(func=cmd_predict)
+
+
+def cmd_predict(args, comm) -> int:
+    import numpy as np
+
+    from .backend import resolve_device
+    from .comm import LocalComm
+    from .data import read_labelled_file, to_class_indices
+    from .model import Network
+
+    check_output_path(args.out, "--out")
+    net = Network.load(args.model)
+    backend = resolve_device(args.device)
+    if args.dataset.lower().endswith(".npz"):
+        X, y, _, _ = read_labelled_file(args.dataset, LocalComm(), need_labels=False)
+    elif args.no_labels:
+        X, _, _, _ = read_labelled_file(args.dataset, LocalComm(), need_labels=False)
+        y = None
+    else:
+        X, y, _, _ = read_labelled_file(args.dataset, LocalComm(), label_col=args.label_col)
+    if X.shape[0] == 0:
+        raise UserError(f"{args.dataset}: no rows to predict")
+    pred = net.predict(X, backend=backend)
+    text = "\n".join(str(int(v)) for v in pred) + "\n"
+    if args.out:
+        from .runrecord import write_text_atomic
+
+        write_text_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
+    if y is not None:
+        idx, _ = to_class_indices(y, args.dataset, allow_multiclass=True)
+        acc = float(np.mean(net.predict_indices(X, backend=backend) == idx))
+        print(f"accuracy {acc:.4f} on {X.shape[0]} rows", file=sys.stderr)
+    return 0
+
+
+# data --------------------------------------------------------------------------------
+def add_data_parser(sub) -> None:
+    p = sub.add_parser("data", help="download the full data sets")
+    dsub = p.add_subparsers(dest="data_cmd", metavar="fetch")
+    f = dsub.add_parser("fetch", help="download HIGGS or SVHN with progress, resume and checksum verification",
+                        description="Download a full data set. HIGGS.csv.gz (about 2.6 GB) is converted once to "
+                                    "HIGGS.npy for fast, sharded loads; SVHN's train, test and extra .mat files are "
+                                    "stored as they are. An interrupted download resumes when run again.")
+    f.add_argument("name", choices=("higgs", "svhn"), help="data set")
+    f.add_argument("--data-dir", required=True, metavar="DIR", help="where to store the files")
+    f.add_argument("--base-url", metavar="URL", help="a mirror holding the same file names (default: the official sources)")
+    f.add_argument("--no-convert", action="store_true", help="HIGGS: keep only the .csv.gz (no HIGGS.npy)")
+    f.add_argument("--quiet", action="store_true", help="no progress output")
+    f.set_defaults(func=cmd_data_fetch)
+    p.set_defaults(func=lambda args, comm: _need_sub(p))
+
+
+def _need_sub(p) -> int:
+    raise ConfigError(f"{p.prog}: give a subcommand (fetch); see {p.prog} --help")
+
+
+def cmd_data_fetch(args, comm) -> int:
+    from .data.fetch import fetch
+
+    if comm.rank == 0:
+        paths = fetch(args.name, args.data_dir, base_url=args.base_url, quiet=args.quiet, convert=not args.no_convert)
+        for path in paths:
+            print(path)
+    comm.barrier()
+    return 0
+
+
+# Entry -------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Train neural networks without gradients by ADMM (Taylor et al., ICML 2016), on NumPy, "
+                    "MPI ranks or CuPy GPUs, and compare with gradient baselines.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_train_parser(sub)
+    add_predict_parser(sub)
+    add_data_parser(sub)
+    for register in _extra_commands():
+        register(sub)
+    return parser
+
+
+def _extra_commands():
+    """Subcommands defined in other modules (imported lazily, only if present)."""
+    import importlib
+
+    out = []
+    for module in ("admm_xp.bench_cli", "baselines.cli", "admm_xp.scaling", "admm_xp.reproduce", "admm_xp.ablation"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        out.append(mod.register)
+    return out
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (``admm-xp: error: ...``) and exit code 2."""
+
+    def error(self, message):
+        where = "" if self.prog == PROG else self.prog[len(PROG) + 1 :] + ": "
+        raise ConfigError(f"{where}{message} (see {self.prog} --help)")
+
+
+def _maybe_relaunch(args, argv) -> int | None:
+    """``--ranks P`` outside mpiexec: run the same command under ``mpiexec -n P``."""
+    from .comm import world_size_from_env
+
+    ranks = getattr(args, "ranks", None)
+    if ranks is None:
+        return None
+    if ranks < 1:
+        raise ConfigError(f"--ranks must be >= 1, got {ranks}")
+    size = world_size_from_env()
+    if size > 1 or ranks == 1:
+        if size != ranks:
+            raise ConfigError(f"--ranks {ranks} but this run has {size} MPI rank(s); launch with mpiexec -n {ranks}")
+        return None
+    import shutil
+    import subprocess
+
+    mpiexec = shutil.which("mpiexec")
+    if mpiexec is None:
+        raise ConfigError("--ranks needs mpiexec on PATH: pip install 'admm_xp[mpi]' (mpi4py and the mpich wheel)")
+    rest = _strip_option(list(argv), "--ranks")
+    cmd = [mpiexec, "-n", str(ranks), sys.executable, "-m", "admm_xp", *rest]
+    return subprocess.call(cmd)
+
+
+def _strip_option(argv, name):
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == name:
+            skip = True
+            continue
+        if a.startswith(name + "="):
+            continue
+        out.append(a)
+    return out
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    comm = None
+    try:
+        args = _parse(parser, argv)
+        if args is None:
+            return 2
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return 0
+        relaunched = _maybe_relaunch(args, argv)
+        if relaunched is not None:
+            return relaunched
+        from .comm import default_comm
+
+        comm = default_comm(cuda_aware=getattr(args, "cuda_aware_mpi", False))
+        return int(args.func(args, comm) or 0)
+    except UserError as exc:
+        _fail(comm, f"{PROG}: error: {exc}", exc.exit_code)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _fail(comm, f"{PROG}: interrupted", 130)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception:  # a bug: show the traceback, and end every rank
+        traceback.print_exc()
+        _fail(comm, f"{PROG}: internal error (see the traceback above); please report it", 1)
+        return 1
+
+
+def _parse(parser, argv):
+    return parser.parse_args(argv)
+
+
+def _fail(comm, message: str, code: int) -> None:
+    """Print once and end every rank: rank 0 at once, the others after a moment (rank 0's abort wins if it failed too)."""
+    if comm is None or comm.size == 1:
+        print(message, file=sys.stderr)
+        sys.stderr.flush()
+        return
+    if comm.rank != 0:
+        time.sleep(1.0)
+        message = message.replace(f"{PROG}:", f"{PROG} (rank {comm.rank}):", 1)
+    print(message, file=sys.stderr)
+    sys.stderr.flush()
+    comm.abort(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

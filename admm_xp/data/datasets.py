@@ -1,0 +1,338 @@
+"""Data sets: where rows come from, which rows a rank holds, and their checks.
+
+``load_dataset(name, ...)`` returns this rank's shard of a train and a test
+split as a :class:`Dataset` (host NumPy arrays, samples as rows, features
+standardised with statistics of the whole training split, reduced over
+ranks). Names:
+
+``higgs-sample``  the embedded 35,298 real HIGGS rows (default): train on
+                  part 1 (15,688 rows), test on part 2 (19,610 rows).
+``higgs``         the full UCI HIGGS data in ``--data-dir`` (HIGGS.npy made by
+                  ``admm-xp data fetch higgs``, or HIGGS.csv[.gz]); the official
+                  split: the last 500,000 rows are the test set.
+``svhn``          SVHN cropped digits in ``--data-dir`` (train/extra/test_32x32.mat),
+                  the paper's task: digit 0 against digit 2, train + extra for training.
+``synthetic``, ``synthetic-svhn``, ``synthetic-multiclass``: seeded
+                  generators (see :mod:`admm_xp.data.synthetic`).
+a file path       the user's CSV (label column first unless ``label_col``) or
+                  NPZ (arrays ``X``, rows = samples, and ``y``); with
+                  ``test_path`` that file is the test split, otherwise a
+                  seeded 20% of the rows (chosen by row index) is held out.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+from ..comm import LocalComm
+from ..errors import DataError
+from . import files, synthetic
+from .shard import row_range
+
+NAMED = ("higgs-sample", "higgs", "svhn", "svhn10", "synthetic", "synthetic-svhn", "synthetic-multiclass")
+HIGGS_ROWS = 11_000_000
+HIGGS_TEST_ROWS = 500_000
+
+
+@dataclass
+class Dataset:
+    """One rank's rows of a train/test split (host arrays, samples as rows)."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray  # class indices 0..C-1
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_train: int  # all ranks
+    n_test: int
+    train_offset: int  # global index of this rank's first training row
+    n_classes: int
+    n_features: int
+    synthetic: bool = False
+    source: str = ""
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    notes: list = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "n_features": self.n_features,
+            "n_classes": self.n_classes,
+            "synthetic": self.synthetic,
+            "source": self.source,
+        }
+
+
+def embedded_higgs_dir():
+    return resources.files("admm_xp.data") / "embedded" / "higgs"
+
+
+# Entry point ------------------------------------------------------------------------
+def load_dataset(
+    name: str = "higgs-sample",
+    *,
+    test_path: str | None = None,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    data_dir: str | None = None,
+    label_col: int = 0,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    allow_multiclass: bool = True,
+    comm=None,
+) -> Dataset:
+    """This rank's standardised shard of data set ``name`` (see the module docstring)."""
+    comm = comm or LocalComm()
+    if n_train is not None and n_train < 1:
+        raise DataError(f"--n-train must be >= 1, got {n_train}")
+    if name == "higgs-sample":
+        ds = _embedded_higgs(n_train, comm)
+    elif name == "higgs":
+        ds = _full_higgs(data_dir, n_train, comm)
+    elif name in ("svhn", "svhn10"):
+        from .svhn import load_svhn
+
+        ds = load_svhn(data_dir, n_train, comm, multiclass=name == "svhn10")
+    elif name in synthetic.TASKS:
+        ds = _synthetic(name, seed, n_train, n_test, comm)
+    elif os.path.splitext(name)[1] or os.path.sep in name or os.path.exists(name):
+        ds = _user_file(name, test_path, n_train, label_col, seed, test_fraction, comm)
+    else:
+        raise DataError(f"unknown data set {name!r}: use one of {', '.join(NAMED)} or a path to a .csv/.npz file")
+    _validate(ds, comm, allow_multiclass)
+    standardise(ds, comm)
+    return ds
+
+
+# Named sources ----------------------------------------------------------------------
+def _embedded_higgs(n_train, comm) -> Dataset:
+    root = embedded_higgs_dir()
+    n_tr_all = _npy_len(str(root / "part1_y.npy"))
+    n_te = _npy_len(str(root / "part2_y.npy"))
+    n_tr = min(n_train or n_tr_all, n_tr_all)
+    a, b = row_range(n_tr, comm.rank, comm.size)
+    c, d = row_range(n_te, comm.rank, comm.size)
+    return Dataset(
+        name="higgs-sample",
+        X_train=files.npy_rows(str(root / "part1_X.npy"), a, b),
+        y_train=files.npy_rows(str(root / "part1_y.npy"), a, b),
+        X_test=files.npy_rows(str(root / "part2_X.npy"), c, d),
+        y_test=files.npy_rows(str(root / "part2_y.npy"), c, d),
+        n_train=n_tr, n_test=n_te, train_offset=a, n_classes=2, n_features=28,
+        source="embedded UCI HIGGS rows (OpenML 23512 subset; CC BY 4.0): train part1, test part2",
+    )
+
+
+def _npy_len(path: str) -> int:
+    return int(np.load(path, mmap_mode="r").shape[0])
+
+
+def _full_higgs(data_dir, n_train, comm) -> Dataset:
+    if not data_dir:
+        raise DataError("--dataset higgs needs --data-dir DIR holding HIGGS.npy or HIGGS.csv.gz (admm-xp data fetch higgs --data-dir DIR)")
+    npy = os.path.join(data_dir, "HIGGS.npy")
+    if os.path.exists(npy):
+        total = _npy_len(npy)
+        read = lambda s, e: files.npy_rows(npy, s, e)  # noqa: E731
+        source = f"UCI HIGGS ({npy})"
+    else:
+        csv = next((p for p in (os.path.join(data_dir, f) for f in ("HIGGS.csv.gz", "HIGGS.csv")) if os.path.exists(p)), None)
+        if csv is None:
+            raise DataError(f"{data_dir}: no HIGGS.npy, HIGGS.csv.gz or HIGGS.csv; run `admm-xp data fetch higgs --data-dir {data_dir}`")
+        total = HIGGS_ROWS
+        read = lambda s, e: files.csv_rows(csv, row_range=(s, e))[0]  # noqa: E731
+        source = f"UCI HIGGS ({csv}, streamed; `admm-xp data fetch higgs` converts it to HIGGS.npy for fast loads)"
+    n_tr_all = total - HIGGS_TEST_ROWS
+    if n_tr_all < 1:
+        raise DataError(f"{data_dir}: HIGGS file has {total} rows, fewer than the 500,000 test rows of the official split")
+    n_tr = min(n_train or n_tr_all, n_tr_all)
+    a, b = row_range(n_tr, comm.rank, comm.size)
+    c, d = row_range(HIGGS_TEST_ROWS, comm.rank, comm.size)
+    train = read(a, b)
+    test = read(n_tr_all + c, n_tr_all + d)
+    for part, rows in (("train", train), ("test", test)):
+        if rows.ndim != 2 or rows.shape[1] != 29:
+            raise DataError(f"{data_dir}: HIGGS rows must have 29 columns (label + 28 features), got shape {rows.shape}")
+    return Dataset(
+        name="higgs", X_train=train[:, 1:].astype(np.float32), y_train=train[:, 0].astype(np.int64),
+        X_test=test[:, 1:].astype(np.float32), y_test=test[:, 0].astype(np.int64),
+        n_train=n_tr, n_test=HIGGS_TEST_ROWS, train_offset=a, n_classes=2, n_features=28, source=source,
+    )
+
+
+def _synthetic(task, seed, n_train, n_test, comm) -> Dataset:
+    d, classes, n_tr_default, n_te_default = synthetic.TASKS[task]
+    n_tr = n_train or n_tr_default
+    n_te = n_test or n_te_default
+    a, b = row_range(n_tr, comm.rank, comm.size)
+    c, e = row_range(n_te, comm.rank, comm.size)
+    Xtr, ytr = synthetic.make_rows(task, seed, "train", a, b)
+    Xte, yte = synthetic.make_rows(task, seed, "test", c, e)
+    return Dataset(
+        name=task, X_train=Xtr, y_train=ytr, X_test=Xte, y_test=yte, n_train=n_tr, n_test=n_te,
+        train_offset=a, n_classes=classes, n_features=d, synthetic=True,
+        source=f"synthetic ({task}, seed {seed})",
+    )
+
+
+# User files -------------------------------------------------------------------------
+def read_labelled_file(path: str, comm, label_col: int = 0, need_labels: bool = True):
+    """(X rows, y or None, global index of first row, global row count) of a CSV or NPZ file."""
+    lower = path.lower()
+    if lower.endswith(".npz"):
+        keys = files.npz_keys(path)
+        if "X" not in keys:
+            raise DataError(f"{path}: has no array 'X' (it has {sorted(keys)}); save features as X (rows = samples) and labels as y")
+        shape = files.npz_shape(path, "X")
+        n = int(shape[0]) if shape else 0
+        a, b = row_range(n, comm.rank, comm.size)
+        X = files.npz_member(path, "X", a, b)
+        y = files.npz_member(path, "y", a, b) if "y" in keys else None
+        if y is None and need_labels:
+            raise DataError(f"{path}: has no array 'y' of labels; save them as y (0/1 or -1/+1)")
+        return X, y, a, n
+    if lower.endswith(files.CSV_SUFFIXES) or not lower.endswith((".npy", ".mat")):
+        rows, _, first = files.csv_rows(path, comm.rank, comm.size)
+        count = rows.shape[0]
+        if first is None:
+            first = comm.exscan(count)
+        n = int(sum(comm.allgather(count)))
+        widths = {w for w in comm.allgather(rows.shape[1] if count else None) if w is not None}
+        if len(widths) > 1:
+            raise DataError(f"{path}: rows have different numbers of fields ({sorted(widths)}); fix the file")
+        if count == 0:
+            width = widths.pop() if widths else 0
+            rows = np.zeros((0, width))
+        if n == 0:
+            raise DataError(f"{path}: has no data rows")
+        if not need_labels:
+            return rows, None, first, n
+        if rows.shape[1] < 2:
+            raise DataError(f"{path}: needs a label column and at least one feature column, found {rows.shape[1]} column(s)")
+        col = label_col if label_col >= 0 else rows.shape[1] + label_col
+        if not 0 <= col < max(rows.shape[1], 1):
+            raise DataError(f"{path}: --label-col {label_col} is outside its {rows.shape[1]} columns")
+        y = rows[:, col]
+        X = np.delete(rows, col, axis=1)
+        return X, y, first, n
+    raise DataError(f"{path}: unsupported file type; use .csv (label column first) or .npz (arrays X and y)")
+
+
+def _user_file(path, test_path, n_train, label_col, seed, test_fraction, comm) -> Dataset:
+    X, y, first, n = read_labelled_file(path, comm, label_col)
+    if test_path:
+        Xt, yt, _, nt = read_labelled_file(test_path, comm, label_col)
+        if n_train is not None and n_train < n:
+            X, y, n = _first_rows(X, y, first, n_train)
+        return Dataset(
+            name=os.path.basename(path), X_train=X, y_train=y, X_test=Xt, y_test=yt, n_train=n, n_test=nt,
+            train_offset=first, n_classes=0, n_features=X.shape[1] if X.ndim == 2 else 0,
+            source=f"{path} (test: {test_path})",
+        )
+    if not 0.0 < test_fraction < 1.0:
+        raise DataError(f"--test-fraction must be in (0, 1), got {test_fraction}")
+    # Hold out rows by a hash of their global index: independent of the rank count.
+    u = synthetic._uniform(seed, ("holdout", os.path.basename(path)), first, first + X.shape[0])
+    is_test = u < test_fraction
+    Xtr, ytr, Xte, yte = X[~is_test], y[~is_test], X[is_test], y[is_test]
+    counts = comm.allgather(int(Xtr.shape[0]))
+    n_tr = int(sum(counts))
+    offset = int(sum(counts[: comm.rank]))
+    n_te = int(sum(comm.allgather(int(Xte.shape[0]))))
+    if n_train is not None and n_train < n_tr:
+        Xtr, ytr, n_tr = _first_rows(Xtr, ytr, offset, n_train)
+    return Dataset(
+        name=os.path.basename(path), X_train=Xtr, y_train=ytr, X_test=Xte, y_test=yte, n_train=n_tr, n_test=n_te,
+        train_offset=offset, n_classes=0, n_features=X.shape[1] if X.ndim == 2 else 0,
+        source=f"{path} (seeded {test_fraction:.0%} of rows held out for testing)",
+    )
+
+
+def _first_rows(X, y, first, n_keep):
+    """Keep the rows of global index < n_keep (a rank may keep none: shards may be uneven)."""
+    keep = max(0, min(X.shape[0], n_keep - first))
+    return X[:keep], y[:keep], n_keep
+
+
+# Checks and standardisation -------------------------------------------------------------
+def to_class_indices(y, path: str, allow_multiclass: bool) -> tuple[np.ndarray, int]:
+    """Labels as class indices: {0,1} or {-1,+1} -> binary; integers 0..C-1 -> C classes."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise DataError(f"{path}: labels must be one value per sample, got shape {y.shape}")
+    if y.size and not np.all(np.isfinite(y.astype(np.float64))):
+        raise DataError(f"{path}: labels contain NaN or inf; remove those rows")
+    values = np.unique(y)
+    if values.size and np.any(values != np.round(values)):
+        raise DataError(f"{path}: labels must be class numbers (0/1, -1/+1 or 0..C-1), found {values[:5].tolist()}")
+    values = values.astype(np.int64)
+    if set(values.tolist()) <= {-1, 1}:
+        return (y > 0).astype(np.int64), 2
+    if set(values.tolist()) <= {0, 1}:
+        return y.astype(np.int64), 2
+    if not allow_multiclass:
+        raise DataError(f"{path}: labels are not binary (found {values[:6].tolist()}); use 0/1 or -1/+1")
+    if values.min() < 0:
+        raise DataError(f"{path}: class labels must be 0..C-1 (or -1/+1 for two classes), found {values.min()}")
+    return y.astype(np.int64), int(values.max()) + 1
+
+
+def _validate(ds: Dataset, comm, allow_multiclass: bool) -> None:
+    src = ds.name
+    for split, X, y in (("training", ds.X_train, ds.y_train), ("test", ds.X_test, ds.y_test)):
+        if X.ndim != 2:
+            raise DataError(f"{src}: {split} features must be a 2-D table (rows = samples), got shape {X.shape}")
+        if y is None or X.shape[0] != np.asarray(y).shape[0]:
+            raise DataError(f"{src}: {split} split has {X.shape[0]} feature rows but {0 if y is None else len(y)} labels")
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise DataError(f"{src}: {split} features must be real numbers, got dtype {X.dtype}")
+    bad = comm.allreduce_scalars([float(np.count_nonzero(~np.isfinite(ds.X_train))), float(np.count_nonzero(~np.isfinite(ds.X_test)))])
+    if bad[0] or bad[1]:
+        raise DataError(f"{src}: {int(bad[0])} training and {int(bad[1])} test feature values are NaN or inf; clean or impute them first")
+    ytr, c1 = to_class_indices(ds.y_train, src, allow_multiclass)
+    yte, c2 = to_class_indices(ds.y_test, src, allow_multiclass)
+    n_tr = comm.allgather(int(ds.X_train.shape[0]))
+    n_te = comm.allgather(int(ds.X_test.shape[0]))
+    if sum(n_tr) < 2:
+        raise DataError(f"{src}: the training split has {sum(n_tr)} rows; ADMM needs at least 2")
+    if sum(n_te) < 1:
+        raise DataError(f"{src}: the test split is empty; give --test FILE or more rows")
+    widths = {w for w, n in zip(comm.allgather(ds.X_train.shape[1]), n_tr) if n} | {
+        w for w, n in zip(comm.allgather(ds.X_test.shape[1]), n_te) if n
+    }
+    if len(widths) != 1:
+        raise DataError(f"{src}: training and test features differ in width ({sorted(widths)}); they must have the same columns")
+    ds.n_features = widths.pop()
+    if ds.n_features < 1:
+        raise DataError(f"{src}: no feature columns")
+    classes = int(comm.allreduce_max(max(c1 if ds.y_train.size else 0, c2 if ds.y_test.size else 0, ds.n_classes)))
+    ds.y_train, ds.y_test, ds.n_classes = ytr, yte, max(classes, 2)
+    ds.n_train, ds.n_test = sum(n_tr), sum(n_te)
+
+
+def standardise(ds: Dataset, comm) -> None:
+    """Centre and scale every feature by the training split's mean and std (over all ranks).
+
+    A constant feature keeps scale 1 (it becomes all zeros). Test rows use the
+    training statistics only.
+    """
+    X = ds.X_train.astype(np.float64, copy=False)
+    d = ds.n_features
+    s1 = X.sum(axis=0) if X.size else np.zeros(d)
+    n = float(ds.n_train)
+    sums = comm.allreduce_scalars([*s1])
+    mean = np.array(sums) / n
+    s2 = ((X - mean) ** 2).sum(axis=0) if X.size else np.zeros(d)
+    var = np.array(comm.allreduce_scalars([*s2])) / n
+    scale = np.sqrt(var)
+    scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+    ds.mean, ds.scale = mean, scale
+    ds.X_train = ((X - mean) / scale).astype(np.float64)
+    ds.X_test = ((ds.X_test.astype(np.float64) - mean) / scale).astype(np.float64) if ds.X_test.size else ds.X_test.reshape(0, d).astype(np.float64)

@@ -1,0 +1,248 @@
+"""The training loop around :func:`admm_xp.iteration.admm_iteration`.
+
+It moves a data set to the device once, initialises the state, runs
+iterations (the first ``warm_start`` without multiplier updates), and after
+each one gathers the objective's parts (a by-product of the iteration) and,
+every ``eval_every`` iterations, the train and test accuracy of the
+feed-forward network, all summed over ranks in one reduction. It stops at
+``iters`` or when the test accuracy reaches ``target_acc``, and raises
+:class:`~admm_xp.errors.DivergenceError` on non-finite or exploding iterates.
+
+Times: ``time_s`` in the history is the cumulative time of the iterations
+alone (the device synchronised before each clock read); evaluation time is
+reported separately (``eval_s``), as for the baselines, so accuracy-against-
+time curves of different methods compare training work only.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import array_api_compat as aac
+
+from . import objective
+from .comm import LocalComm
+from .errors import ConfigError, DivergenceError
+from .hostio import from_host
+from .iteration import admm_iteration
+from .kernels import kernels_for
+from .state import init_state, layer_widths, make_problem
+
+BLOWUP = 1e12  # |objective| beyond BLOWUP * (1 + |objective after iteration 1|) counts as divergence
+
+
+@dataclass
+class RunOptions:
+    """How long to run and what to measure (not part of the solver's configuration)."""
+
+    iters: int = 100
+    target_acc: float | None = None
+    eval_every: int = 1
+    max_time: float | None = None
+    kernels: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self):
+        if not isinstance(self.iters, int) or self.iters < 0:
+            raise ConfigError(f"--iters must be an integer >= 0, got {self.iters!r}")
+        if self.target_acc is not None and not (0.0 < float(self.target_acc) <= 1.0):
+            raise ConfigError(f"--target-acc must be a fraction in (0, 1], got {self.target_acc!r} (e.g. 0.64)")
+        if not isinstance(self.eval_every, int) or self.eval_every < 1:
+            raise ConfigError(f"--eval-every must be an integer >= 1, got {self.eval_every!r}")
+        if self.max_time is not None and not (float(self.max_time) > 0):
+            raise ConfigError(f"--max-time must be > 0 seconds, got {self.max_time!r}")
+
+
+@dataclass
+class DeviceData:
+    """Training and test shards on the solver's device, samples as columns."""
+
+    X: Any
+    S: Any  # C x n targets in {-1, +1}
+    y: Any  # class indices (int64)
+    X_test: Any
+    y_test: Any
+    n_train: int
+    n_test: int
+    offset: int
+    n_classes: int
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.n_classes == 2 else self.n_classes
+
+
+def targets_pm1(y, n_classes: int, xp, dtype):
+    """One-vs-rest targets in {-1, +1}: one row for a binary task, C rows otherwise."""
+    if n_classes == 2:
+        return xp.astype(2 * y - 1, dtype)[None, :]
+    classes = xp.arange(n_classes, dtype=y.dtype, device=aac.device(y))[:, None]
+    return xp.astype(2 * xp.astype(classes == y[None, :], xp.int64) - 1, dtype)
+
+
+def to_device(ds, backend, dtype: str) -> DeviceData:
+    """Move a host :class:`~admm_xp.data.Dataset` shard to the backend once (features as columns)."""
+    xp, dev = backend.xp, backend.device
+    dt = backend.dtype(dtype)
+    X = from_host(ds.X_train.T, xp, dev, dt)
+    y = from_host(ds.y_train.astype("int64"), xp, dev)
+    Xt = from_host(ds.X_test.T, xp, dev, dt)
+    yt = from_host(ds.y_test.astype("int64"), xp, dev)
+    return DeviceData(X=X, S=targets_pm1(y, ds.n_classes, xp, dt), y=y, X_test=Xt, y_test=yt, n_train=ds.n_train,
+                      n_test=ds.n_test, offset=ds.train_offset, n_classes=ds.n_classes)
+
+
+@dataclass
+class TrainResult:
+    state: Any
+    history: list
+    final: dict
+    widths: tuple
+    problem: Any = None
+    stop_reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def evaluate(state, dd: DeviceData, sums_flat, cfg, comm, xp, pen, with_accuracy: bool) -> dict:
+    """Reduce one iteration's sums (and accuracy counts) over ranks: the history entry."""
+    n_hidden = state.n_layers - 1
+    values = [float(v) for v in sums_flat]
+    if with_accuracy:
+        values.append(float(objective.count_correct(state.W, dd.X, dd.y, cfg.bias, xp)))
+        values.append(float(objective.count_correct(state.W, dd.X_test, dd.y_test, cfg.bias, xp)))
+    reduced = comm.allreduce_scalars(values)
+    entry = objective.combine(reduced[: 2 * n_hidden + 3], pen, n_hidden)
+    entry["parts_by_layer"] = {
+        "activation": reduced[:n_hidden], "preactivation": reduced[n_hidden : 2 * n_hidden], "output": reduced[2 * n_hidden + 2],
+    }
+    if with_accuracy:
+        entry["train_acc"] = reduced[-2] / dd.n_train
+        entry["test_acc"] = reduced[-1] / dd.n_test
+    return entry
+
+
+def accuracy(state, dd: DeviceData, cfg, comm, xp) -> dict:
+    """Train and test accuracy of the feed-forward network with the current weights (all ranks)."""
+    right = comm.allreduce_scalars([
+        float(objective.count_correct(state.W, dd.X, dd.y, cfg.bias, xp)),
+        float(objective.count_correct(state.W, dd.X_test, dd.y_test, cfg.bias, xp)),
+    ])
+    return {"train_acc": right[0] / dd.n_train, "test_acc": right[1] / dd.n_test}
+
+
+def check_finite(entry: dict, iteration: int, first_objective: float | None, dtype: str) -> None:
+    """Raise DivergenceError naming the layer and iteration when the objective is non-finite or explodes."""
+    parts = entry["parts_by_layer"]
+    hint = "try larger --gamma/--beta" + (", --dtype float64" if dtype == "float32" else "") + " or fewer --warm-start iterations"
+    for name, values in (("activation", parts["activation"]), ("preactivation", parts["preactivation"])):
+        for l, v in enumerate(values):
+            if not math.isfinite(v):
+                raise DivergenceError(f"iteration {iteration}: the {name} residual of layer {l + 1} is not finite (NaN or inf); {hint}")
+    for key in ("loss", "multiplier", "objective"):
+        if not math.isfinite(entry[key]):
+            raise DivergenceError(f"iteration {iteration}: the output layer's {key} is not finite (NaN or inf); {hint}")
+    if first_objective is not None and abs(entry["objective"]) > BLOWUP * (1.0 + abs(first_objective)):
+        raise DivergenceError(f"iteration {iteration}: the objective blew up to {entry['objective']:.3g}; {hint}")
+
+
+def train_admm(
+    dd: DeviceData,
+    cfg,
+    backend,
+    comm=None,
+    opts: RunOptions | None = None,
+    *,
+    state=None,
+    history: list | None = None,
+    elapsed: float = 0.0,
+    on_iteration: Callable | None = None,
+    progress=None,
+) -> TrainResult:
+    """Train from scratch (or continue ``state``); returns the state, history and final numbers.
+
+    ``on_iteration(state, entry)`` runs after every iteration on every rank
+    (checkpoints and signal handling hook in here); it may return "stop".
+    """
+    comm = comm or LocalComm()
+    opts = opts or RunOptions()
+    xp = backend.xp
+    widths = layer_widths(dd.X.shape[0], cfg.hidden, dd.n_outputs)
+    t_setup = time.perf_counter()
+    ops = kernels_for(xp, opts.kernels)
+    prob = make_problem(dd.X, dd.S, dd.offset, dd.n_train, cfg, xp, comm)
+    history = list(history or [])
+    if state is None:
+        state = init_state(prob, widths, cfg, xp, comm)
+        entry = evaluate(state, dd, objective.objective_parts(state, prob, cfg, xp).flat(), cfg, comm, xp, cfg.penalties(0), True)
+        entry.update(iter=0, time_s=0.0, iter_s=0.0)
+        history = [entry]
+    backend.synchronize()
+    setup_s = time.perf_counter() - t_setup
+    first_obj = next((h["objective"] for h in history if h.get("iter") == 1), None)
+    best = max((h.get("test_acc", 0.0) or 0.0 for h in history), default=0.0)
+    stop_reason = "iters"
+    eval_s = 0.0
+    t_wall = time.perf_counter()
+    while state.iteration < opts.iters:
+        it = state.iteration
+        pen = cfg.penalties(it)
+        backend.synchronize()
+        t0 = time.perf_counter()
+        sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
+        backend.synchronize()
+        dt = time.perf_counter() - t0
+        elapsed += dt
+        t1 = time.perf_counter()
+        with_acc = state.iteration % opts.eval_every == 0 or state.iteration == opts.iters
+        entry = evaluate(state, dd, sums.flat(), cfg, comm, xp, pen, with_acc)
+        eval_s += time.perf_counter() - t1
+        entry.update(iter=state.iteration, time_s=elapsed, iter_s=dt)
+        if cfg.penalty_growth != 1.0:
+            entry["gamma"], entry["beta"] = list(pen.gamma), list(pen.beta)
+        if first_obj is None:
+            first_obj = entry["objective"]
+        check_finite(entry, state.iteration, first_obj, cfg.dtype)
+        history.append(entry)
+        if "test_acc" in entry:
+            best = max(best, entry["test_acc"])
+        if progress is not None:
+            acc = f" test {entry['test_acc']:.4f}" if "test_acc" in entry else ""
+            progress.update(state.iteration, f"obj {entry['objective']:.4g}{acc} {dt:.3f} s/it")
+        if on_iteration is not None and on_iteration(state, entry) == "stop":
+            stop_reason = "stopped"
+            break
+        if opts.target_acc is not None and entry.get("test_acc", 0.0) >= opts.target_acc:
+            stop_reason = "target"
+            break
+        if opts.max_time is not None and elapsed >= opts.max_time:
+            stop_reason = "max_time"
+            break
+    if "test_acc" not in history[-1]:  # stopped between evaluations: measure the final weights
+        history[-1].update(accuracy(state, dd, cfg, comm, xp))
+        best = max(best, history[-1]["test_acc"])
+    last_acc = history[-1]
+    final = {
+        "iters": state.iteration,
+        "test_acc": last_acc.get("test_acc"),
+        "train_acc": last_acc.get("train_acc"),
+        "best_test_acc": best,
+        "objective": history[-1]["objective"],
+        "train_s": elapsed,
+        "eval_s": eval_s,
+        "setup_s": setup_s,
+        "wall_s": setup_s + (time.perf_counter() - t_wall),
+        "stop_reason": stop_reason,
+        "time_to_target_s": _time_to(history, opts.target_acc),
+    }
+    return TrainResult(state=state, history=history, final=final, widths=widths, problem=prob, stop_reason=stop_reason)
+
+
+def _time_to(history, target):
+    if target is None:
+        return None
+    for h in history:
+        if h.get("test_acc") is not None and h["test_acc"] >= target:
+            return h["time_s"]
+    return None

@@ -1,0 +1,50 @@
+"""A plain, unfused transcription of Algorithm 1 for the tests.
+
+Each block update is a separate call on whole arrays, so the tests can check
+the objective after every block and compare the fused, chunked production
+iteration against it.
+"""
+from __future__ import annotations
+
+from admm_xp import updates
+from admm_xp.objective import combine, objective_parts
+
+
+def objective_value(state, prob, cfg, xp, pen):
+    parts = objective_parts(state, prob, cfg, xp)
+    return combine([float(v) for v in parts.flat()], pen, state.n_layers - 1)["objective"]
+
+
+def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_block=None):
+    """Algorithm 1 on whole arrays; ``after_block(name)`` is called after every block update."""
+    pen = cfg.penalties(state.iteration)
+    W, a, z, L = state.W, state.a, state.z, state.n_layers
+    bias = cfg.bias
+
+    def lstsq(zl, a_prev):
+        G = xp.matmul(a_prev, xp.matrix_transpose(a_prev))
+        C = xp.matmul(zl, xp.matrix_transpose(a_prev))
+        n = float(a_prev.shape[1])
+        G = updates.gram_with_bias(xp.astype(G, xp.float64), xp.sum(a_prev, axis=1, dtype=xp.float64), n, bias, xp)
+        C = updates.cross_with_bias(xp.astype(C, xp.float64), xp.sum(zl, axis=1, dtype=xp.float64), bias, xp)
+        return updates.weights_from_sums(C, updates.gram_factor(G, cfg.ridge, xp), xp, zl.dtype)
+
+    a_prev = prob.X
+    for l in range(L - 1):
+        W[l] = lstsq(z[l], a_prev)
+        after_block and after_block(f"W{l + 1}")
+        a[l] = updates.activations_update(z[l], z[l + 1], W[l + 1], pen.gamma[l], pen.beta[l + 1], bias, xp, prob.solve_dtype)
+        after_block and after_block(f"a{l + 1}")
+        m = updates.affine(W[l], a_prev, bias, xp)
+        z[l] = updates.z_hidden_relu(a[l], m, pen.gamma[l], pen.beta[l], xp)
+        after_block and after_block(f"z{l + 1}")
+        a_prev = a[l]
+    W[L - 1] = lstsq(z[L - 1], a_prev)
+    after_block and after_block(f"W{L}")
+    m = updates.affine(W[L - 1], a_prev, bias, xp)
+    z[L - 1] = updates.z_output_hinge(m, prob.S, state.lam, pen.beta[L - 1], xp)
+    after_block and after_block(f"z{L}")
+    if update_multiplier and cfg.multiplier:
+        state.lam = updates.multiplier_update(state.lam, z[L - 1], m, pen.beta[L - 1])
+        after_block and after_block("lambda")
+    state.iteration += 1

@@ -1,0 +1,205 @@
+"""Data loading: sources, shards, standardisation, and one-line errors for bad files."""
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+from admm_xp.comm import LocalComm
+from admm_xp.data import datasets, files, load_dataset
+from admm_xp.errors import DataError
+from conftest import EMBEDDED
+
+
+def test_embedded_higgs_is_the_shared_real_data_with_attribution():
+    ds = load_dataset("higgs-sample")
+    assert (ds.n_train, ds.n_test, ds.n_features, ds.n_classes) == (15688, 19610, 28, 2)
+    assert not ds.synthetic
+    np.testing.assert_allclose(ds.X_train.mean(axis=0), 0, atol=1e-9)
+    np.testing.assert_allclose(ds.X_train.std(axis=0), 1, atol=1e-9)
+    raw = np.load(os.path.join(EMBEDDED, "part2_X.npy"))
+    np.testing.assert_allclose(ds.X_test, (raw - ds.mean) / ds.scale, rtol=1e-6)  # test uses train statistics
+    readme = open(os.path.join(EMBEDDED, "README.md")).read()
+    assert "CC BY 4.0" in readme and "Baldi" in readme
+    import hashlib
+
+    for line in open(os.path.join(EMBEDDED, "SHA256SUMS")):
+        digest, name = line.split()
+        assert hashlib.sha256(open(os.path.join(EMBEDDED, name), "rb").read()).hexdigest() == digest
+
+
+def test_n_train_takes_the_first_rows():
+    ds = load_dataset("higgs-sample", n_train=1000)
+    assert ds.n_train == 1000 and ds.X_train.shape == (1000, 28)
+
+
+def _write_csv(path, X, y, header=False, label_last=False, gz=False):
+    rows = np.column_stack([X, y] if label_last else [y, X])
+    text = ("f0," + ",".join(f"c{i}" for i in range(X.shape[1])) + "\n") if header else ""
+    text += "\n".join(",".join(repr(float(v)) for v in r) for r in rows) + "\n"
+    if gz:
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        with open(path, "w") as fh:
+            fh.write(text)
+    return path
+
+
+@pytest.mark.parametrize("header", [False, True])
+@pytest.mark.parametrize("gz", [False, True])
+def test_csv_shards_by_rank_cover_the_file_exactly_once(tmp_path, rng, header, gz):
+    X = rng.normal(size=(103, 4))
+    y = rng.integers(0, 2, 103)
+    path = _write_csv(tmp_path / ("d.csv.gz" if gz else "d.csv"), X, y, header=header, gz=gz)
+    for size in (1, 2, 3, 4, 7):
+        parts = [files.csv_rows(str(path), r, size)[0] for r in range(size)]
+        parts = [p for p in parts if p.size]
+        np.testing.assert_allclose(np.concatenate(parts), np.column_stack([y, X]))
+
+
+def test_csv_dataset_label_column_and_holdout(tmp_path, rng):
+    X = rng.normal(size=(500, 3))
+    y = (X[:, 0] > 0).astype(int)
+    path = _write_csv(tmp_path / "mine.csv", X, y, label_last=True, header=True)
+    ds = load_dataset(str(path), label_col=-1)
+    assert ds.n_train + ds.n_test == 500 and 60 < ds.n_test < 140
+    assert ds.n_features == 3
+    again = load_dataset(str(path), label_col=-1)
+    np.testing.assert_array_equal(ds.y_test, again.y_test)  # the holdout is seeded
+
+
+def test_npz_stored_members_are_memory_mapped_by_rows(tmp_path, rng):
+    X = rng.normal(size=(50, 5))
+    np.savez(tmp_path / "a.npz", X=X, y=np.arange(50))
+    np.savez_compressed(tmp_path / "b.npz", X=X, y=np.arange(50))
+    for name in ("a.npz", "b.npz"):
+        np.testing.assert_array_equal(files.npz_member(str(tmp_path / name), "X", 10, 20), X[10:20])
+        assert files.npz_shape(str(tmp_path / name), "X") == (50, 5)
+
+
+def test_npz_dataset_with_separate_test_file(tmp_path, rng):
+    X = rng.normal(size=(80, 4))
+    np.savez(tmp_path / "tr.npz", X=X, y=np.where(X[:, 0] > 0, 1, -1))
+    np.savez(tmp_path / "te.npz", X=X[:20], y=np.where(X[:20, 0] > 0, 1, -1))
+    ds = load_dataset(str(tmp_path / "tr.npz"), test_path=str(tmp_path / "te.npz"))
+    assert (ds.n_train, ds.n_test) == (80, 20)
+    assert set(np.unique(ds.y_train)) == {0, 1}  # -1/+1 become class indices
+
+
+def test_synthetic_rows_do_not_depend_on_the_range():
+    from admm_xp.data import synthetic
+
+    for task in synthetic.TASKS:
+        X, y = synthetic.make_rows(task, 3, "train", 0, 300)
+        X2, y2 = synthetic.make_rows(task, 3, "train", 100, 200)
+        np.testing.assert_array_equal(X[100:200], X2)
+        np.testing.assert_array_equal(y[100:200], y2)
+        assert X.shape[1] == synthetic.TASKS[task][0]
+        assert len(np.unique(y)) == synthetic.TASKS[task][1]
+
+
+def test_full_higgs_loader_uses_the_official_split(tmp_path, monkeypatch, rng):
+    monkeypatch.setattr(datasets, "HIGGS_TEST_ROWS", 30)
+    monkeypatch.setattr(datasets, "HIGGS_ROWS", 100)
+    rows = np.column_stack([rng.integers(0, 2, 100), rng.normal(size=(100, 28))]).astype(np.float32)
+    np.save(tmp_path / "HIGGS.npy", rows)
+    ds = load_dataset("higgs", data_dir=str(tmp_path))
+    assert (ds.n_train, ds.n_test) == (70, 30)
+    np.testing.assert_array_equal(ds.y_test, rows[70:, 0].astype(int))  # the last rows are the test set
+    os.remove(tmp_path / "HIGGS.npy")
+    _write_csv(tmp_path / "HIGGS.csv.gz", rows[:, 1:], rows[:, 0], gz=True)
+    ds2 = load_dataset("higgs", data_dir=str(tmp_path), n_train=50)
+    assert (ds2.n_train, ds2.n_test) == (50, 30)
+    np.testing.assert_array_equal(ds2.y_train, rows[:50, 0].astype(int))
+
+
+def test_svhn_loader_selects_digits_0_and_2(tmp_path, rng):
+    import scipy.io
+
+    def make(name, n):
+        X = rng.integers(0, 256, (32, 32, 3, n)).astype(np.uint8)
+        y = rng.integers(1, 11, (n, 1))
+        scipy.io.savemat(tmp_path / name, {"X": X, "y": y})
+        return y.ravel()
+
+    y_tr = make("train_32x32.mat", 60)
+    y_ex = make("extra_32x32.mat", 40)
+    y_te = make("test_32x32.mat", 50)
+    ds = load_dataset("svhn", data_dir=str(tmp_path))
+    want = lambda y: int(np.sum((y == 10) | (y == 2)))  # noqa: E731
+    assert ds.n_train == want(y_tr) + want(y_ex) and ds.n_test == want(y_te)
+    assert ds.n_features == 3072
+    ten = load_dataset("svhn10", data_dir=str(tmp_path))
+    assert ten.n_classes == 10 and ten.n_train == 100
+
+
+def _rows(bad_line, n=40):
+    good = "\n".join(f"{i % 2},{i * 0.1},{i * 0.2}" for i in range(n))
+    return bad_line + "\n" + good + "\n"
+
+
+BAD = {  # file name: (content, words the one-line error must contain)
+    "nan.csv": (_rows("1,0.5,nan"), "NaN or inf"),
+    "inf.csv": (_rows("1,0.5,inf"), "NaN or inf"),
+    "text.csv": (_rows("1,0.5,abc"), "unreadable values"),
+    "ragged.csv": (_rows("1,0.5"), "unreadable values"),
+    "labels.csv": (_rows("0.5,0.5,0.2"), "labels must be class numbers"),
+    "one_column.csv": ("1\n0\n1\n", "needs a label column"),
+    "empty.csv": ("", "empty"),
+    "header_only.csv": ("label,x1,x2\n", "no data rows"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_csv_files_raise_one_line_data_errors(tmp_path, name):
+    content, words = BAD[name]
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(DataError) as err:
+        load_dataset(str(path))
+    msg = str(err.value)
+    assert "\n" not in msg and name in msg and words in msg, msg
+
+
+def test_non_binary_labels_are_rejected_when_multiclass_is_off(tmp_path):
+    path = tmp_path / "three.csv"
+    path.write_text("\n".join(f"{i % 3},{i},{i * 2}" for i in range(30)) + "\n")
+    with pytest.raises(DataError, match="not binary"):
+        load_dataset(str(path), allow_multiclass=False)
+
+
+def test_corrupt_and_mismatched_files(tmp_path, rng):
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(DataError, match="npz"):
+        load_dataset(str(tmp_path / "junk.npz"))
+    np.savez(tmp_path / "noy.npz", X=rng.normal(size=(10, 3)))
+    with pytest.raises(DataError, match="'y'"):
+        load_dataset(str(tmp_path / "noy.npz"))
+    np.savez(tmp_path / "tr.npz", X=rng.normal(size=(10, 3)), y=np.arange(10) % 2)
+    np.savez(tmp_path / "te.npz", X=rng.normal(size=(10, 4)), y=np.arange(10) % 2)
+    with pytest.raises(DataError, match="differ in width"):
+        load_dataset(str(tmp_path / "tr.npz"), test_path=str(tmp_path / "te.npz"))
+    np.savez(tmp_path / "short.npz", X=rng.normal(size=(10, 3)), y=np.arange(9) % 2)
+    with pytest.raises(DataError, match="labels"):
+        load_dataset(str(tmp_path / "short.npz"), test_path=str(tmp_path / "tr.npz"))
+    good = tmp_path / "trunc.npz"
+    np.savez(good, X=rng.normal(size=(1000, 3)), y=np.arange(1000) % 2)
+    data = good.read_bytes()
+    good.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError):
+        load_dataset(str(good))
+    with pytest.raises(DataError, match="no such file"):
+        load_dataset(str(tmp_path / "missing.csv"))
+    with pytest.raises(DataError, match="unknown data set"):
+        load_dataset("no-such-name")
+
+
+def test_constant_feature_is_standardised_to_zero(tmp_path, rng):
+    X = rng.normal(size=(200, 3))
+    X[:, 1] = 5.0
+    np.savez(tmp_path / "c.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    ds = load_dataset(str(tmp_path / "c.npz"))
+    assert np.all(ds.X_train[:, 1] == 0) and ds.scale[1] == 1.0

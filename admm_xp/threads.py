@@ -17,6 +17,7 @@ def configure_threads(comm) -> int:
     n = cores_per_rank(comm)
     if getattr(comm, "local_size", 1) > 1:
         try:
+            import scipy.linalg  # noqa: F401  (load SciPy's own BLAS now, so the limit covers it too)
             from threadpoolctl import threadpool_limits
 
             threadpool_limits(n)

@@ -1,0 +1,83 @@
+"""Launching real MPI jobs (mpiexec from the mpich wheel): equivalence, output, failures."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.mpi
+MPIEXEC = shutil.which("mpiexec") or (os.path.join(os.path.dirname(sys.executable), "mpiexec"))
+if not os.path.exists(MPIEXEC):
+    pytest.skip("mpiexec not installed (pip install mpi4py mpich)", allow_module_level=True)
+pytest.importorskip("mpi4py")
+
+
+def mpirun(n, *args, timeout=240):
+    env = dict(os.environ, MPIEXEC_TIMEOUT=str(timeout))
+    cmd = [MPIEXEC, "-n", str(n), sys.executable, "-m", "admm_xp", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30, env=env)
+
+
+def _weights(path):
+    with np.load(path) as f:
+        return [f[k] for k in sorted(k for k in f.files if k.startswith("W"))]
+
+
+def test_one_two_and_four_ranks_give_the_same_run(tmp_path):
+    common = ["train", "--n-train", "3001", "--hidden", "50", "--iters", "10", "--quiet"]
+    runs = {}
+    for n in (1, 2, 4):
+        out, model = tmp_path / f"r{n}.json", tmp_path / f"m{n}.npz"
+        res = mpirun(n, *common, "--out", str(out), "--save-model", str(model))
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.count("test accuracy") == 1  # only rank 0 prints
+        runs[n] = (json.loads(out.read_text()), _weights(model))
+    ref_rec, ref_w = runs[1]
+    for n in (2, 4):
+        rec, w = runs[n]
+        assert rec["ranks"] == n
+        for a, b in zip(w, ref_w):
+            assert np.max(np.abs(a - b)) / np.max(np.abs(b)) < 1e-8
+        for h, g in zip(rec["history"], ref_rec["history"]):
+            assert h["objective"] == pytest.approx(g["objective"], rel=1e-8)
+            assert h["test_acc"] == g["test_acc"]
+
+
+def test_ranks_option_relaunches_under_mpiexec(tmp_path):
+    out = tmp_path / "r.json"
+    res = subprocess.run([sys.executable, "-m", "admm_xp", "train", "--ranks", "2", "--n-train", "500", "--hidden", "10",
+                          "--iters", "2", "--quiet", "--out", str(out)], capture_output=True, text=True, timeout=240,
+                         env=dict(os.environ, MPIEXEC_TIMEOUT="200"))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(out.read_text())["ranks"] == 2
+
+
+def test_a_failing_rank_ends_every_rank_with_one_message(tmp_path):
+    """A bad row that only rank 1 reads (its byte range): rank 1 fails, all ranks end in seconds, exit 2."""
+    rng = np.random.default_rng(0)
+    lines = [",".join(f"{v:.6f}" for v in [i % 2, *rng.normal(size=3)]) for i in range(400)]
+    lines[350] = "1,0.5,oops,0.1"
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "never.json"
+    t0 = time.monotonic()
+    res = mpirun(2, "train", "--dataset", str(path), "--iters", "3", "--quiet", "--out", str(out), timeout=60)
+    elapsed = time.monotonic() - t0
+    assert res.returncode == 2
+    assert elapsed < 20
+    errors = [l for l in res.stderr.splitlines() if "admm-xp" in l and "error" in l]
+    assert len(errors) == 1 and "rank 1" in errors[0] and "bad.csv" in errors[0], res.stderr
+    assert not out.exists()
+
+
+def test_an_error_on_every_rank_is_printed_once(tmp_path):
+    res = mpirun(2, "train", "--gamma", "-1", "--quiet", timeout=60)
+    assert res.returncode == 2
+    errors = [l for l in res.stderr.splitlines() if l.startswith("admm-xp")]
+    assert len(errors) == 1 and "gamma" in errors[0]

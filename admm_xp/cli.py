@@ -47,6 +47,8 @@ def add_device_options(p: argparse.ArgumentParser) -> None:
                    help="floating-point type of the iterates (default: float64 on cpu, float32 on cuda)")
     g.add_argument("--ranks", type=int, metavar="P",
                    help="run on P MPI ranks: relaunches itself under `mpiexec -n P` (or checks the size when already under mpiexec)")
+    g.add_argument("--cuda-aware-mpi", action="store_true",
+                   help="pass GPU buffers to MPI directly (CUDA-aware MPI only); default: stage them through host memory")
 
 
 def add_network_options(p: argparse.ArgumentParser, default_hidden: str = "300") -> None:

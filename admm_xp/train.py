@@ -189,16 +189,18 @@ def train_admm(
         it = state.iteration
         pen = cfg.penalties(it)
         backend.synchronize()
+        comm0 = getattr(comm, "comm_time", 0.0)
         t0 = time.perf_counter()
         sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
         backend.synchronize()
         dt = time.perf_counter() - t0
+        comm_dt = getattr(comm, "comm_time", 0.0) - comm0
         elapsed += dt
         t1 = time.perf_counter()
         with_acc = state.iteration % opts.eval_every == 0 or state.iteration == opts.iters
         entry = evaluate(state, dd, sums.flat(), cfg, comm, xp, pen, with_acc)
         eval_s += time.perf_counter() - t1
-        entry.update(iter=state.iteration, time_s=elapsed, iter_s=dt)
+        entry.update(iter=state.iteration, time_s=elapsed, iter_s=dt, comm_s=comm_dt)
         if cfg.penalty_growth != 1.0:
             entry["gamma"], entry["beta"] = list(pen.gamma), list(pen.beta)
         if first_obj is None:

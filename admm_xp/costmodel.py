@@ -1,0 +1,63 @@
+"""The cost of one ADMM iteration: flops, bytes and messages, from the layer widths.
+
+Counts follow ../shared/paper/algorithm.md ("Cost per iteration"), with a
+multiply-add as 2 flops, per training sample:
+
+- W_l: 2 d_l d_{l-1} (z a^T) + d_{l-1}^2 (the symmetric Gram a a^T; none for
+  l = 1, whose Gram X X^T is fixed)
+- a_l: 4 d_l d_{l+1} (W_{l+1} h and P r: the factored operator of
+  :func:`admm_xp.updates.activation_operator`)
+- z_l: 2 d_l d_{l-1} (W_l a_{l-1})
+
+Bytes: the least traffic the per-sample (elementwise) steps need, each
+operand read once and each result written once: X read; for every hidden
+layer z_l read and written and a_l written; z_L, lambda and the targets read,
+z_L and lambda written.
+
+Messages: one allreduce per weight update of the packed sums (layer 1:
+``z_1 X^T``; layer l >= 2: ``z_l a_{l-1}^T`` and ``a_{l-1} a_{l-1}^T``, plus
+row sums with biases), and one of the metrics' scalars.
+"""
+from __future__ import annotations
+
+
+def flops_per_sample(widths, bias: bool = False) -> dict:
+    """GEMM flops per sample and iteration, by step (widths = (d_0, ..., d_L))."""
+    d = [w + (1 if bias else 0) for w in widths[:-1]] + [widths[-1]]  # inputs of each layer grow by the bias row
+    L = len(widths) - 1
+    out = {"W": 0.0, "a": 0.0, "z": 0.0}
+    for l in range(1, L + 1):
+        d_in = d[l - 1]
+        out["W"] += 2 * widths[l] * d_in + (widths[l - 1] ** 2 if l > 1 else 0)
+        out["z"] += 2 * widths[l] * d_in
+        if l < L:
+            out["a"] += 4 * widths[l] * widths[l + 1]
+    out["total"] = out["W"] + out["a"] + out["z"]
+    return out
+
+
+def bytes_per_sample(widths, itemsize: int) -> float:
+    """Minimum bytes moved per sample and iteration by the elementwise steps."""
+    L = len(widths) - 1
+    hidden = sum(widths[1:L])
+    c = widths[-1]
+    return itemsize * (widths[0] + 3 * hidden + 3 * c + 2 * c)
+
+
+def message_numbers(widths, bias: bool = False) -> list[int]:
+    """Numbers in each allreduce of one iteration (float64 on the wire)."""
+    b = 1 if bias else 0
+    L = len(widths) - 1
+    sizes = [widths[1] * (widths[0] + b)]  # z_1 [X; 1]^T
+    for l in range(2, L + 1):
+        d_in = widths[l - 1]
+        sizes.append(widths[l] * d_in + d_in * d_in + (widths[l] + d_in if bias else 0))
+    sizes.append(2 * (L - 1) + 3 + 2)  # objective parts and accuracy counts
+    return sizes
+
+
+def state_bytes(widths, n: int, itemsize: int) -> float:
+    """Bytes the algorithm must hold for n samples: X, every a and z, lambda and the targets."""
+    L = len(widths) - 1
+    per_sample = widths[0] + 2 * sum(widths[1:L]) + widths[-1] + 2 * widths[-1]
+    return float(itemsize) * per_sample * n

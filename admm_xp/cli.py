@@ -98,7 +98,7 @@ def add_train_parser(sub) -> None:
     g.add_argument("--beta", default="1", metavar="B[,B...]", help="pre-activation penalty beta_l (one, or one per layer)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
-                   help="samples per cache block of the fused passes (default 1024 on cpu, 1048576 on cuda)")
+                   help="samples per cache block of the fused passes (default 2048 on cpu, 1048576 on cuda)")
     g.add_argument("--kernels", choices=("auto", "portable", "numba", "cupy"), default="auto",
                    help="elementwise kernels: auto picks numba on cpu and CuPy kernels on cuda; portable is the array-API reference")
     add_device_options(p)
@@ -116,7 +116,7 @@ def config_from_args(args):
     from .config import ADMMConfig
 
     dtype = args.dtype or ("float32" if str(args.device).startswith("cuda") else "float64")
-    block = args.block_size or (1 << 20 if str(args.device).startswith(("cuda", "torch:cuda")) else 1024)
+    block = args.block_size or (1 << 20 if str(args.device).startswith(("cuda", "torch:cuda")) else 2048)
     return ADMMConfig(
         hidden=parse_widths(args.hidden), gamma=parse_floats(args.gamma, "--gamma"), beta=parse_floats(args.beta, "--beta"),
         warm_start=args.warm_start, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
@@ -314,7 +314,7 @@ def _extra_commands():
     import importlib
 
     out = []
-    for module in ("admm_xp.bench_cli", "baselines.cli", "admm_xp.scaling", "admm_xp.reproduce", "admm_xp.ablation"):
+    for module in ("admm_xp.bench", "baselines.cli", "admm_xp.scaling", "admm_xp.reproduce", "admm_xp.ablation"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

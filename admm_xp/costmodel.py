@@ -11,8 +11,9 @@ multiply-add as 2 flops, per training sample:
 
 Bytes: the least traffic the per-sample (elementwise) steps need, each
 operand read once and each result written once: X read; for every hidden
-layer z_l read and written and a_l written; z_L, lambda and the targets read,
-z_L and lambda written.
+layer z_l read (for h(z_l)) and written, a_l written and read once more (the
+next layer's product needs it after W_{l+1} is known, so it cannot stay in
+cache); z_L, lambda and the targets read, z_L and lambda written.
 
 Messages: one allreduce per weight update of the packed sums (layer 1:
 ``z_1 X^T``; layer l >= 2: ``z_l a_{l-1}^T`` and ``a_{l-1} a_{l-1}^T``, plus
@@ -41,7 +42,7 @@ def bytes_per_sample(widths, itemsize: int) -> float:
     L = len(widths) - 1
     hidden = sum(widths[1:L])
     c = widths[-1]
-    return itemsize * (widths[0] + 3 * hidden + 3 * c + 2 * c)
+    return itemsize * (widths[0] + 4 * hidden + 3 * c + 2 * c)
 
 
 def message_numbers(widths, bias: bool = False) -> list[int]:

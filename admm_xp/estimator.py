@@ -68,7 +68,7 @@ class ADMMClassifier:
         hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
         return ADMMConfig(hidden=hidden, gamma=self.gamma, beta=self.beta, warm_start=self.warm_start, seed=self.seed,
                           ridge=self.ridge, dtype=self.dtype or ("float32" if gpu else "float64"),
-                          block_size=self.block_size or (1 << 20 if gpu else 1024))
+                          block_size=self.block_size or (1 << 20 if gpu else 2048))
 
     def fit(self, X, y, eval_set=None):
         """Train on rows ``X`` (n x d) with labels ``y``; ``eval_set=(X_test, y_test)`` adds test accuracy to history_."""

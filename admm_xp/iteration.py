@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import updates
-from .passes import hidden_layer_pass, output_layer_pass
-from .state import ADMMState, Problem, weights_lstsq
+from .passes import hidden_layer_pass, input_cross_pass, output_layer_pass
+from .state import ADMMState, Problem
+from .timing import NO_TIMER
 
 
 @dataclass
@@ -41,35 +42,49 @@ class IterationSums:
         return [*self.act, *self.pre, self.loss, self.lag, self.pen]
 
 
-def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, update_multiplier: bool = True) -> IterationSums:
+def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, update_multiplier: bool = True,
+                   timer=NO_TIMER) -> IterationSums:
     """Advance ``state`` by one iteration of Algorithm 1, in place.
 
     ``update_multiplier=False`` during the warm start. ``ops`` are the
-    elementwise kernels of :func:`admm_xp.kernels.kernels_for`. Returns this
-    rank's sums of the objective's parts, evaluated at the new state.
+    elementwise kernels of :func:`admm_xp.kernels.kernels_for`; ``timer``
+    (see :mod:`admm_xp.timing`) times the steps for the benchmark. Returns
+    this rank's sums of the objective's parts, evaluated at the new state.
     """
     pen = cfg.penalties(state.iteration)
     W, a, z, L = state.W, state.a, state.z, state.n_layers
     bias, block = cfg.bias, cfg.block_size
     sums = IterationSums()
 
-    # W_1 <- z_1 a_0^+   (a_0 = X, whose Gram matrix was factored once)
-    W[0] = weights_lstsq(z[0], prob.X, cfg, xp, comm, factor=prob.gram_factor_X)
+    # W_1 <- z_1 a_0^+   (a_0 = X, whose Gram matrix was factored once; z_1 X^T was
+    # summed by the previous iteration's pass over layer 1 when there was one)
+    with timer("W"):
+        first = state.cache.pop("input_cross", None) or input_cross_pass(z[0], prob.X, bias, block, ops, xp)
+        reduced = comm.allreduce_arrays([first["cross"], first["sums"]] if bias else [first["cross"]], xp)
+        C, zs = reduced[0], (reduced[1] if bias else None)
+        W[0] = updates.weights_from_sums(updates.cross_with_bias(C, zs, bias, xp), prob.gram_factor_X, xp, z[0].dtype)
     a_prev = prob.X
     for l in range(L - 1):
         gamma, beta = pen.gamma[l], pen.beta[l]
         # a_l <- (beta_{l+1} W_{l+1}^T W_{l+1} + gamma_l I)^{-1} (...): factor once, apply to all columns
-        op = updates.activation_operator(W[l + 1], gamma, pen.beta[l + 1], bias, xp, prob.solve_dtype)
+        with timer("a_factor"):
+            op = updates.activation_operator(W[l + 1], gamma, pen.beta[l + 1], bias, xp, prob.solve_dtype)
         # a_l and z_l in one pass; it also sums z_{l+1} a_l^T and a_l a_l^T
-        layer = hidden_layer_pass(a[l], z[l], z[l + 1], a_prev, W[l], op, gamma, beta, bias, block, ops, xp)
+        with timer("a_z_pass"):
+            layer = hidden_layer_pass(a[l], z[l], z[l + 1], a_prev, W[l], op, gamma, beta, bias, block, ops, xp,
+                                      with_input_cross=(l == 0))
+        if l == 0:
+            state.cache["input_cross"] = {"cross": layer["input_cross"], "sums": layer["input_cross_sums"]}
         sums.act.append(layer["act"])
         sums.pre.append(layer["pre"])
         # W_{l+1} <- z_{l+1} a_l^+   (one allreduce of the packed sums)
-        W[l + 1] = _weights_from_layer_sums(layer, prob.n_global, cfg, xp, comm, z[l + 1].dtype)
+        with timer("W"):
+            W[l + 1] = _weights_from_layer_sums(layer, prob.n_global, cfg, xp, comm, z[l + 1].dtype)
         a_prev = a[l]
     # z_L <- argmin loss + <z, lambda> + beta_L ||z - W_L a_{L-1}||^2;  lambda <- lambda + beta_L (z_L - W_L a_{L-1})
-    out = output_layer_pass(z[L - 1], state.lam, prob.S, a_prev, W[L - 1], pen.beta[L - 1],
-                            update_multiplier and cfg.multiplier, bias, block, ops, xp)
+    with timer("zL_lambda_pass"):
+        out = output_layer_pass(z[L - 1], state.lam, prob.S, a_prev, W[L - 1], pen.beta[L - 1],
+                                update_multiplier and cfg.multiplier, bias, block, ops, xp)
     sums.loss, sums.lag, sums.pen = out["loss"], out["lag"], out["pen"]
     state.iteration += 1
     return sums

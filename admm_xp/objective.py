@@ -70,12 +70,39 @@ def predict_labels(scores, xp):
     return xp.argmax(scores, axis=0)
 
 
-def count_correct(W, X, y, bias: bool, xp, block: int = 1 << 15):
-    """Number of samples (columns of X) whose predicted class equals ``y`` (a 0-d int array)."""
+def count_correct(W, X, y, bias: bool, xp, ops=None, block: int = 2048):
+    """Number of samples (columns of X) whose predicted class equals ``y`` (a 0-d int array).
+
+    With ``ops`` (the kernels of :func:`admm_xp.kernels.kernels_for`) the forward
+    pass runs in column chunks on every core, each block's activations in
+    reused buffers.
+    """
     n = X.shape[1]
-    correct = xp.zeros((), dtype=xp.int64, device=aac.device(X))
-    for i in range(0, n, block):
-        sl = slice(i, min(i + block, n))
-        pred = predict_labels(forward(W, X[:, sl], bias, xp), xp)
-        correct = correct + xp.sum(xp.astype(pred == y[sl], xp.int64))
-    return correct
+    dev = aac.device(X)
+    if ops is None:
+        from .kernels.portable import PortableKernels
+
+        ops = PortableKernels(xp)
+        block = max(block, 1 << 15)
+
+    def chunk(cols: slice):
+        correct = xp.zeros((), dtype=xp.int64, device=dev)
+        for i in range(cols.start, cols.stop, block):
+            sl = slice(i, min(i + block, cols.stop))
+            a = X[:, sl]
+            for l, w in enumerate(W):
+                out = ops.scratch(f"fwd{l % 2}", w.shape[0], sl.stop - sl.start, X.dtype, dev)
+                a = ops.matmul(w[:, :-1] if bias else w, a, out=out)
+                if bias:
+                    a += w[:, -1:]
+                if l < len(W) - 1:
+                    a = ops.relu(a, out=a if out is not None else None)
+            pred = predict_labels(a, xp)
+            correct = correct + xp.sum(xp.astype(pred == y[sl], xp.int64))
+        return correct
+
+    parts = ops.map_chunks(chunk, n) if n else [xp.zeros((), dtype=xp.int64, device=dev)]
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total

@@ -35,21 +35,54 @@ def _affine_block(W, a_blk, bias, ops, out):
 
 
 def _add_partials(parts: list) -> dict:
-    """Sum the chunks' dicts of partial sums, in chunk order."""
+    """Sum the chunks' dicts of partial sums, in chunk order (None stays None)."""
     total = dict(parts[0])
     for p in parts[1:]:
         for k, v in p.items():
-            total[k] = total[k] + v
+            total[k] = None if v is None else total[k] + v
     return total
 
 
-def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta, bias, block, ops, xp):
+def _input_cross_block(z_blk, a_blk, bias, ops, xp):
+    """``z a^T`` (and the row sums of z with a bias) of one block, in float64."""
+    f64 = xp.float64
+    c = xp.astype(ops.matmul(z_blk, xp.matrix_transpose(a_blk)), f64)
+    return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
+
+
+def input_cross_pass(z, a_prev, bias, block, ops, xp) -> dict:
+    """``z a_prev^T`` and the row sums of z, summed by chunks and blocks exactly as
+    :func:`hidden_layer_pass` sums them with ``with_input_cross`` (so both give the
+    same bits, and a resumed run the same trajectory)."""
+    n = z.shape[1]
+
+    def chunk(cols: slice) -> dict:
+        cross = sums = None
+        for sl in _blocks(cols, block):
+            c, s = _input_cross_block(z[:, sl], a_prev[:, sl], bias, ops, xp)
+            cross = c if cross is None else cross + c
+            sums = s if sums is None else (sums + s if s is not None else None)
+        return dict(cross=cross, sums=sums)
+
+    parts = [p for p in ops.map_chunks(chunk, n) if p["cross"] is not None]
+    if not parts:
+        dev = aac.device(z)
+        return dict(cross=xp.zeros((z.shape[0], a_prev.shape[0]), dtype=xp.float64, device=dev),
+                    sums=xp.zeros((z.shape[0],), dtype=xp.float64, device=dev) if bias else None)
+    return _add_partials(parts)
+
+
+def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta, bias, block, ops, xp,
+                      with_input_cross: bool = False):
     """Update a_l and z_l in place; return the sums of this layer.
 
     Returns a dict with ``act`` = sum (a_l - h(z_l))^2, ``pre`` = sum (z_l - W_l a_{l-1})^2
     (float64, this rank only) and ``cross``, ``cross_sums``, ``gram``, ``gram_sums``:
     ``z_{l+1} a_l^T``, row sums of z_{l+1}, ``a_l a_l^T`` and row sums of a_l, the
-    inputs of the W_{l+1} update (float64, this rank only).
+    inputs of the W_{l+1} update (float64, this rank only). With
+    ``with_input_cross`` it also sums the new ``z_l a_{l-1}^T`` (``input_cross``,
+    ``input_cross_sums``) while the blocks are in cache: for layer 1, whose input
+    X never changes, that is the next iteration's W_1 update done in advance.
     """
     Wt_next, b_next, P = activation_op
     d, n = z_l.shape
@@ -62,34 +95,61 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
         gram_sums = xp.zeros((d,), dtype=f64, device=dev)
         cross_sums = xp.zeros((d_next,), dtype=f64, device=dev)
         act = pre = 0.0
+        in_cross = in_sums = None
         for sl in _blocks(cols, block):
             w = sl.stop - sl.start
-            # a_l = h(z_l) + P (z_{l+1} - W_{l+1} h(z_l))
-            target = z_next[:, sl] - b_next if bias else z_next[:, sl]
-            a_view = ops.view(a_l, sl)
-            a_new = ops.activation(z_l[:, sl], target, Wt_next, P, out=a_view)
-            if a_new is None:
+            m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
+            fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta)
+            if fused is not None:  # the backend did both updates (and maybe the cross sum) in one loop
+                a_new, act_b, pre_b, cross_b = fused
+            else:
+                # a_l = h(z_l) + P (z_{l+1} - W_{l+1} h(z_l))
+                target = z_next[:, sl] - b_next if bias else z_next[:, sl]
                 h = ops.relu(z_l[:, sl], out=ops.scratch("h", d, w, dt, dev))
                 r = target - ops.matmul(Wt_next, h, out=ops.scratch("r", d_next, w, dt, dev))
+                a_view = ops.view(a_l, sl)
                 a_new = ops.add_matmul(h, P, r, out=a_view)
-            _store(a_l, sl, a_new, a_view)
-            # z_l = argmin gamma (a_l - h(z))^2 + beta (z - W_l a_{l-1})^2
-            m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))
-            z_view = ops.view(z_l, sl)
-            z_new, act_b, pre_b = ops.hidden_prox(a_new, m, gamma, beta, out=z_view)
-            _store(z_l, sl, z_new, z_view)
+                _store(a_l, sl, a_new, a_view)
+                # z_l = argmin gamma (a_l - h(z))^2 + beta (z - W_l a_{l-1})^2
+                z_view = ops.view(z_l, sl)
+                z_new, act_b, pre_b = ops.hidden_prox(a_new, m, gamma, beta, out=z_view)
+                _store(z_l, sl, z_new, z_view)
+                cross_b = None
             act = act + act_b
             pre = pre + pre_b
             # sums for W_{l+1} = z_{l+1} a_l^+
             a_t = xp.matrix_transpose(a_new)
             gram = gram + xp.astype(ops.matmul(a_new, a_t), f64)
-            cross = cross + xp.astype(ops.matmul(z_next[:, sl], a_t), f64)
+            if cross_b is None:
+                cross_b = xp.astype(ops.matmul(z_next[:, sl], a_t), f64)
+            cross = cross + cross_b
             if bias:
                 gram_sums = gram_sums + xp.sum(a_new, axis=1, dtype=f64)
                 cross_sums = cross_sums + xp.sum(z_next[:, sl], axis=1, dtype=f64)
-        return dict(act=act, pre=pre, cross=cross, cross_sums=cross_sums, gram=gram, gram_sums=gram_sums)
+            if with_input_cross:
+                c, s_ = _input_cross_block(z_l[:, sl], a_prev[:, sl], bias, ops, xp)
+                in_cross = c if in_cross is None else in_cross + c
+                in_sums = s_ if in_sums is None else (in_sums + s_ if s_ is not None else None)
+        out = dict(act=act, pre=pre, cross=cross, cross_sums=cross_sums, gram=gram, gram_sums=gram_sums)
+        if with_input_cross:
+            out["input_cross"] = in_cross
+            out["input_cross_sums"] = in_sums
+        return out
 
-    return _add_partials(ops.map_chunks(chunk, n))
+    parts = ops.map_chunks(chunk, n)
+    if with_input_cross:  # chunks without columns contribute nothing
+        ic = [p.pop("input_cross") for p in parts]
+        ics = [p.pop("input_cross_sums") for p in parts]
+        total = _add_partials(parts)
+        ic_parts = [{"cross": c, "sums": s_} for c, s_ in zip(ic, ics) if c is not None]
+        if ic_parts:
+            summed = _add_partials(ic_parts)
+        else:
+            summed = {"cross": xp.zeros((d, a_prev.shape[0]), dtype=f64, device=dev),
+                      "sums": xp.zeros((d,), dtype=f64, device=dev) if bias else None}
+        total["input_cross"], total["input_cross_sums"] = summed["cross"], summed["sums"]
+        return total
+    return _add_partials(parts)
 
 
 def output_layer_pass(z_L, lam, S, a_prev, W_L, beta, update_multiplier, bias, block, ops, xp):

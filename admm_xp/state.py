@@ -53,6 +53,9 @@ class ADMMState:
     z: list
     lam: Any
     iteration: int = 0
+    # Derived sums kept between iterations (z_1 X^T of the last pass); never saved:
+    # admm_iteration recomputes it, bit for bit, when it is absent.
+    cache: dict = field(default_factory=dict)
 
     @property
     def n_layers(self) -> int:
@@ -96,8 +99,8 @@ def gram_sums(a, xp, block: int = 1 << 16):
     return G, sums, xp.asarray(float(n), dtype=f64, device=dev)
 
 
-def cross_sums(z, a, xp, block: int = 1 << 16):
-    """(z a^T, row sums of z) in float64."""
+def cross_sums(z, a, xp, block: int = 1 << 16, with_sums: bool = True):
+    """(z a^T, row sums of z or None) in float64."""
     d, n = z.shape
     dev = aac.device(z)
     f64 = xp.float64
@@ -106,7 +109,8 @@ def cross_sums(z, a, xp, block: int = 1 << 16):
     for i in range(0, n, block):
         sl = slice(i, min(i + block, n))
         C = C + xp.astype(xp.matmul(z[:, sl], xp.matrix_transpose(a[:, sl])), f64)
-        sums = sums + xp.sum(z[:, sl], axis=1, dtype=f64)
+        if with_sums:
+            sums = sums + xp.sum(z[:, sl], axis=1, dtype=f64)
     return C, sums
 
 
@@ -116,7 +120,7 @@ def weights_lstsq(z, a_prev, cfg, xp, comm, factor=None):
     ``factor`` is the Gram factor of ``a_prev`` when it is already known
     (layer 1's X X^T never changes).
     """
-    C, zs = cross_sums(z, a_prev, xp)
+    C, zs = cross_sums(z, a_prev, xp, with_sums=cfg.bias)
     if factor is None:
         G, sums, n = gram_sums(a_prev, xp)
         C, zs, G, sums, n = comm.allreduce_arrays([C, zs, G, sums, n], xp)

@@ -105,13 +105,13 @@ class TrainResult:
     extra: dict = field(default_factory=dict)
 
 
-def evaluate(state, dd: DeviceData, sums_flat, cfg, comm, xp, pen, with_accuracy: bool) -> dict:
+def evaluate(state, dd: DeviceData, sums_flat, cfg, comm, xp, pen, with_accuracy: bool, ops=None) -> dict:
     """Reduce one iteration's sums (and accuracy counts) over ranks: the history entry."""
     n_hidden = state.n_layers - 1
     values = [float(v) for v in sums_flat]
     if with_accuracy:
-        values.append(float(objective.count_correct(state.W, dd.X, dd.y, cfg.bias, xp)))
-        values.append(float(objective.count_correct(state.W, dd.X_test, dd.y_test, cfg.bias, xp)))
+        values.append(float(objective.count_correct(state.W, dd.X, dd.y, cfg.bias, xp, ops)))
+        values.append(float(objective.count_correct(state.W, dd.X_test, dd.y_test, cfg.bias, xp, ops)))
     reduced = comm.allreduce_scalars(values)
     entry = objective.combine(reduced[: 2 * n_hidden + 3], pen, n_hidden)
     entry["parts_by_layer"] = {
@@ -123,11 +123,11 @@ def evaluate(state, dd: DeviceData, sums_flat, cfg, comm, xp, pen, with_accuracy
     return entry
 
 
-def accuracy(state, dd: DeviceData, cfg, comm, xp) -> dict:
+def accuracy(state, dd: DeviceData, cfg, comm, xp, ops=None) -> dict:
     """Train and test accuracy of the feed-forward network with the current weights (all ranks)."""
     right = comm.allreduce_scalars([
-        float(objective.count_correct(state.W, dd.X, dd.y, cfg.bias, xp)),
-        float(objective.count_correct(state.W, dd.X_test, dd.y_test, cfg.bias, xp)),
+        float(objective.count_correct(state.W, dd.X, dd.y, cfg.bias, xp, ops)),
+        float(objective.count_correct(state.W, dd.X_test, dd.y_test, cfg.bias, xp, ops)),
     ])
     return {"train_acc": right[0] / dd.n_train, "test_acc": right[1] / dd.n_test}
 
@@ -175,7 +175,7 @@ def train_admm(
     history = list(history or [])
     if state is None:
         state = init_state(prob, widths, cfg, xp, comm)
-        entry = evaluate(state, dd, objective.objective_parts(state, prob, cfg, xp).flat(), cfg, comm, xp, cfg.penalties(0), True)
+        entry = evaluate(state, dd, objective.objective_parts(state, prob, cfg, xp).flat(), cfg, comm, xp, cfg.penalties(0), True, ops)
         entry.update(iter=0, time_s=0.0, iter_s=0.0)
         history = [entry]
     backend.synchronize()
@@ -198,7 +198,7 @@ def train_admm(
         elapsed += dt
         t1 = time.perf_counter()
         with_acc = state.iteration % opts.eval_every == 0 or state.iteration == opts.iters
-        entry = evaluate(state, dd, sums.flat(), cfg, comm, xp, pen, with_acc)
+        entry = evaluate(state, dd, sums.flat(), cfg, comm, xp, pen, with_acc, ops)
         eval_s += time.perf_counter() - t1
         entry.update(iter=state.iteration, time_s=elapsed, iter_s=dt, comm_s=comm_dt)
         if cfg.penalty_growth != 1.0:
@@ -222,7 +222,7 @@ def train_admm(
             stop_reason = "max_time"
             break
     if "test_acc" not in history[-1]:  # stopped between evaluations: measure the final weights
-        history[-1].update(accuracy(state, dd, cfg, comm, xp))
+        history[-1].update(accuracy(state, dd, cfg, comm, xp, ops))
         best = max(best, history[-1]["test_acc"])
     last_acc = history[-1]
     final = {

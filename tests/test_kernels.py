@@ -62,21 +62,36 @@ def test_output_prox_matches_portable(rng, dtype, update):
 
 
 @pytest.mark.parametrize("k", [1, 3, 8, 12])
-def test_fused_activation_matches_blas_path(rng, dtype, k):
-    d, n = 40, 333
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_hidden_block_matches_the_reference_updates(rng, dtype, k, with_bias):
+    """The fused block loop (narrow next layer) and the BLAS path (wide) = updates.* on those columns."""
+    from admm_xp import updates
+
+    d, n, cols = 40, 700, slice(123, 456)
     z = rng.normal(size=(d, n)).astype(dtype)
-    target = rng.normal(size=(k, n)).astype(dtype)
+    z_next = rng.normal(size=(k, n)).astype(dtype)
+    a = np.zeros((d, n), dtype=dtype)
     Wt = rng.normal(size=(k, d)).astype(dtype)
-    P = rng.normal(size=(d, k)).astype(dtype) * 0.1
+    P = (rng.normal(size=(d, k)) * 0.1).astype(dtype)
+    b = rng.normal(size=(k, 1)).astype(dtype) if with_bias else None
+    m = np.ascontiguousarray(rng.normal(size=(d, cols.stop - cols.start)).astype(dtype))
+    z0 = z.copy()
     fast = numba_cpu.NumbaKernels(xp, threads=1)
-    got = fast.activation(z, target, Wt, P)
-    h = np.maximum(z, 0)
-    ref = h + P @ (target - Wt @ h)
-    if k > numba_cpu.FUSED_ACTIVATION_MAX_K:
-        assert got is None
-    else:
-        tol = 1e-12 if dtype == np.float64 else 1e-4
-        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+    a_blk, act, pre, cross = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5)
+    h = np.maximum(z0[:, cols], 0)
+    target = z_next[:, cols] - b if with_bias else z_next[:, cols]
+    a_ref = h + P @ (target - Wt @ h)
+    z_ref = updates.z_hidden_relu(a_ref, m, 2.0, 0.5, xp)
+    tol = 1e-10 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(a[:, cols], a_ref, rtol=tol, atol=tol)
+    assert np.mean(np.isclose(z[:, cols], z_ref, rtol=tol, atol=tol)) > 0.999
+    np.testing.assert_array_equal(z[:, :123], z0[:, :123])  # other columns untouched
+    np.testing.assert_array_equal(a[:, 456:], 0)
+    assert act == pytest.approx(float(np.sum((a_ref - np.maximum(z_ref, 0)) ** 2)), rel=50 * tol)
+    assert pre == pytest.approx(float(np.sum((z_ref - m) ** 2)), rel=50 * tol)
+    if cross is not None:
+        np.testing.assert_allclose(cross, z_next[:, cols].astype(np.float64) @ a_ref.T.astype(np.float64), rtol=50 * tol, atol=50 * tol)
+    assert (cross is None) == (k > numba_cpu.FUSED_ACTIVATION_MAX_K)
 
 
 def test_chunks_cover_every_column_once():

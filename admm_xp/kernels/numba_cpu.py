@@ -1,13 +1,14 @@
 """NumPy fast path: fused elementwise loops (numba) and column chunks on every core.
 
 The loops compute the formulas of :mod:`admm_xp.updates` in float64
-registers (rounded once on store), write into preallocated buffers or views
-of the solver's arrays, and return their float64 sums, so a block is read
-once and written once. Parallelism is over column chunks: one thread per
-core runs the whole per-block pipeline (its BLAS calls single-threaded, its
-numba loops serial and free of the GIL), which keeps small matrix products
-and elementwise loops from fighting over cores. Imported only when numba is
-installed.
+registers (rounded once on store) and return float64 sums, so a block of
+columns is read once and written once. They take the solver's whole arrays
+plus a column offset, and walk them row by row over contiguous 1-D slices,
+which lets LLVM vectorise the inner loops. Parallelism is over column
+chunks: one thread per core runs the whole per-block pipeline (its BLAS
+calls single-threaded, its loops serial and free of the GIL), so small
+matrix products and elementwise loops never fight over cores. Imported only
+when numba is installed.
 """
 from __future__ import annotations
 
@@ -18,20 +19,141 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-_JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+_JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
+# Sums only: reassociation lets LLVM vectorise a reduction (the order is fixed by
+# the code, so results are still deterministic); NaN and inf still propagate.
+_SUM = dict(_JIT, fastmath={"reassoc", "nsz"})
 
-# The fused activation kernel handles next layers up to this width; wider
-# ones go through BLAS (a d x K by K x n product is then compute-bound).
+# The fused activation loop handles next layers up to this width; wider ones
+# go through BLAS (a d x K by K x n product is then worth a library call).
 FUSED_ACTIVATION_MAX_K = 8
+# Columns per sweep inside a fused block: a slab of z, a and m of this width stays in L1/L2.
+SUB_BLOCK = 128
+
+
+# Row kernels (1-D, contiguous, vectorised) ---------------------------------------------
+# Scalars arrive typed like the arrays (``zero``, ``gamma``, ... as float32 for float32
+# data), so a float32 run computes in float32 SIMD lanes; only the sums are float64.
+@njit(**_JIT)
+def _sub_relu_scaled(z_row, w, r, zero):
+    for j in range(z_row.shape[0]):
+        r[j] -= w * max(z_row[j], zero)
 
 
 @njit(**_JIT)
-def _relu(z, out):
+def _relu_plus_scaled(z_row, p, r, out, zero):
+    for j in range(z_row.shape[0]):
+        out[j] = max(z_row[j], zero) + p * r[j]
+
+
+@njit(**_JIT)
+def _add_scaled(out, p, r):
+    for j in range(out.shape[0]):
+        out[j] += p * r[j]
+
+
+@njit(**_JIT)
+def _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero):
+    """z = argmin gamma (a - h(z))^2 + beta (z - m)^2 (the two branches of updates.z_hidden_relu)."""
+    for j in range(a_row.shape[0]):
+        av = a_row[j]
+        mv = m_row[j]
+        c = (gamma * av + beta * mv) * inv
+        zp = max(c, zero)
+        da = av - zp
+        dm = zp - mv
+        vp = gamma * da * da + beta * dm * dm
+        zm = min(mv, zero)
+        dz = zm - mv
+        vm = gamma * av * av + beta * dz * dz
+        z_row[j] = zp if vp <= vm else zm  # ties go to the z >= 0 branch, as in the reference
+
+
+@njit(**_SUM)
+def _penalty_sums_row(a_row, z_row, m_row, zero):
+    """sum (a - h(z))^2 and sum (z - m)^2 of one row, in float64."""
+    s_act = 0.0
+    s_pre = 0.0
+    for j in range(a_row.shape[0]):
+        zn = z_row[j]
+        e1 = np.float64(a_row[j] - max(zn, zero))
+        e2 = np.float64(zn - m_row[j])
+        s_act += e1 * e1
+        s_pre += e2 * e2
+    return s_act, s_pre
+
+
+@njit(**_SUM)
+def _dot(x, y):
+    s = 0.0
+    for j in range(x.shape[0]):
+        s += np.float64(x[j]) * np.float64(y[j])
+    return s
+
+
+# Block kernels -------------------------------------------------------------------------
+@njit(**_JIT)
+def _hidden_block_small(z, z_next, a, m, j0, n, Wt, b, P, gamma, beta, zero, r, cross):
+    """a = h + P (z_next - b - Wt h), h = relu(z), then z = prox(a, m), for columns j0..j0+n.
+
+    Walks the block in slabs of SUB_BLOCK columns so each slab of z, a and m
+    stays in cache between the two sweeps. Adds z_next a^T into ``cross``
+    (K x d) and returns the two penalty sums.
+    """
+    d = z.shape[0]
+    K = Wt.shape[0]
+    inv = (gamma + beta) ** -1
+    act = 0.0
+    pre = 0.0
+    for s0 in range(0, n, SUB_BLOCK):
+        w = min(SUB_BLOCK, n - s0)
+        c0 = j0 + s0
+        for k in range(K):
+            rk = r[k, :w]
+            zn = z_next[k, c0 : c0 + w]
+            for j in range(w):
+                rk[j] = zn[j] - b[k]
+        for i in range(d):
+            z_row = z[i, c0 : c0 + w]
+            for k in range(K):
+                _sub_relu_scaled(z_row, Wt[k, i], r[k, :w], zero)
+        for i in range(d):
+            z_row = z[i, c0 : c0 + w]
+            a_row = a[i, c0 : c0 + w]
+            m_row = m[i, s0 : s0 + w]
+            _relu_plus_scaled(z_row, P[i, 0], r[0, :w], a_row, zero)
+            for k in range(1, K):
+                _add_scaled(a_row, P[i, k], r[k, :w])
+            for k in range(K):
+                cross[k, i] += _dot(z_next[k, c0 : c0 + w], a_row)
+            _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero)
+            s_act, s_pre = _penalty_sums_row(a_row, z_row, m_row, zero)
+            act += s_act
+            pre += s_pre
+    return act, pre
+
+
+@njit(**_JIT)
+def _hidden_prox_block(a, m, z, j0, n, gamma, beta, zero):
+    d = a.shape[0]
+    inv = (gamma + beta) ** -1
+    act = 0.0
+    pre = 0.0
+    for i in range(d):
+        a_row, m_row, z_row = a[i, j0 : j0 + n], m[i, :n], z[i, j0 : j0 + n]
+        _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero)
+        s_act, s_pre = _penalty_sums_row(a_row, z_row, m_row, zero)
+        act += s_act
+        pre += s_pre
+    return act, pre
+
+
+@njit(**_JIT)
+def _relu(z, out, zero):
     d, n = z.shape
     for i in range(d):
         for j in range(n):
-            v = z[i, j]
-            out[i, j] = v if v > 0.0 else 0.0
+            out[i, j] = max(z[i, j], zero)
 
 
 @njit(**_JIT)
@@ -43,53 +165,17 @@ def _add_into(out, h):
 
 
 @njit(**_JIT)
-def _activation_small(z, target, Wt, P, r, out):
-    """out = h + P (target - Wt h), h = relu(z), for a narrow next layer (K = Wt.shape[0] small)."""
-    d, n = z.shape
-    k_dim = Wt.shape[0]
-    for k in range(k_dim):
-        for j in range(n):
-            r[k, j] = target[k, j]
-    for i in range(d):
-        for k in range(k_dim):
-            w = Wt[k, i]
-            for j in range(n):
-                v = z[i, j]
-                r[k, j] -= w * (v if v > 0.0 else 0.0)
-    for i in range(d):
-        for j in range(n):
-            v = z[i, j]
-            acc = v if v > 0.0 else 0.0
-            for k in range(k_dim):
-                acc += P[i, k] * r[k, j]
-            out[i, j] = acc
-
-
-@njit(**_JIT)
-def _hidden_prox(a, m, z, gamma, beta):
-    """z = argmin gamma (a - h(z))^2 + beta (z - m)^2; returns the two penalty sums.
-
-    The two-branch rule of updates.z_hidden_relu, with the same tie rule
-    (the z >= 0 branch wins ties).
-    """
+def _hidden_prox(a, m, z, gamma, beta, zero):
+    """Whole-array form (views of any layout; used off the fast path)."""
     d, n = a.shape
-    inv = 1.0 / (gamma + beta)
+    inv = (gamma + beta) ** -1
     act = 0.0
     pre = 0.0
     for i in range(d):
-        for j in range(n):
-            ai = np.float64(a[i, j])
-            mi = np.float64(m[i, j])
-            c = (gamma * ai + beta * mi) * inv
-            zp = c if c > 0.0 else 0.0
-            vp = gamma * (ai - zp) ** 2 + beta * (zp - mi) ** 2
-            zm = mi if mi < 0.0 else 0.0
-            vm = gamma * ai * ai + beta * (zm - mi) ** 2
-            z[i, j] = zp if vp <= vm else zm
-            zs = np.float64(z[i, j])  # the stored (rounded) value enters the sums
-            hz = zs if zs > 0.0 else 0.0
-            act += (ai - hz) ** 2
-            pre += (zs - mi) ** 2
+        _prox_row(a[i], m[i], z[i], gamma, beta, inv, zero)
+        s_act, s_pre = _penalty_sums_row(a[i], z[i], m[i], zero)
+        act += s_act
+        pre += s_pre
     return act, pre
 
 
@@ -136,6 +222,10 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _c_contiguous(x) -> bool:
+    return isinstance(x, np.ndarray) and x.flags.c_contiguous
+
+
 class NumbaKernels:
     name = "numba"
 
@@ -153,9 +243,9 @@ class NumbaKernels:
         t = max(1, min(self.threads, n // 256 or 1))
         bounds = [n * c // t for c in range(t + 1)]
         slices = [slice(bounds[c], bounds[c + 1]) for c in range(t)]
+        if t == 1:
+            return [fn(slices[0])]
         with threadpool_limits(1, user_api="blas"):
-            if t == 1:
-                return [fn(slices[0])]
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="admm-xp")
             return list(self._pool.map(fn, slices))
@@ -164,20 +254,21 @@ class NumbaKernels:
         return x[:, sl]
 
     def scratch(self, name, rows, cols, dtype, device):
+        """A C-contiguous rows x cols buffer private to this thread, reused across blocks."""
         buffers = getattr(self._local, "buffers", None)
         if buffers is None:
             buffers = self._local.buffers = {}
-        key = (name, rows, np.dtype(dtype).str)
+        key = (name, np.dtype(dtype).str)
         buf = buffers.get(key)
-        if buf is None or buf.shape[1] < cols:
-            buf = np.empty((rows, cols), dtype=dtype)
+        if buf is None or buf.size < rows * cols:
+            buf = np.empty(rows * cols, dtype=dtype)
             buffers[key] = buf
-        return buf[:, :cols]
+        return buf[: rows * cols].reshape(rows, cols)
 
     # Block operations ----------------------------------------------------------
     def relu(self, z, out=None):
         out = np.empty_like(z) if out is None else out
-        _relu(z, out)
+        _relu(z, out, z.dtype.type(0))
         return out
 
     def matmul(self, A, B, out=None):
@@ -190,23 +281,33 @@ class NumbaKernels:
         _add_into(out, h)
         return out
 
-    def activation(self, z, target, Wt, P, out=None):
-        """a = h + P (target - Wt h) with h = relu(z), fused when the next layer is narrow.
-
-        Returns None when the next layer is too wide for the fused loop (the
-        caller then uses relu, matmul and add_matmul).
-        """
+    def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta):
+        """Activation and z updates of columns ``sl`` in place; returns (a block, act, pre, cross or None)."""
         k = Wt.shape[0]
-        if k > FUSED_ACTIVATION_MAX_K:
+        j0, n = sl.start, sl.stop - sl.start
+        if not (_c_contiguous(z_l) and _c_contiguous(a_l) and _c_contiguous(z_next) and m.flags.c_contiguous):
             return None
-        out = np.empty_like(z) if out is None else out
-        r = self.scratch("r_small", k, z.shape[1], z.dtype, None)
-        _activation_small(z, target, np.ascontiguousarray(Wt), np.ascontiguousarray(P), r, out)
-        return out
+        t = z_l.dtype.type
+        if k <= FUSED_ACTIVATION_MAX_K:
+            r = self.scratch("r", k, min(n, SUB_BLOCK), z_l.dtype, None)
+            cross = np.zeros((k, z_l.shape[0]))
+            bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
+            act, pre = _hidden_block_small(z_l, z_next, a_l, m, j0, n, np.ascontiguousarray(Wt), bvec,
+                                           np.ascontiguousarray(P), t(gamma), t(beta), t(0), r, cross)
+            return a_l[:, sl], act, pre, cross
+        h = self.relu(z_l[:, sl], out=self.scratch("h", z_l.shape[0], n, z_l.dtype, None))
+        target = z_next[:, sl] - b if b is not None else z_next[:, sl]
+        r = target - np.matmul(Wt, h)
+        a_blk = a_l[:, sl]
+        np.matmul(P, r, out=a_blk)
+        _add_into(a_blk, h)
+        act, pre = _hidden_prox_block(a_l, m, z_l, j0, n, t(gamma), t(beta), t(0))
+        return a_blk, act, pre, None
 
     def hidden_prox(self, a, m, gamma, beta, out=None):
         out = np.empty_like(a) if out is None else out
-        act, pre = _hidden_prox(a, m, out, float(gamma), float(beta))
+        t = a.dtype.type
+        act, pre = _hidden_prox(a, m, out, t(gamma), t(beta), t(0))
         return out, act, pre
 
     def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None):

@@ -1,0 +1,340 @@
+"""``admm-xp bench``: how close one ADMM iteration gets to this machine's limits.
+
+In one process (or on every rank under mpiexec) it measures
+
+1. the GEMM rate of the backend and dtype (a large square matrix product)
+   and the memory bandwidth (a large copy into a preallocated buffer,
+   counting bytes read plus bytes written);
+2. the ADMM iteration at the given shape (default: HIGGS, 28 features,
+   hidden 300; N = 200,000 on a CPU, 10.5M on a GPU), on synthetic data of
+   that shape: the median time of several iterations after a warm-up, and a
+   per-step breakdown (weight updates, the activation factor, the fused a/z
+   pass, the output z and multiplier pass, metrics, communication);
+3. the naive transcription of Algorithm 1 (:mod:`admm_xp.naive`) at the
+   same shape.
+
+From the cost model (:mod:`admm_xp.costmodel`) it reports the flops per
+iteration, the achieved GFLOP/s, the fraction of the GEMM rate, the roofline
+floor (the GEMM flops at the measured GEMM rate plus the minimum bytes of
+the elementwise steps at the measured bandwidth), the ratio of the measured
+time to that floor, the speedup over the naive version, and the peak memory
+against the bytes the algorithm must hold (X, a, z, lambda and the targets).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+from . import costmodel, rng
+from .comm import LocalComm
+from .config import ADMMConfig
+from .errors import ConfigError
+from .hostio import to_host
+
+
+def _sync(backend):
+    backend.synchronize()
+
+
+def measure_gemm(backend, dtype, n: int | None = None, repeats: int = 5) -> dict:
+    """Best-of-``repeats`` rate of an n x n x n matrix product, in GFLOP/s."""
+    xp, dev = backend.xp, backend.device
+    n = n or (8192 if backend.is_gpu else 2048)
+    dt = backend.dtype(dtype)
+    A = rng.gaussian(xp, 1, "gemmA", n, 0, n, dtype=dt, device=dev)
+    B = rng.gaussian(xp, 1, "gemmB", n, 0, n, dtype=dt, device=dev)
+    xp.matmul(A, B)
+    best = math.inf
+    for _ in range(repeats):
+        _sync(backend)
+        t0 = time.perf_counter()
+        C = xp.matmul(A, B)
+        _sync(backend)
+        best = min(best, time.perf_counter() - t0)
+    del C
+    return {"n": n, "seconds": best, "gflops": 2.0 * n**3 / best / 1e9}
+
+
+def measure_bandwidth(backend, dtype, nbytes: int | None = None, repeats: int = 7) -> dict:
+    """Best-of-``repeats`` copy into a preallocated, already-touched buffer: (read + write) bytes / s."""
+    xp, dev = backend.xp, backend.device
+    dt = backend.dtype(dtype)
+    itemsize = 4 if dtype == "float32" else 8
+    nbytes = nbytes or ((4 << 30) if backend.is_gpu else (256 << 20))
+    n = nbytes // itemsize
+    src = xp.ones((n,), dtype=dt, device=dev)
+    dst = xp.zeros((n,), dtype=dt, device=dev)
+    copy = _copy_into(backend)
+    copy(dst, src)
+    best = math.inf
+    for _ in range(repeats):
+        _sync(backend)
+        t0 = time.perf_counter()
+        copy(dst, src)
+        _sync(backend)
+        best = min(best, time.perf_counter() - t0)
+    return {"bytes": n * itemsize, "seconds": best, "GBps": 2.0 * n * itemsize / best / 1e9}
+
+
+def _copy_into(backend):
+    if backend.name == "numpy":
+        return lambda dst, src: np.copyto(dst, src)
+    if backend.name == "cupy":
+        import cupy
+
+        return lambda dst, src: cupy.copyto(dst, src)
+    if backend.name == "torch":
+        return lambda dst, src: dst.copy_(src)
+
+    def assign(dst, src):
+        dst[...] = src
+
+    return assign
+
+
+def synthetic_device_data(backend, dtype, n: int, d0: int, comm, seed: int = 0):
+    """HIGGS-shaped synthetic data made directly on the device (this rank's columns)."""
+    from .data.shard import row_range
+    from .train import DeviceData
+
+    xp, dev = backend.xp, backend.device
+    dt = backend.dtype(dtype)
+    a, b = row_range(n, comm.rank, comm.size)
+    n_test = max(1, n // 10)
+    c, e = row_range(n_test, comm.rank, comm.size)
+    w = rng.gaussian(xp, seed, "bench-w", 1, 0, d0, dtype=dt, device=dev)
+
+    def split(start, stop, name):
+        X = rng.gaussian(xp, seed, ("bench-x", name), d0, start, stop, dtype=dt, device=dev)
+        noise = rng.gaussian(xp, seed, ("bench-noise", name), 1, start, stop, dtype=dt, device=dev)
+        y = xp.astype((xp.matmul(w, X) + noise)[0, :] > 0, xp.int64)
+        return X, y
+
+    X, y = split(a, b, "train")
+    Xt, yt = split(c, e, "test")
+    S = xp.astype(2 * y - 1, dt)[None, :]
+    return DeviceData(X=X, S=S, y=y, X_test=Xt, y_test=yt, n_train=n, n_test=n_test, offset=a, n_classes=2)
+
+
+def _live_bytes(*arrays) -> int:
+    total = 0
+    for x in arrays:
+        if isinstance(x, (list, tuple)):
+            total += _live_bytes(*x)
+        elif x is not None and hasattr(x, "shape"):
+            total += int(math.prod(x.shape)) * (4 if "32" in str(x.dtype) else 8)
+    return total
+
+
+def run_bench(backend, dtype, n, hidden, comm, *, repeats=5, warmup=2, naive_repeats=2, block=None, kernels="auto",
+              gemm_n=None, skip_naive=False, log=print) -> dict:
+    from .iteration import admm_iteration
+    from .kernels import kernels_for
+    from .naive import naive_iteration
+    from .state import init_state, layer_widths, make_problem
+    from .timing import StepTimer
+    from .train import evaluate
+
+    xp = backend.xp
+    d0 = 28 if not hidden else 28
+    widths = layer_widths(d0, hidden, 1)
+    itemsize = 4 if dtype == "float32" else 8
+    block = block or ((1 << 20) if backend.is_gpu else 2048)
+    cfg = ADMMConfig(hidden=tuple(hidden), dtype=dtype, block_size=block, warm_start=warmup + repeats + 1)
+
+    log(f"bench: GEMM and copy rates ({backend.label}, {dtype}) ...")
+    gemm = measure_gemm(backend, dtype, gemm_n)
+    bw = measure_bandwidth(backend, dtype)
+    log(f"bench: GEMM {gemm['gflops']:.1f} GFLOP/s, copy {bw['GBps']:.1f} GB/s")
+
+    log(f"bench: ADMM iteration, N = {n:,}, layers {list(widths)} ...")
+    dd = synthetic_device_data(backend, dtype, n, d0, comm)
+    t0 = time.perf_counter()
+    prob = make_problem(dd.X, dd.S, dd.offset, dd.n_train, cfg, xp, comm)
+    state = init_state(prob, widths, cfg, xp, comm)
+    _sync(backend)
+    setup_s = time.perf_counter() - t0
+    ops = kernels_for(xp, kernels)
+    timer = StepTimer(backend.synchronize)
+    times, first = [], None
+    comm_before = getattr(comm, "comm_time", 0.0)
+    for i in range(warmup + repeats):
+        if i == warmup:
+            timer.reset()
+            comm_before = getattr(comm, "comm_time", 0.0)
+        _sync(backend)
+        t = time.perf_counter()
+        sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=False, timer=timer)
+        _sync(backend)
+        dt = time.perf_counter() - t
+        if i == 0:
+            first = dt
+        if i >= warmup:
+            times.append(dt)
+            with timer("metrics"):
+                evaluate(state, dd, sums.flat(), cfg, comm, xp, cfg.penalties(0), True, ops)
+    comm_s = (getattr(comm, "comm_time", 0.0) - comm_before) / repeats
+    breakdown = {k: v / repeats for k, v in timer.totals.items()}
+    breakdown["comm"] = comm_s
+    t_iter = statistics.median(times)
+
+    # Peak memory of one more iteration: live arrays plus the largest transient allocation.
+    state_bytes = costmodel.state_bytes(widths, prob.n_local, itemsize)
+    live = _live_bytes(state.W, state.a, state.z, state.lam, dd.X, dd.S, dd.y, dd.X_test, dd.y_test, prob.gram_factor_X)
+    if backend.name == "cupy":
+        import cupy
+
+        pool = cupy.get_default_memory_pool()
+        admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=False)
+        _sync(backend)
+        peak = int(pool.total_bytes())
+    else:
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=False)
+        extra = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        peak = live + extra
+
+    naive_t = None
+    if not skip_naive:
+        log("bench: naive transcription ...")
+        from .state import ADMMState
+
+        nst = ADMMState(W=list(state.W), a=list(state.a), z=list(state.z), lam=state.lam, iteration=state.iteration)
+        ntimes = []
+        naive_timer = StepTimer(backend.synchronize)
+        for i in range(1 + naive_repeats):
+            _sync(backend)
+            t = time.perf_counter()
+            naive_iteration(nst, prob, cfg, xp, update_multiplier=False, timer=naive_timer if i else None)
+            _sync(backend)
+            if i:
+                ntimes.append(time.perf_counter() - t)
+        naive_t = statistics.median(ntimes)
+        naive_breakdown = {k: v / naive_repeats for k, v in naive_timer.totals.items()}
+
+    fl = costmodel.flops_per_sample(widths)
+    flops = fl["total"] * prob.n_local
+    bytes_min = costmodel.bytes_per_sample(widths, itemsize) * prob.n_local
+    floor_gemm = flops / (gemm["gflops"] * 1e9)
+    floor_bytes = bytes_min / (bw["GBps"] * 1e9)
+    floor = floor_gemm + floor_bytes
+    out = {
+        "time_per_iter_s": t_iter,
+        "gemm_fraction": flops / t_iter / (gemm["gflops"] * 1e9),
+        "floor_ratio": t_iter / floor,
+        "speedup_vs_naive": (naive_t / t_iter) if naive_t else None,
+        "peak_memory_ratio": peak / state_bytes,
+        "n": n,
+        "n_local": prob.n_local,
+        "layers": list(widths),
+        "flops_per_iter": flops,
+        "flops_per_sample": fl,
+        "achieved_gflops": flops / t_iter / 1e9,
+        "gemm": gemm,
+        "bandwidth": bw,
+        "min_bytes_per_iter": bytes_min,
+        "floor_s": floor,
+        "floor_gemm_s": floor_gemm,
+        "floor_bytes_s": floor_bytes,
+        "iteration_times_s": times,
+        "first_iteration_s": first,
+        "setup_s": setup_s,
+        "breakdown_s": breakdown,
+        "naive_time_per_iter_s": naive_t,
+        "naive_breakdown_s": naive_breakdown if naive_t else None,
+        "peak_bytes": peak,
+        "state_bytes": state_bytes,
+        "kernels": ops.name,
+        "block_size": block,
+        "threads": getattr(ops, "threads", None),
+    }
+    return out
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="time one ADMM iteration against the machine's GEMM rate and bandwidth",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (also array-api-strict, torch[:cpu])")
+    p.add_argument("--dtype", choices=("float32", "float64"), default=None, help="default: float64 on cpu, float32 on cuda")
+    p.add_argument("--n", type=int, default=None, help="samples (default 200,000 on cpu, 10,500,000 on cuda)")
+    p.add_argument("--hidden", default="300", help="hidden widths (default 300: the HIGGS network)")
+    p.add_argument("--repeats", type=int, default=5, help="timed iterations after the warm-up (median reported)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
+    p.add_argument("--block-size", type=int, default=None, help="samples per cache block of the fused passes")
+    p.add_argument("--kernels", choices=("auto", "portable", "numba", "cupy"), default="auto")
+    p.add_argument("--no-naive", action="store_true", help="skip the naive transcription (slow at large N)")
+    p.add_argument("--ranks", type=int, metavar="P", help="run on P MPI ranks (relaunches under mpiexec)")
+    p.add_argument("--allow-tf32", action="store_true", help="let CuPy use TF32 tensor cores for float32 products")
+    p.add_argument("--out", metavar="bench.json", help="write the record here")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args, comm) -> int:
+    from .backend import resolve_device
+    from .cli import check_output_path, parse_widths
+    from .runrecord import base_record, write_json_atomic
+    from .threads import configure_threads
+
+    check_output_path(args.out, "--out")
+    hidden = parse_widths(args.hidden)
+    device = f"cuda:{comm.local_rank}" if (comm.size > 1 and args.device == "cuda") else args.device
+    backend = resolve_device(device)
+    if args.allow_tf32:
+        from .gpu import allow_tf32
+
+        allow_tf32(backend)
+    dtype = args.dtype or ("float32" if backend.is_gpu else "float64")
+    n = args.n or (10_500_000 if backend.is_gpu else 200_000)
+    if n < 2 * comm.size:
+        raise ConfigError(f"--n must be at least 2 per rank, got {n}")
+    for name in ("repeats", "warmup"):
+        if getattr(args, name) < (1 if name == "repeats" else 0):
+            raise ConfigError(f"--{name} must be >= {1 if name == 'repeats' else 0}")
+    configure_threads(comm)
+    lead = comm.rank == 0
+    log = (lambda text: print(text, file=sys.stderr, flush=True)) if (lead and not args.quiet) else (lambda text: None)
+    res = run_bench(backend, dtype, n, hidden, comm, repeats=args.repeats, warmup=args.warmup, block=args.block_size,
+                    kernels=args.kernels, skip_naive=args.no_naive, log=log)
+    if lead:
+        rec = base_record(method="admm-bench", dataset={"name": "synthetic (HIGGS-shaped, made on the device)", "n_train": n,
+                                                        "n_test": max(1, n // 10)},
+                          layers=res["layers"], backend=backend, dtype=dtype, ranks=comm.size,
+                          config={"hidden": list(hidden), "repeats": args.repeats, "warmup": args.warmup,
+                                  "block_size": res["block_size"], "kernels": res["kernels"], "allow_tf32": args.allow_tf32})
+        rec.pop("history")
+        rec["final"] = {k: res[k] for k in ("time_per_iter_s", "gemm_fraction", "floor_ratio", "speedup_vs_naive", "peak_memory_ratio")}
+        rec.update(res)
+        if args.out:
+            write_json_atomic(args.out, rec)
+        print(format_bench(rec))
+    return 0
+
+
+def format_bench(r) -> str:
+    b = r["breakdown_s"]
+    lines = [
+        f"ADMM iteration benchmark: {r['backend']} ({r['device']}), {r['dtype']}, N = {r['n']:,} on {r['ranks']} rank(s), layers {r['layers']}",
+        f"  GEMM rate           {r['gemm']['gflops']:10.1f} GFLOP/s  ({r['gemm']['n']}^3 product)",
+        f"  copy bandwidth      {r['bandwidth']['GBps']:10.1f} GB/s     (read + write)",
+        f"  flops / iteration   {r['flops_per_iter'] / 1e9:10.2f} GFLOP    (cost model, this rank)",
+        f"  time / iteration    {r['time_per_iter_s']:10.4f} s        (median of {len(r['iteration_times_s'])}; first iteration {r['first_iteration_s']:.3f} s)",
+        f"  achieved            {r['achieved_gflops']:10.1f} GFLOP/s  = {r['gemm_fraction']:.2f} of the GEMM rate",
+        f"  roofline floor      {r['floor_s']:10.4f} s        (GEMM {r['floor_gemm_s']:.4f} s + bytes {r['floor_bytes_s']:.4f} s)",
+        f"  time / floor        {r['floor_ratio']:10.2f}",
+    ]
+    if r.get("naive_time_per_iter_s"):
+        lines.append(f"  naive iteration     {r['naive_time_per_iter_s']:10.4f} s        -> speedup {r['speedup_vs_naive']:.1f}x")
+    lines.append(f"  peak memory         {r['peak_bytes'] / 2**20:10.1f} MiB      = {r['peak_memory_ratio']:.2f} x the {r['state_bytes'] / 2**20:.1f} MiB the algorithm must hold")
+    lines.append("  where the time goes (s per iteration):")
+    for k, v in sorted(b.items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {k:<16} {v:8.4f}")
+    return "\n".join(lines)

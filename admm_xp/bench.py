@@ -6,15 +6,17 @@ In one process (or on every rank under mpiexec) it measures
    and the memory bandwidth (a large copy into a preallocated buffer,
    counting bytes read plus bytes written);
 2. the ADMM iteration at the given shape (default: HIGGS, 28 features,
-   hidden 300; N = 200,000 on a CPU, 10.5M on a GPU), on synthetic data of
-   that shape: the median time of several iterations after a warm-up, and a
+   hidden 300; N = 200,000 on a CPU, 10.5M on a GPU; ``--features 3072
+   --hidden 100,50`` is SVHN-shaped), on synthetic data of that shape: the
+   median time of several iterations after a warm-up, and a
    per-step breakdown (weight updates, the activation factor, the fused a/z
    pass, the output z and multiplier pass, metrics, communication);
 3. the naive transcription of Algorithm 1 (:mod:`admm_xp.naive`) at the
    same shape.
 
-From the cost model (:mod:`admm_xp.costmodel`) it reports the flops per
-iteration, the achieved GFLOP/s, the fraction of the GEMM rate, the roofline
+From the cost model (:mod:`admm_xp.costmodel`: the per-sample products of
+../shared/paper/algorithm.md plus the d x d factorisations and solves of
+each iteration) it reports the flops per iteration, the achieved GFLOP/s, the fraction of the GEMM rate, the roofline
 floor (the GEMM flops at the measured GEMM rate plus the minimum bytes of
 the elementwise steps at the measured bandwidth), the ratio of the measured
 time to that floor, the speedup over the naive version, and the peak memory
@@ -132,8 +134,8 @@ def _live_bytes(*arrays) -> int:
     return total
 
 
-def run_bench(backend, dtype, n, hidden, comm, *, repeats=5, warmup=2, naive_repeats=2, block=None, kernels="auto",
-              gemm_n=None, skip_naive=False, log=print) -> dict:
+def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup=2, naive_repeats=2, block=None,
+              kernels="auto", gemm_n=None, skip_naive=False, log=print) -> dict:
     from .iteration import admm_iteration
     from .kernels import kernels_for
     from .naive import naive_iteration
@@ -142,7 +144,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, repeats=5, warmup=2, naive_rep
     from .train import evaluate
 
     xp = backend.xp
-    d0 = 28 if not hidden else 28
+    d0 = int(features)
     widths = layer_widths(d0, hidden, 1)
     itemsize = 4 if dtype == "float32" else 8
     block = block or ((1 << 20) if backend.is_gpu else 2048)
@@ -221,7 +223,8 @@ def run_bench(backend, dtype, n, hidden, comm, *, repeats=5, warmup=2, naive_rep
         naive_breakdown = {k: v / naive_repeats for k, v in naive_timer.totals.items()}
 
     fl = costmodel.flops_per_sample(widths)
-    flops = fl["total"] * prob.n_local
+    fixed = costmodel.fixed_flops(widths)
+    flops = fl["total"] * prob.n_local + fixed
     bytes_min = costmodel.bytes_per_sample(widths, itemsize) * prob.n_local
     floor_gemm = flops / (gemm["gflops"] * 1e9)
     floor_bytes = bytes_min / (bw["GBps"] * 1e9)
@@ -237,6 +240,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, repeats=5, warmup=2, naive_rep
         "layers": list(widths),
         "flops_per_iter": flops,
         "flops_per_sample": fl,
+        "fixed_flops_per_iter": fixed,
         "achieved_gflops": flops / t_iter / 1e9,
         "gemm": gemm,
         "bandwidth": bw,
@@ -266,6 +270,7 @@ def register(sub) -> None:
     p.add_argument("--dtype", choices=("float32", "float64"), default=None, help="default: float64 on cpu, float32 on cuda")
     p.add_argument("--n", type=int, default=None, help="samples (default 200,000 on cpu, 10,500,000 on cuda)")
     p.add_argument("--hidden", default="300", help="hidden widths (default 300: the HIGGS network)")
+    p.add_argument("--features", type=int, default=28, help="input features (default 28: HIGGS; 3072 is SVHN-shaped)")
     p.add_argument("--repeats", type=int, default=5, help="timed iterations after the warm-up (median reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     p.add_argument("--block-size", type=int, default=None, help="samples per cache block of the fused passes")
@@ -302,15 +307,21 @@ def cmd_bench(args, comm) -> int:
     configure_threads(comm)
     lead = comm.rank == 0
     log = (lambda text: print(text, file=sys.stderr, flush=True)) if (lead and not args.quiet) else (lambda text: None)
-    res = run_bench(backend, dtype, n, hidden, comm, repeats=args.repeats, warmup=args.warmup, block=args.block_size,
+    if args.features < 1:
+        raise ConfigError(f"--features must be >= 1, got {args.features}")
+    res = run_bench(backend, dtype, n, hidden, comm, features=args.features, repeats=args.repeats, warmup=args.warmup,
+                    block=args.block_size,
                     kernels=args.kernels, skip_naive=args.no_naive, log=log)
     if lead:
-        rec = base_record(method="admm-bench", dataset={"name": "synthetic (HIGGS-shaped, made on the device)", "n_train": n,
+        rec = base_record(method="admm-bench", dataset={"name": f"synthetic ({args.features} features, made on the device)", "n_train": n,
                                                         "n_test": max(1, n // 10)},
                           layers=res["layers"], backend=backend, dtype=dtype, ranks=comm.size,
-                          config={"hidden": list(hidden), "repeats": args.repeats, "warmup": args.warmup,
+                          config={"hidden": list(hidden), "features": args.features, "repeats": args.repeats, "warmup": args.warmup,
                                   "block_size": res["block_size"], "kernels": res["kernels"], "allow_tf32": args.allow_tf32})
-        rec.pop("history")
+        cum = 0.0
+        for i, t in enumerate(res["iteration_times_s"]):
+            cum += t
+            rec["history"].append({"iter": args.warmup + i + 1, "iter_s": t, "time_s": cum})
         rec["final"] = {k: res[k] for k in ("time_per_iter_s", "gemm_fraction", "floor_ratio", "speedup_vs_naive", "peak_memory_ratio")}
         rec.update(res)
         if args.out:
@@ -325,7 +336,7 @@ def format_bench(r) -> str:
         f"ADMM iteration benchmark: {r['backend']} ({r['device']}), {r['dtype']}, N = {r['n']:,} on {r['ranks']} rank(s), layers {r['layers']}",
         f"  GEMM rate           {r['gemm']['gflops']:10.1f} GFLOP/s  ({r['gemm']['n']}^3 product)",
         f"  copy bandwidth      {r['bandwidth']['GBps']:10.1f} GB/s     (read + write)",
-        f"  flops / iteration   {r['flops_per_iter'] / 1e9:10.2f} GFLOP    (cost model, this rank)",
+        f"  flops / iteration   {r['flops_per_iter'] / 1e9:10.2f} GFLOP    (cost model, this rank; {r['fixed_flops_per_iter'] / 1e9:.2f} of it in d x d solves)",
         f"  time / iteration    {r['time_per_iter_s']:10.4f} s        (median of {len(r['iteration_times_s'])}; first iteration {r['first_iteration_s']:.3f} s)",
         f"  achieved            {r['achieved_gflops']:10.1f} GFLOP/s  = {r['gemm_fraction']:.2f} of the GEMM rate",
         f"  roofline floor      {r['floor_s']:10.4f} s        (GEMM {r['floor_gemm_s']:.4f} s + bytes {r['floor_bytes_s']:.4f} s)",

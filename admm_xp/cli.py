@@ -49,6 +49,8 @@ def add_device_options(p: argparse.ArgumentParser) -> None:
                    help="run on P MPI ranks: relaunches itself under `mpiexec -n P` (or checks the size when already under mpiexec)")
     g.add_argument("--cuda-aware-mpi", action="store_true",
                    help="pass GPU buffers to MPI directly (CUDA-aware MPI only); default: stage them through host memory")
+    g.add_argument("--allow-tf32", action="store_true",
+                   help="let float32 matrix products on the GPU use TF32 tensor cores (faster, ~1e-3 relative error; off by default)")
 
 
 def add_network_options(p: argparse.ArgumentParser, default_hidden: str = "300") -> None:
@@ -157,6 +159,7 @@ def setup_run(args, comm):
 
 
 def cmd_train(args, comm) -> int:
+    from .gpu import allow_tf32
     from .model import Network
     from .progress import Progress
     from .runrecord import base_record, write_json_atomic
@@ -170,7 +173,8 @@ def cmd_train(args, comm) -> int:
     backend, ds = setup_run(args, comm)
     if ds.n_classes > 2:
         raise ConfigError(f"{ds.name}: {ds.n_classes} classes; multi-class ADMM is not available yet, use a binary data set")
-    dd = to_device(ds, backend, cfg.dtype)
+    tf32 = allow_tf32(backend) if args.allow_tf32 else False
+    dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size)
     lead = comm.rank == 0
     progress = Progress(opts.iters, "admm", enabled=lead and not args.quiet)
     if lead and not args.quiet:
@@ -186,7 +190,8 @@ def cmd_train(args, comm) -> int:
             rec = base_record(method="admm", dataset=ds.describe(), layers=result.widths, backend=backend,
                               dtype=cfg.dtype, ranks=comm.size, config=cfg.to_dict())
             rec["config"]["run"] = {"iters": opts.iters, "target_acc": opts.target_acc, "eval_every": opts.eval_every,
-                                    "kernels": opts.kernels, "max_time": opts.max_time}
+                                    "kernels": opts.kernels, "max_time": opts.max_time, "allow_tf32": tf32,
+                                    "cuda_aware_mpi": bool(args.cuda_aware_mpi)}
             rec["history"] = result.history
             rec["final"] = fin
             write_json_atomic(args.out, rec)
@@ -397,9 +402,16 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         _fail(comm, f"{PROG}: interrupted", 130)
         return 130
+    except MemoryError:
+        _fail(comm, f"{PROG}: error: out of memory; use fewer samples (--n-train), float32, or more ranks", 2)
+        return 2
     except BrokenPipeError:
         return 1
-    except Exception:  # a bug: show the traceback, and end every rank
+    except Exception as exc:  # a bug: show the traceback, and end every rank
+        if type(exc).__name__ == "OutOfMemoryError":  # CuPy's, raised past the size check
+            _fail(comm, f"{PROG}: error: out of GPU memory ({str(exc).splitlines()[0][:120]}); use fewer samples "
+                        "(--n-train), float32, a smaller --block-size, or more GPUs", 2)
+            return 2
         traceback.print_exc()
         _fail(comm, f"{PROG}: internal error (see the traceback above); please report it", 1)
         return 1

@@ -37,6 +37,27 @@ def flops_per_sample(widths, bias: bool = False) -> dict:
     return out
 
 
+def fixed_flops(widths, bias: bool = False) -> float:
+    """Flops per iteration that do not grow with N: the small d x d factorisations and solves.
+
+    W_l: two triangular solves with d_l right-hand sides (2 d_l d_{l-1}^2) and,
+    for l >= 2, the Cholesky factor of the Gram matrix (d_{l-1}^3 / 3); the
+    activation operator of hidden layer l: a Cholesky factor of the smaller of
+    d_l, d_{l+1} (k^3 / 3), its Gram product (2 k^2 max) and the solve for P
+    (2 d_l d_{l+1} k).
+    """
+    b = 1 if bias else 0
+    L = len(widths) - 1
+    total = 0.0
+    for l in range(1, L + 1):
+        d_in = widths[l - 1] + b
+        total += 2.0 * widths[l] * d_in**2 + (d_in**3 / 3.0 if l > 1 else 0.0)
+        if l < L:
+            k, big = min(widths[l], widths[l + 1]), max(widths[l], widths[l + 1])
+            total += k**3 / 3.0 + 2.0 * k * k * big + 2.0 * widths[l] * widths[l + 1] * k
+    return total
+
+
 def bytes_per_sample(widths, itemsize: int) -> float:
     """Minimum bytes moved per sample and iteration by the elementwise steps."""
     L = len(widths) - 1

@@ -104,7 +104,7 @@ class ADMMClassifier:
             d = ds.n_features
             ds.mean, ds.scale = np.zeros(d), np.ones(d)
             ds.X_train, ds.X_test = ds.X_train.astype(np.float64), ds.X_test.astype(np.float64)
-        dd = to_device(ds, backend, cfg.dtype)
+        dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size)
         progress = None
         if self.verbose and comm.rank == 0:
             from .progress import Progress

@@ -82,9 +82,18 @@ def targets_pm1(y, n_classes: int, xp, dtype):
     return xp.astype(2 * xp.astype(classes == y[None, :], xp.int64) - 1, dtype)
 
 
-def to_device(ds, backend, dtype: str) -> DeviceData:
-    """Move a host :class:`~admm_xp.data.Dataset` shard to the backend once (features as columns)."""
+def to_device(ds, backend, dtype: str, hidden=None, block: int = 1 << 20) -> DeviceData:
+    """Move a host :class:`~admm_xp.data.Dataset` shard to the backend once (features as columns).
+
+    With ``hidden`` given, first checks that the run fits in the GPU's free
+    memory (a one-line error naming the size needed, not a CUDA traceback).
+    """
     xp, dev = backend.xp, backend.device
+    if hidden is not None:
+        from .gpu import check_fits
+
+        n_out = 1 if ds.n_classes == 2 else ds.n_classes
+        check_fits(backend, layer_widths(ds.n_features, hidden, n_out), ds.X_train.shape[0], ds.X_test.shape[0], dtype, block)
     dt = backend.dtype(dtype)
     X = from_host(ds.X_train.T, xp, dev, dt)
     y = from_host(ds.y_train.astype("int64"), xp, dev)
@@ -171,10 +180,14 @@ def train_admm(
     widths = layer_widths(dd.X.shape[0], cfg.hidden, dd.n_outputs)
     t_setup = time.perf_counter()
     ops = kernels_for(xp, opts.kernels)
+    t_warm = time.perf_counter()
+    ops.warmup(dd.X.dtype)
+    backend.synchronize()
+    warmup_s = time.perf_counter() - t_warm
     prob = make_problem(dd.X, dd.S, dd.offset, dd.n_train, cfg, xp, comm)
     history = list(history or [])
     if state is None:
-        state = init_state(prob, widths, cfg, xp, comm)
+        state = init_state(prob, widths, cfg, xp, comm, block=max(1 << 15, cfg.block_size))
         entry = evaluate(state, dd, objective.objective_parts(state, prob, cfg, xp).flat(), cfg, comm, xp, cfg.penalties(0), True, ops)
         entry.update(iter=0, time_s=0.0, iter_s=0.0)
         history = [entry]
@@ -234,10 +247,16 @@ def train_admm(
         "train_s": elapsed,
         "eval_s": eval_s,
         "setup_s": setup_s,
+        "warmup_s": warmup_s,
         "wall_s": setup_s + (time.perf_counter() - t_wall),
         "stop_reason": stop_reason,
         "time_to_target_s": _time_to(history, opts.target_acc),
     }
+    from .gpu import peak_memory_bytes
+
+    peak = peak_memory_bytes(backend)
+    if peak is not None:
+        final["peak_device_memory_bytes"] = peak
     return TrainResult(state=state, history=history, final=final, widths=widths, problem=prob, stop_reason=stop_reason)
 
 

@@ -235,6 +235,17 @@ class NumbaKernels:
         self._local = threading.local()
         self._pool = None
 
+    def warmup(self, dtype) -> None:
+        """Compile (or load from numba's cache) every loop for ``dtype`` before anything is timed."""
+        z = np.ones((3, 8), dtype=dtype)
+        m = np.ones((3, 8), dtype=dtype)
+        for k in (1, FUSED_ACTIVATION_MAX_K + 1):
+            self.hidden_block(z.copy(), np.ones((k, 8), dtype=dtype), z.copy(), m, slice(0, 8),
+                              np.ones((k, 3), dtype=dtype), None, np.ones((3, k), dtype=dtype), 1.0, 1.0)
+        self.hidden_prox(z, m, 1.0, 1.0)
+        self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True)
+        self.relu(z)
+
     # Chunks over cores ---------------------------------------------------------
     def map_chunks(self, fn, n: int):
         """``[fn(slice) for each of T contiguous column chunks]``, in chunk order, on T threads."""

@@ -1,0 +1,40 @@
+"""`admm-xp bench`: its record is complete and its ratios are computed from its own measurements."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from admm_xp import costmodel
+from admm_xp.runrecord import SCHEMA_KEYS
+
+
+def test_bench_record_is_consistent(tmp_path):
+    out = tmp_path / "bench.json"
+    res = subprocess.run([sys.executable, "-m", "admm_xp", "bench", "--n", "4000", "--hidden", "40", "--repeats", "2",
+                          "--warmup", "1", "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "time / floor" in res.stdout and "where the time goes" in res.stdout
+    r = json.loads(out.read_text())
+    for key in ("time_per_iter_s", "gemm_fraction", "floor_ratio", "speedup_vs_naive", "peak_memory_ratio", *SCHEMA_KEYS):
+        assert key in r, key
+    widths = (28, 40, 1)
+    flops = costmodel.flops_per_sample(widths)["total"] * 4000 + costmodel.fixed_flops(widths)
+    assert r["flops_per_iter"] == pytest.approx(flops)
+    floor = flops / (r["gemm"]["gflops"] * 1e9) + costmodel.bytes_per_sample(widths, 8) * 4000 / (r["bandwidth"]["GBps"] * 1e9)
+    assert r["floor_s"] == pytest.approx(floor)
+    assert r["floor_ratio"] == pytest.approx(r["time_per_iter_s"] / floor)
+    assert r["gemm_fraction"] == pytest.approx(flops / r["time_per_iter_s"] / (r["gemm"]["gflops"] * 1e9))
+    assert r["speedup_vs_naive"] == pytest.approx(r["naive_time_per_iter_s"] / r["time_per_iter_s"])
+    assert r["peak_memory_ratio"] >= 0.99  # at least the state itself
+    assert set(r["breakdown_s"]) >= {"W", "a_z_pass", "zL_lambda_pass", "metrics", "comm"}
+    assert r["ranks"] == 1 and r["backend"] == "numpy" and r["dtype"] == "float64"
+
+
+def test_bench_rejects_bad_sizes(capsys):
+    from admm_xp.cli import main
+
+    assert main(["bench", "--n", "1"]) == 2
+    assert "--n" in capsys.readouterr().err

@@ -92,13 +92,25 @@ def add_train_parser(sub) -> None:
     )
     add_data_options(p)
     add_network_options(p)
-    g = p.add_argument_group("ADMM")
+    g = p.add_argument_group("ADMM (unset options take the preset's value)")
+    g.add_argument("--preset", choices=("default", "paper"), default="default",
+                   help="default: the best configuration measured (gamma = beta = 1, weight decay 1; results/sweep/); "
+                        "paper: Taylor et al.'s method exactly (gamma 10, beta 1, no bias, Gaussian init, output multiplier)")
     g.add_argument("--iters", type=int, default=100, help="iterations to run")
-    g.add_argument("--warm-start", type=int, default=10, metavar="K",
-                   help="first K iterations skip the Lagrange multiplier update")
-    g.add_argument("--gamma", default="10", metavar="G[,G...]", help="activation penalty gamma_l (one, or one per hidden layer)")
-    g.add_argument("--beta", default="1", metavar="B[,B...]", help="pre-activation penalty beta_l (one, or one per layer)")
-    g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor")
+    g.add_argument("--warm-start", type=int, default=None, metavar="K",
+                   help="first K iterations skip the Lagrange multiplier update (both presets: 10)")
+    g.add_argument("--gamma", default=None, metavar="G[,G...]", help="activation penalty gamma_l (one, or one per hidden layer)")
+    g.add_argument("--beta", default=None, metavar="B[,B...]", help="pre-activation penalty beta_l (one, or one per layer)")
+    g.add_argument("--weight-decay", type=float, default=None, metavar="W",
+                   help="Tikhonov term of the weight updates, relative to the layer's width/samples (0 = the paper's update)")
+    g.add_argument("--penalty-growth", type=float, default=None, metavar="RHO",
+                   help="multiply every gamma and beta by RHO each iteration (1 = fixed, as in the paper)")
+    g.add_argument("--penalty-max", type=float, default=None, metavar="P", help="cap of the grown penalties (default 1e4)")
+    g.add_argument("--bias", choices=("on", "off"), default=None, help="a constant input row, so every layer has a bias")
+    g.add_argument("--init", choices=("gaussian", "forward"), default=None,
+                   help="gaussian: a, z i.i.d. N(0,1) (the paper); forward: He-scaled random weights and one forward pass")
+    g.add_argument("--multiplier", choices=("on", "off"), default=None, help="the output layer's Lagrange multiplier")
+    g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
                    help="samples per cache block of the fused passes (default 2048 on cpu, 1048576 on cuda)")
     g.add_argument("--kernels", choices=("auto", "portable", "numba", "cupy"), default="auto",
@@ -119,9 +131,15 @@ def config_from_args(args):
 
     dtype = args.dtype or ("float32" if str(args.device).startswith("cuda") else "float64")
     block = args.block_size or (1 << 20 if str(args.device).startswith(("cuda", "torch:cuda")) else 2048)
-    return ADMMConfig(
-        hidden=parse_widths(args.hidden), gamma=parse_floats(args.gamma, "--gamma"), beta=parse_floats(args.beta, "--beta"),
-        warm_start=args.warm_start, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
+    onoff = {"on": True, "off": False, None: None}
+    return ADMMConfig.from_preset(
+        args.preset,
+        hidden=parse_widths(args.hidden),
+        gamma=parse_floats(args.gamma, "--gamma") if args.gamma is not None else None,
+        beta=parse_floats(args.beta, "--beta") if args.beta is not None else None,
+        warm_start=args.warm_start, weight_decay=args.weight_decay, penalty_growth=args.penalty_growth,
+        penalty_max=args.penalty_max, bias=onoff[args.bias], init=args.init, multiplier=onoff[args.multiplier],
+        ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )
 
 
@@ -171,16 +189,15 @@ def cmd_train(args, comm) -> int:
     check_output_path(args.out, "--out")
     check_output_path(args.save_model, "--save-model")
     backend, ds = setup_run(args, comm)
-    if ds.n_classes > 2:
-        raise ConfigError(f"{ds.name}: {ds.n_classes} classes; multi-class ADMM is not available yet, use a binary data set")
     tf32 = allow_tf32(backend) if args.allow_tf32 else False
     dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size)
     lead = comm.rank == 0
     progress = Progress(opts.iters, "admm", enabled=lead and not args.quiet)
     if lead and not args.quiet:
         progress.message(
-            f"ADMM on {ds.name}: {ds.n_train:,} train / {ds.n_test:,} test samples, layers "
-            f"{[ds.n_features, *cfg.hidden, dd.n_outputs]}, {backend.label} {cfg.dtype}, {comm.size} rank(s)"
+            f"ADMM ({cfg.preset} preset) on {ds.name}: {ds.n_train:,} train / {ds.n_test:,} test samples, "
+            f"{ds.n_classes} classes, layers {[ds.n_features, *cfg.hidden, dd.n_outputs]}, {backend.label} {cfg.dtype}, "
+            f"{comm.size} rank(s)"
         )
     result = train_admm(dd, cfg, backend, comm, opts, progress=progress)
     progress.close()

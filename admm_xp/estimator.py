@@ -20,23 +20,35 @@ from .train import RunOptions, to_device, train_admm
 
 
 class ADMMClassifier:
-    """Binary classifier: a ReLU network trained by ADMM (Taylor et al. 2016).
+    """Classifier: a ReLU network trained by ADMM (Taylor et al. 2016).
 
-    Parameters mirror :class:`admm_xp.config.ADMMConfig` (``hidden``, ``gamma``,
-    ``beta``, ``warm_start``, ``seed``, ``dtype``, ...) plus ``iters``,
-    ``target_acc``, ``device`` (``"cpu"``, ``"cuda"``, ...), ``eval_every`` and
-    ``verbose``. After ``fit``: ``history_`` (one dict per iteration: time,
-    objective and its parts, train and, with ``eval_set``, test accuracy),
-    ``classes_``, ``n_features_in_``, ``n_iter_`` and ``network_``.
+    Two classes give one output unit (the paper's case), C > 2 classes a
+    one-vs-rest hinge output of C units. ``preset`` is ``"default"`` (the best
+    configuration measured) or ``"paper"`` (the paper's method exactly); the
+    other parameters mirror :class:`admm_xp.config.ADMMConfig` and, when not
+    None, override the preset (``gamma``, ``beta``, ``warm_start``,
+    ``weight_decay``, ``bias``, ``init``, ``multiplier``, ``penalty_growth``,
+    ``seed``, ``dtype``, ...), plus ``iters``, ``target_acc``, ``device``
+    (``"cpu"``, ``"cuda"``, ...), ``eval_every`` and ``verbose``. After ``fit``:
+    ``history_`` (one dict per iteration: time, objective and its parts, train
+    and, with ``eval_set``, test accuracy), ``classes_``, ``n_features_in_``,
+    ``n_iter_`` and ``network_``.
     """
 
-    def __init__(self, hidden=(300,), *, gamma=10.0, beta=1.0, warm_start=10, iters=100, target_acc=None,
+    def __init__(self, hidden=(300,), *, preset="default", gamma=None, beta=None, warm_start=None, weight_decay=None,
+                 bias=None, init=None, multiplier=None, penalty_growth=None, iters=100, target_acc=None,
                  device="cpu", dtype=None, seed=0, ridge=1e-10, block_size=None, eval_every=1, standardize=True,
                  kernels="auto", verbose=False, comm=None):
         self.hidden = hidden
+        self.preset = preset
         self.gamma = gamma
         self.beta = beta
         self.warm_start = warm_start
+        self.weight_decay = weight_decay
+        self.bias = bias
+        self.init = init
+        self.multiplier = multiplier
+        self.penalty_growth = penalty_growth
         self.iters = iters
         self.target_acc = target_acc
         self.device = device
@@ -53,8 +65,9 @@ class ADMMClassifier:
     # scikit-learn protocol ---------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict:
         return {k: getattr(self, k) for k in (
-            "hidden", "gamma", "beta", "warm_start", "iters", "target_acc", "device", "dtype", "seed", "ridge",
-            "block_size", "eval_every", "standardize", "kernels", "verbose", "comm")}
+            "hidden", "preset", "gamma", "beta", "warm_start", "weight_decay", "bias", "init", "multiplier",
+            "penalty_growth", "iters", "target_acc", "device", "dtype", "seed", "ridge", "block_size", "eval_every",
+            "standardize", "kernels", "verbose", "comm")}
 
     def set_params(self, **params):
         for k, v in params.items():
@@ -66,9 +79,11 @@ class ADMMClassifier:
     def _config(self) -> ADMMConfig:
         gpu = str(self.device).startswith("cuda")
         hidden = (self.hidden,) if isinstance(self.hidden, int) else tuple(self.hidden)
-        return ADMMConfig(hidden=hidden, gamma=self.gamma, beta=self.beta, warm_start=self.warm_start, seed=self.seed,
-                          ridge=self.ridge, dtype=self.dtype or ("float32" if gpu else "float64"),
-                          block_size=self.block_size or (1 << 20 if gpu else 2048))
+        return ADMMConfig.from_preset(
+            self.preset, hidden=hidden, gamma=self.gamma, beta=self.beta, warm_start=self.warm_start,
+            weight_decay=self.weight_decay, bias=self.bias, init=self.init, multiplier=self.multiplier,
+            penalty_growth=self.penalty_growth, seed=self.seed, ridge=self.ridge,
+            dtype=self.dtype or ("float32" if gpu else "float64"), block_size=self.block_size or (1 << 20 if gpu else 2048))
 
     def fit(self, X, y, eval_set=None):
         """Train on rows ``X`` (n x d) with labels ``y``; ``eval_set=(X_test, y_test)`` adds test accuracy to history_."""
@@ -80,8 +95,8 @@ class ADMMClassifier:
         if y_raw.ndim != 1:
             raise DataError(f"y must be one label per sample, got shape {y_raw.shape}")
         classes = np.unique(y_raw)
-        if classes.size != 2:
-            raise DataError(f"y must have exactly two classes for a binary classifier, found {classes.size}")
+        if classes.size < 2:
+            raise DataError(f"y must have at least two classes, found {classes.size}")
         idx = np.searchsorted(classes, y_raw)
         if eval_set is not None:
             Xt = np.asarray(to_host(eval_set[0]))
@@ -95,9 +110,9 @@ class ADMMClassifier:
         n_tr = int(sum(comm.allgather(int(X.shape[0]))))
         offset = comm.exscan(int(X.shape[0]))
         ds = Dataset(name="array", X_train=X, y_train=idx, X_test=Xt, y_test=yt, n_train=n_tr,
-                     n_test=int(sum(comm.allgather(int(Xt.shape[0])))), train_offset=offset, n_classes=2,
+                     n_test=int(sum(comm.allgather(int(Xt.shape[0])))), train_offset=offset, n_classes=int(classes.size),
                      n_features=X.shape[1] if X.ndim == 2 else 0)
-        _validate(ds, comm, allow_multiclass=False)
+        _validate(ds, comm, allow_multiclass=True)
         if self.standardize:
             standardise(ds, comm)
         else:
@@ -134,7 +149,7 @@ class ADMMClassifier:
         return self.network_
 
     def decision_function(self, X):
-        """Network output per row (positive means ``classes_[1]``)."""
+        """Network output per row: (n,) with two classes (positive means ``classes_[1]``), (n, C) otherwise."""
         return self._net().decision_function(np.asarray(to_host(X)), backend=resolve_device(self.device))
 
     def predict(self, X):

@@ -97,4 +97,4 @@ def _weights_from_layer_sums(layer: dict, n_global: int, cfg, xp, comm, dtype):
     )
     G = updates.gram_with_bias(gram, gram_sums, float(n_global), cfg.bias, xp)
     C = updates.cross_with_bias(cross, cross_sums, cfg.bias, xp)
-    return updates.weights_from_sums(C, updates.gram_factor(G, cfg.ridge, xp), xp, dtype)
+    return updates.weights_from_sums(C, updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp), xp, dtype)

@@ -81,7 +81,8 @@ def make_problem(X, S, offset, n_global, cfg, xp, comm) -> Problem:
     prob = Problem(X=X, S=S, offset=int(offset), n_global=int(n_global), bias=cfg.bias, solve_dtype=sdt)
     G, sums, n = gram_sums(X, xp)
     G, sums, n = comm.allreduce_arrays([G, sums, n], xp)
-    prob.gram_factor_X = updates.gram_factor(updates.gram_with_bias(G, sums, n, cfg.bias, xp), cfg.ridge, xp)
+    G = updates.gram_with_bias(G, sums, n, cfg.bias, xp)
+    prob.gram_factor_X = updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp)
     return prob
 
 
@@ -124,7 +125,8 @@ def weights_lstsq(z, a_prev, cfg, xp, comm, factor=None):
     if factor is None:
         G, sums, n = gram_sums(a_prev, xp)
         C, zs, G, sums, n = comm.allreduce_arrays([C, zs, G, sums, n], xp)
-        factor = updates.gram_factor(updates.gram_with_bias(G, sums, n, cfg.bias, xp), cfg.ridge, xp)
+        G = updates.gram_with_bias(G, sums, n, cfg.bias, xp)
+        factor = updates.gram_factor(G, cfg.gram_ridge(G.shape[0], float(n)), xp)
     else:
         C, zs = comm.allreduce_arrays([C, zs], xp)
     return updates.weights_from_sums(updates.cross_with_bias(C, zs, cfg.bias, xp), factor, xp, z.dtype)

@@ -27,7 +27,7 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
         n = float(a_prev.shape[1])
         G = updates.gram_with_bias(xp.astype(G, xp.float64), xp.sum(a_prev, axis=1, dtype=xp.float64), n, bias, xp)
         C = updates.cross_with_bias(xp.astype(C, xp.float64), xp.sum(zl, axis=1, dtype=xp.float64), bias, xp)
-        return updates.weights_from_sums(C, updates.gram_factor(G, cfg.ridge, xp), xp, zl.dtype)
+        return updates.weights_from_sums(C, updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n), xp), xp, zl.dtype)
 
     a_prev = prob.X
     for l in range(L - 1):

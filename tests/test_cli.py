@@ -85,7 +85,7 @@ def _bad_inputs(tmp_path):
     Xi[5, 0] = np.inf
     np.savez(tmp_path / "inf.npz", X=Xi, y=y)
     np.savez(tmp_path / "shape.npz", X=X[:, 0], y=y)
-    np.savez(tmp_path / "labels.npz", X=X, y=np.arange(60) % 3)
+    np.savez(tmp_path / "labels.npz", X=X, y=(np.arange(60) % 3) / 2.0)
     np.savez(tmp_path / "empty.npz", X=np.zeros((0, 3)), y=np.zeros(0))
     (tmp_path / "empty.csv").write_text("")
     np.savez(tmp_path / "good.npz", X=X, y=y)
@@ -101,7 +101,7 @@ BAD_TRAIN = [
     (["--dataset", "{nan.npz}"], "NaN or inf"),
     (["--dataset", "{inf.npz}"], "NaN or inf"),
     (["--dataset", "{shape.npz}"], "2-D"),
-    (["--dataset", "{labels.npz}"], "classes"),
+    (["--dataset", "{labels.npz}"], "class numbers"),
     (["--dataset", "{empty.npz}"], "rows"),
     (["--dataset", "{empty.csv}"], "empty"),
     (["--dataset", "{trunc.npz}"], "npz"),

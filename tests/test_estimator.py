@@ -46,8 +46,8 @@ def test_params_and_errors(data):
     assert clf.set_params(iters=3).iters == 3
     with pytest.raises(ConfigError, match="not fitted"):
         clf.predict(Xte)
-    with pytest.raises(DataError, match="two classes"):
-        clf.fit(Xtr, np.arange(len(Xtr)) % 3)
+    with pytest.raises(DataError, match="at least two classes"):
+        clf.fit(Xtr, np.zeros(len(Xtr)))
     with pytest.raises(ConfigError, match="gamma"):
         ADMMClassifier(gamma=-1).fit(Xtr, ytr)
     clf.fit(Xtr, ytr)
@@ -60,3 +60,21 @@ def test_fit_on_another_backend_matches_numpy(data):
     a = ADMMClassifier(hidden=(8,), iters=4).fit(Xtr, ytr)
     b = ADMMClassifier(hidden=(8,), iters=4, device="array-api-strict:device1").fit(Xtr, ytr)
     np.testing.assert_allclose(a.decision_function(Xte), b.decision_function(Xte), rtol=1e-7, atol=1e-9)
+
+
+def test_multiclass_one_vs_rest(data):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1500, 5))
+    y = np.argmax(X[:, :3] + 0.2 * rng.normal(size=(1500, 3)), axis=1) * 10  # labels 0, 10, 20
+    clf = ADMMClassifier(hidden=(20,), iters=30).fit(X[:1200], y[:1200], eval_set=(X[1200:], y[1200:]))
+    assert list(clf.classes_) == [0, 10, 20]
+    assert clf.decision_function(X[1200:]).shape == (300, 3)
+    assert clf.score(X[1200:], y[1200:]) > 0.8  # chance is 1/3
+
+
+def test_paper_preset_is_the_plain_method(data):
+    Xtr, ytr, _, _ = data
+    paper = ADMMClassifier(hidden=(8,), preset="paper", iters=3).fit(Xtr, ytr)
+    explicit = ADMMClassifier(hidden=(8,), preset="default", gamma=10.0, beta=1.0, weight_decay=0.0, iters=3).fit(Xtr, ytr)
+    np.testing.assert_array_equal(paper.network_.weights[0], explicit.network_.weights[0])
+    assert paper.network_.meta["config"]["preset"] == "paper"

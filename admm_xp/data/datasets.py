@@ -86,9 +86,16 @@ def load_dataset(
     seed: int = 0,
     test_fraction: float = 0.2,
     allow_multiclass: bool = True,
+    validation: float | None = None,
     comm=None,
 ) -> Dataset:
-    """This rank's standardised shard of data set ``name`` (see the module docstring)."""
+    """This rank's standardised shard of data set ``name`` (see the module docstring).
+
+    ``validation=f`` carves a seeded fraction f of the *training* rows (chosen
+    by a hash of their index, so independent of the rank count) and returns it
+    as the test split; the real test split is then never read. Sweeps score
+    hyper-parameters this way.
+    """
     comm = comm or LocalComm()
     if n_train is not None and n_train < 1:
         raise DataError(f"--n-train must be >= 1, got {n_train}")
@@ -106,6 +113,8 @@ def load_dataset(
         ds = _user_file(name, test_path, n_train, label_col, seed, test_fraction, comm)
     else:
         raise DataError(f"unknown data set {name!r}: use one of {', '.join(NAMED)} or a path to a .csv/.npz file")
+    if validation is not None:
+        _carve_validation(ds, validation, seed, comm)
     _validate(ds, comm, allow_multiclass)
     standardise(ds, comm)
     return ds
@@ -253,6 +262,21 @@ def _user_file(path, test_path, n_train, label_col, seed, test_fraction, comm) -
         train_offset=offset, n_classes=0, n_features=X.shape[1] if X.ndim == 2 else 0,
         source=f"{path} (seeded {test_fraction:.0%} of rows held out for testing)",
     )
+
+
+def _carve_validation(ds: Dataset, fraction: float, seed: int, comm) -> None:
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"the validation fraction must be in (0, 1), got {fraction}")
+    n_local = ds.X_train.shape[0]
+    u = synthetic._uniform(seed, ("validation", ds.name), ds.train_offset, ds.train_offset + n_local)
+    val = u < fraction
+    ds.X_test, ds.y_test = ds.X_train[val], ds.y_train[val]
+    ds.X_train, ds.y_train = ds.X_train[~val], ds.y_train[~val]
+    counts = comm.allgather(int(ds.X_train.shape[0]))
+    ds.train_offset = int(sum(counts[: comm.rank]))
+    ds.n_train = int(sum(counts))
+    ds.n_test = int(sum(comm.allgather(int(ds.X_test.shape[0]))))
+    ds.source += f"; validation = a seeded {fraction:.0%} of the training rows (the test split is not used)"
 
 
 def _first_rows(X, y, first, n_keep):

@@ -66,7 +66,7 @@ def make_rows(task: str, seed: int, split: str, start: int, stop: int) -> tuple[
         coef = coef + np.where(y[None, :] == 1, shift, -shift)
         X = (U @ coef + 0.5 * G).T
     else:  # synthetic-multiclass
-        centres = _normal(seed, (task, "centres"), d, 0, classes) * 1.2  # d x C
+        centres = _normal(seed, (task, "centres"), d, 0, classes) * 0.3  # d x C
         y = np.minimum((_uniform(seed, base + ("label",), start, stop) * classes).astype(np.int64), classes - 1)
         Z = centres[:, y] + G
         M = _normal(seed, (task, "map"), d, 0, d) / math.sqrt(d)

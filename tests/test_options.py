@@ -1,0 +1,133 @@
+"""The options beyond the paper's method: each update still minimises its sub-problem."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from admm_xp import updates
+from admm_xp.config import PAPER, ADMMConfig
+from admm_xp.errors import ConfigError
+from admm_xp.hostio import from_host
+from conftest import to_np
+from reference import objective_value, reference_iteration
+from test_solver import small_problem
+
+
+def test_weight_decay_update_is_the_ridge_solution(backend, rng):
+    xp, dev = backend.xp, backend.device
+    d_in, d_out, n, wd = 9, 4, 200, 2.0
+    a, z = rng.normal(size=(d_in, n)), rng.normal(size=(d_out, n))
+    cfg = ADMMConfig(hidden=(d_out,), weight_decay=wd, ridge=0.0)
+    A, Z = from_host(a, xp, dev), from_host(z, xp, dev)
+    G = xp.matmul(A, xp.matrix_transpose(A))
+    C = xp.matmul(Z, xp.matrix_transpose(A))
+    W = to_np(updates.weights_from_sums(C, updates.gram_factor(G, cfg.gram_ridge(d_in, n), xp), xp, xp.float64))
+    lam = wd * d_in / n * np.trace(a @ a.T) / d_in
+    ref = np.linalg.solve(a @ a.T + lam * np.eye(d_in), a @ z.T).T  # argmin ||z - W a||^2 + lam ||W||^2
+    np.testing.assert_allclose(W, ref, rtol=1e-9, atol=1e-11)
+
+
+def test_multiclass_output_z_is_the_brute_force_minimum(rng):
+    import array_api_compat.numpy as xp
+
+    c, n, beta = 4, 60, 0.8
+    labels = rng.integers(0, c, n)
+    s = np.where(np.arange(c)[:, None] == labels[None, :], 1.0, -1.0)  # one-vs-rest targets
+    m, lam = rng.normal(0, 2, (c, n)), rng.normal(size=(c, n))
+    z = updates.z_output_hinge(m, s, lam, beta, xp)
+    grid = np.linspace(-8, 8, 32001)
+    for i in range(c):
+        for j in range(n):
+            f = lambda t: np.maximum(1 - s[i, j] * t, 0) + lam[i, j] * t + beta * (t - m[i, j]) ** 2  # noqa: E731
+            assert f(z[i, j]) <= f(grid).min() + 1e-9
+
+
+@pytest.mark.parametrize("option", [{"bias": True}, {"penalty_growth": 1.3, "penalty_max": 50.0},
+                                    {"weight_decay": 1.0}, {"init": "forward"}])
+def test_blocks_still_descend_with_each_option(backend, option):
+    """During the warm start every block update lowers the objective at that iteration's penalties."""
+    cfg = ADMMConfig.from_preset("paper", hidden=(6, 4), warm_start=4, ridge=0.0, **option)
+    _, prob, state, _ = small_problem(backend, cfg)
+    xp = backend.xp
+    for it in range(cfg.warm_start):
+        pen = cfg.penalties(it)
+        values = [objective_value(state, prob, cfg, xp, pen)]
+        if cfg.weight_decay:
+            values = None  # the weight update then minimises the objective plus the Tikhonov term
+        trace = []
+
+        def after(name):
+            if values is not None:
+                values.append(objective_value(state, prob, cfg, xp, pen))
+                trace.append(name)
+
+        reference_iteration(state, prob, cfg, xp, update_multiplier=False, after_block=after)
+        if values is not None:
+            for i in range(1, len(values)):
+                assert values[i] <= values[i - 1] * (1 + 1e-10) + 1e-9, (it, trace[i - 1])
+
+
+def test_bias_is_a_constant_input_row(backend):
+    """With a bias, the model equals the bias-free model on inputs [a; 1]: the row stays exactly 1."""
+    cfg = ADMMConfig.from_preset("paper", hidden=(5,), bias=True, warm_start=2)
+    dd, prob, state, comm = small_problem(backend, cfg)
+    xp = backend.xp
+    for it in range(3):
+        reference_iteration(state, prob, cfg, xp, update_multiplier=it >= 2)
+    X = to_np(prob.X)
+    a1 = to_np(state.a[0])
+    ones = np.ones((1, X.shape[1]))
+    W1, W2 = to_np(state.W[0]), to_np(state.W[1])
+    np.testing.assert_allclose(updates.affine(W1, X, True, np), W1 @ np.vstack([X, ones]), rtol=1e-12)
+    np.testing.assert_allclose(updates.affine(W2, a1, True, np), W2 @ np.vstack([a1, ones]), rtol=1e-12)
+    assert a1.shape[0] == 5  # the constant row is not a variable of the activation update
+
+
+def test_forward_init_is_a_feasible_network(backend):
+    cfg = ADMMConfig.from_preset("paper", hidden=(7, 5), init="forward")
+    _, prob, state, _ = small_problem(backend, cfg)
+    X = to_np(prob.X)
+    W = [to_np(w) for w in state.W]
+    z1 = W[0] @ X
+    np.testing.assert_allclose(to_np(state.z[0]), z1, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_np(state.a[0]), np.maximum(z1, 0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_np(state.z[2]), W[2] @ to_np(state.a[1]), rtol=1e-10, atol=1e-12)
+
+
+def test_presets():
+    paper = ADMMConfig.from_preset("paper")
+    assert (paper.gamma, paper.beta, paper.weight_decay, paper.bias, paper.init, paper.multiplier, paper.penalty_growth) == (
+        (10.0,), (1.0,), 0.0, False, "gaussian", True, 1.0)
+    assert paper.preset == "paper"
+    assert ADMMConfig.from_preset("paper", gamma=(10.0,)).preset == "paper"  # a no-op change keeps the name
+    assert ADMMConfig.from_preset("paper", bias=True).preset == "paper+bias"
+    assert ADMMConfig().preset == "default" and ADMMConfig() == ADMMConfig.from_preset("default")
+    assert all(getattr(paper, k) == (tuple(v) if isinstance(v, tuple) else v) for k, v in PAPER.items())
+    with pytest.raises(ConfigError, match="preset"):
+        ADMMConfig.from_preset("fancy")
+
+
+def test_cli_records_the_preset_and_options(tmp_path):
+    import json
+
+    from admm_xp.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["train", "--preset", "paper", "--bias", "on", "--n-train", "400", "--hidden", "8", "--iters", "2",
+                 "--quiet", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["config"]["preset"] == "paper+bias" and rec["config"]["bias"] is True
+    assert rec["config"]["gamma"] == [10.0]
+
+
+def test_cli_trains_a_ten_class_task(tmp_path):
+    import json
+
+    from admm_xp.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["train", "--dataset", "synthetic-multiclass", "--n-train", "3000", "--n-test", "1000", "--hidden", "40",
+                 "--iters", "15", "--quiet", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["layers"][-1] == 10
+    assert rec["final"]["test_acc"] > 0.3  # chance is 0.1

@@ -123,6 +123,12 @@ def add_train_parser(sub) -> None:
     r.add_argument("--out", metavar="run.json", help="write the run record (JSON) here")
     r.add_argument("--save-model", metavar="model.npz", help="save the trained network here (for `admm-xp predict`)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    c = p.add_argument_group("checkpoints")
+    c.add_argument("--checkpoint", metavar="DIR",
+                   help="save the whole solver state here every --checkpoint-every iterations and on SIGINT/SIGTERM (atomically)")
+    c.add_argument("--checkpoint-every", type=int, default=10, metavar="K", help="iterations between checkpoints (default 10)")
+    c.add_argument("--resume", metavar="DIR",
+                   help="continue the run checkpointed in DIR (same solver settings and data; any number of ranks)")
     p.set_defaults(func=cmd_train)
 
 
@@ -188,6 +194,13 @@ def cmd_train(args, comm) -> int:
                       kernels=args.kernels)
     check_output_path(args.out, "--out")
     check_output_path(args.save_model, "--save-model")
+    ckpt_dir = args.checkpoint or args.resume
+    if args.checkpoint_every < 1:
+        raise ConfigError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    if args.checkpoint:
+        check_output_path(os.path.join(args.checkpoint, "manifest.json"), "--checkpoint")
+    if args.resume and not os.path.isdir(args.resume):
+        raise ConfigError(f"--resume {args.resume}: no such folder; give the --checkpoint folder of an earlier run")
     backend, ds = setup_run(args, comm)
     tf32 = allow_tf32(backend) if args.allow_tf32 else False
     dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size)
@@ -199,7 +212,27 @@ def cmd_train(args, comm) -> int:
             f"{ds.n_classes} classes, layers {[ds.n_features, *cfg.hidden, dd.n_outputs]}, {backend.label} {cfg.dtype}, "
             f"{comm.size} rank(s)"
         )
-    result = train_admm(dd, cfg, backend, comm, opts, progress=progress)
+    from . import checkpoint
+    from .signals import StopOnSignal
+
+    fingerprint = checkpoint.data_fingerprint(ds)
+    stopper = StopOnSignal()
+
+    def restore(prob):
+        state, history, elapsed, man = checkpoint.load(args.resume, cfg, fingerprint, prob, backend.xp, backend.device, comm)
+        if lead and not args.quiet:
+            progress.message(f"resumed at iteration {state.iteration} from {args.resume} ({man['ranks']} rank(s) then, {comm.size} now)")
+        return state, history, elapsed
+
+    def on_iteration(state, prob, history, elapsed):
+        stop = comm.allreduce_max(1.0 if stopper.signum else 0.0) > 0  # one rank's signal stops every rank
+        if ckpt_dir and (stop or state.iteration % args.checkpoint_every == 0 or state.iteration == opts.iters):
+            checkpoint.save(ckpt_dir, state, prob, cfg, fingerprint, history, elapsed, comm)
+        return "stop" if stop else None
+
+    with stopper:
+        result = train_admm(dd, cfg, backend, comm, opts, progress=progress, on_iteration=on_iteration,
+                            restore=restore if args.resume else None)
     progress.close()
     fin = result.final
     if lead:
@@ -222,6 +255,12 @@ def cmd_train(args, comm) -> int:
             f"test accuracy {fin['test_acc']:.4f} (train {fin['train_acc']:.4f}, best test {fin['best_test_acc']:.4f}) "
             f"after {fin['iters']} iterations, {fin['train_s']:.2f} s training ({fin['stop_reason']})"
         )
+    if result.stop_reason == "stopped":
+        code, name = stopper.exit_code(comm), stopper.name(comm)  # collectives: every rank calls them
+        if lead:
+            where = f"; checkpoint in {ckpt_dir} (continue with --resume {ckpt_dir})" if ckpt_dir else ""
+            print(f"{PROG}: stopped by {name} after iteration {fin['iters']}{where}", file=sys.stderr)
+        return code
     return 0
 
 

@@ -167,12 +167,15 @@ def train_admm(
     history: list | None = None,
     elapsed: float = 0.0,
     on_iteration: Callable | None = None,
+    restore: Callable | None = None,
     progress=None,
 ) -> TrainResult:
     """Train from scratch (or continue ``state``); returns the state, history and final numbers.
 
-    ``on_iteration(state, entry)`` runs after every iteration on every rank
-    (checkpoints and signal handling hook in here); it may return "stop".
+    ``on_iteration(state, problem, history, elapsed)`` runs after every iteration on
+    every rank (checkpoints and signal handling hook in here); it may return
+    "stop". ``restore(problem)`` returns a saved ``(state, history, elapsed)``
+    to continue from (see :mod:`admm_xp.checkpoint`).
     """
     comm = comm or LocalComm()
     opts = opts or RunOptions()
@@ -186,6 +189,9 @@ def train_admm(
     warmup_s = time.perf_counter() - t_warm
     prob = make_problem(dd.X, dd.S, dd.offset, dd.n_train, cfg, xp, comm)
     history = list(history or [])
+    if restore is not None:
+        state, history, elapsed = restore(prob)
+        history = list(history)
     if state is None:
         state = init_state(prob, widths, cfg, xp, comm, block=max(1 << 15, cfg.block_size))
         entry = evaluate(state, dd, objective.objective_parts(state, prob, cfg, xp).flat(), cfg, comm, xp, cfg.penalties(0), True, ops)
@@ -225,7 +231,7 @@ def train_admm(
         if progress is not None:
             acc = f" test {entry['test_acc']:.4f}" if "test_acc" in entry else ""
             progress.update(state.iteration, f"obj {entry['objective']:.4g}{acc} {dt:.3f} s/it")
-        if on_iteration is not None and on_iteration(state, entry) == "stop":
+        if on_iteration is not None and on_iteration(state, prob, history, elapsed) == "stop":
             stop_reason = "stopped"
             break
         if opts.target_acc is not None and entry.get("test_acc", 0.0) >= opts.target_acc:

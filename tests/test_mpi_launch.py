@@ -81,3 +81,77 @@ def test_an_error_on_every_rank_is_printed_once(tmp_path):
     assert res.returncode == 2
     errors = [l for l in res.stderr.splitlines() if l.startswith("admm-xp")]
     assert len(errors) == 1 and "gamma" in errors[0]
+
+
+def _descendants(pid):
+    """PIDs of all processes below ``pid`` (from /proc)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for c in children.get(p, []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _python_ranks(pid):
+    ranks = []
+    for p in _descendants(pid):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as fh:
+                cmd = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if any(b"admm_xp" in c for c in cmd) and any(c.endswith(b"python") or b"python3" in c for c in cmd[:1]):
+            ranks.append(p)
+    return ranks
+
+
+def test_sigterm_to_one_rank_stops_all_and_resumes_to_the_same_weights(tmp_path):
+    import signal
+
+    from admm_xp import checkpoint
+
+    ck = str(tmp_path / "ck")
+    common = ["train", "--n-train", "8000", "--hidden", "100", "--quiet"]
+    env = dict(os.environ, MPIEXEC_TIMEOUT="200")
+    proc = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, "-m", "admm_xp", *common, "--iters", "2000",
+                             "--checkpoint", ck, "--checkpoint-every", "4"], stderr=subprocess.PIPE, text=True, env=env)
+    t_start = time.monotonic()
+    while not os.path.exists(os.path.join(ck, "manifest.json")):
+        assert time.monotonic() - t_start < 120 and proc.poll() is None
+        time.sleep(0.05)
+    ranks = []
+    while len(ranks) < 2 and time.monotonic() - t_start < 60:
+        ranks = _python_ranks(proc.pid)
+        time.sleep(0.05)
+    assert len(ranks) == 2, ranks
+    os.kill(ranks[-1], signal.SIGTERM)  # one rank only
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 10  # every rank ended within seconds
+    assert proc.returncode != 0
+    assert all(not os.path.exists(f"/proc/{p}") or open(f"/proc/{p}/stat").read().split()[2] == "Z" for p in ranks)
+    man = checkpoint.verify(ck)  # the last checkpoint is complete and valid
+    assert man["ranks"] == 2
+    end = str(man["iteration"] + 4)
+    res = mpirun(2, *common, "--iters", end, "--resume", ck, "--save-model", str(tmp_path / "r.npz"))
+    assert res.returncode == 0, res.stderr
+    res = mpirun(2, *common, "--iters", end, "--save-model", str(tmp_path / "u.npz"))
+    assert res.returncode == 0, res.stderr
+    for a, b in zip(_weights(tmp_path / "r.npz"), _weights(tmp_path / "u.npz")):
+        np.testing.assert_array_equal(a, b)
+    # Resuming the same checkpoint on one rank re-shards it and reaches the same weights to rounding.
+    res = mpirun(1, *common, "--iters", end, "--resume", ck, "--save-model", str(tmp_path / "r1.npz"))
+    assert res.returncode == 0, res.stderr
+    for a, b in zip(_weights(tmp_path / "r1.npz"), _weights(tmp_path / "u.npz")):
+        assert np.max(np.abs(a - b)) / np.max(np.abs(b)) < 1e-8

@@ -1,0 +1,211 @@
+"""Checkpoints: the whole solver state on disk, written so that a crash never corrupts one.
+
+Layout of a checkpoint folder ``DIR``::
+
+    DIR/manifest.json              the latest complete checkpoint (written last, atomically)
+    DIR/it000120/weights.npz       W_1..W_L (rank 0)
+    DIR/it000120/shard-00001.npz   one rank's a_l, z_l, lambda (samples as rows) and its column range
+    DIR/it000120/state.json        iteration, history, elapsed time, config, data fingerprint, rank count
+
+Every file is written to a temporary name, fsynced and renamed; the manifest
+(with each file's size and SHA-256) is replaced only after all ranks have
+finished their files, and older checkpoints are removed only after that. So
+``DIR/manifest.json`` always names a complete, verified checkpoint, whatever
+moment a run is killed at.
+
+Resuming reads the manifest, verifies every file, refuses a different solver
+configuration or data set, and re-shards when the number of ranks differs
+(each rank reads the columns of its new range from the saved shards). The
+iterates depend on nothing else (the initialisation is counter-based and the
+cached ``z_1 X^T`` is recomputed bit for bit), so a resumed run follows the
+uninterrupted trajectory exactly.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from .errors import DataError
+from .hostio import from_host, to_host
+from .runrecord import write_json_atomic
+
+MANIFEST = "manifest.json"
+FORMAT = "admm_xp-checkpoint-1"
+# Settings that define the iterates; the run options (iters, target, logging) may change on resume.
+SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "bias", "init", "penalty_growth", "penalty_max",
+               "ridge", "weight_decay", "seed", "dtype", "block_size")
+
+
+def data_fingerprint(ds) -> dict:
+    """What a resumed run must find again: the data set's name, sizes and standardisation statistics."""
+    return {"name": ds.name, "n_train": int(ds.n_train), "n_test": int(ds.n_test), "n_features": int(ds.n_features),
+            "n_classes": int(ds.n_classes), "mean": [float(v) for v in ds.mean], "scale": [float(v) for v in ds.scale]}
+
+
+def _same_data(saved: dict, now: dict) -> list:
+    """Keys that differ; the statistics may differ by rounding (they are sums over ranks)."""
+    diff = [k for k in now if k not in ("mean", "scale") and saved.get(k) != now[k]]
+    for k in ("mean", "scale"):
+        a, b = np.asarray(saved.get(k, []), dtype=float), np.asarray(now[k], dtype=float)
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-9, atol=1e-12):
+            diff.append(f"{k} of the features")
+    return diff
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _save_npz_atomic(path: str, arrays: dict) -> None:
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapsed: float, comm) -> str:
+    """Write a checkpoint of ``state`` collectively (every rank calls this); returns its subfolder."""
+    sub = os.path.join(folder, f"it{state.iteration:06d}")
+    if comm.rank == 0:
+        os.makedirs(sub, exist_ok=True)
+    comm.barrier()
+    shard = {f"a{l + 1}": to_host(a).T for l, a in enumerate(state.a)}
+    shard.update({f"z{l + 1}": to_host(z).T for l, z in enumerate(state.z)})
+    shard["lam"] = to_host(state.lam).T
+    shard["columns"] = np.array([prob.offset, prob.offset + prob.n_local], dtype=np.int64)
+    name = f"shard-{comm.rank:05d}.npz"
+    _save_npz_atomic(os.path.join(sub, name), shard)
+    entry = {"file": name, "bytes": os.path.getsize(os.path.join(sub, name)), "sha256": _sha256(os.path.join(sub, name)),
+             "columns": [int(prob.offset), int(prob.offset + prob.n_local)]}
+    entries = comm.gather(entry)
+    if comm.rank == 0:
+        _save_npz_atomic(os.path.join(sub, "weights.npz"), {f"W{l + 1}": to_host(w) for l, w in enumerate(state.W)})
+        meta = {"format": FORMAT, "iteration": state.iteration, "ranks": comm.size, "config": cfg.to_dict(),
+                "data": fingerprint, "elapsed_s": elapsed, "history": history}
+        write_json_atomic(os.path.join(sub, "state.json"), meta)
+        files = [*entries]
+        for extra in ("weights.npz", "state.json"):
+            p = os.path.join(sub, extra)
+            files.append({"file": extra, "bytes": os.path.getsize(p), "sha256": _sha256(p)})
+        _fsync_dir(sub)
+        previous = _read_manifest(folder, missing_ok=True)
+        write_json_atomic(os.path.join(folder, MANIFEST), {"format": FORMAT, "folder": os.path.basename(sub),
+                                                          "iteration": state.iteration, "ranks": comm.size, "files": files})
+        _fsync_dir(folder)
+        for old in os.listdir(folder):  # older checkpoints go only now that the new one is in place
+            if old.startswith("it") and old != os.path.basename(sub) and os.path.isdir(os.path.join(folder, old)):
+                shutil.rmtree(os.path.join(folder, old), ignore_errors=True)
+        del previous
+    comm.barrier()
+    return sub
+
+
+def _read_manifest(folder: str, missing_ok: bool = False):
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.exists(path):
+        if missing_ok:
+            return None
+        raise DataError(f"{folder}: no checkpoint here (no {MANIFEST}); start without --resume, or give the --checkpoint folder of a run")
+    try:
+        with open(path) as fh:
+            man = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: unreadable checkpoint manifest ({exc})") from None
+    if man.get("format") != FORMAT:
+        raise DataError(f"{path}: not an admm_xp checkpoint")
+    return man
+
+
+def verify(folder: str) -> dict:
+    """The manifest of ``folder``'s latest checkpoint after checking every file's size and checksum."""
+    man = _read_manifest(folder)
+    sub = os.path.join(folder, man["folder"])
+    for f in man["files"]:
+        p = os.path.join(sub, f["file"])
+        if not os.path.exists(p) or os.path.getsize(p) != f["bytes"] or _sha256(p) != f["sha256"]:
+            raise DataError(f"{p}: missing or corrupt checkpoint file; the checkpoint in {folder} cannot be used")
+    return man
+
+
+def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
+    """(state, history, elapsed) of the latest checkpoint, re-sharded to this run's ranks."""
+    from .state import ADMMState
+
+    man = verify(folder) if comm.rank == 0 else None
+    man = comm.bcast(man)
+    sub = os.path.join(folder, man["folder"])
+    with open(os.path.join(sub, "state.json")) as fh:
+        meta = json.load(fh)
+    saved, now = meta["config"], cfg.to_dict()
+    diff = [k for k in SOLVER_KEYS if _norm(saved.get(k)) != _norm(now.get(k))]
+    if diff:
+        changes = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in diff)
+        raise DataError(f"{folder}: the checkpoint was made with other solver settings ({changes}); resume with the same "
+                        "settings or start a new run")
+    keys = _same_data(meta["data"], fingerprint)
+    if keys:
+        raise DataError(f"{folder}: the checkpoint was made on other data (differs in {', '.join(keys)}); resume with the "
+                        "same data set and --n-train")
+    dtype = xp.float32 if cfg.dtype == "float32" else xp.float64
+    with np.load(os.path.join(sub, "weights.npz")) as f:
+        W = [from_host(f[f"W{l + 1}"], xp, device, dtype) for l in range(len(f.files))]
+    start, stop = prob.offset, prob.offset + prob.n_local
+    pieces: dict[str, list] = {}
+    for entry in man["files"]:
+        if not entry["file"].startswith("shard-"):
+            continue
+        c0, c1 = entry["columns"]
+        lo, hi = max(c0, start), min(c1, stop)
+        if lo >= hi:
+            continue
+        with np.load(os.path.join(sub, entry["file"])) as f:
+            for key in f.files:
+                if key != "columns":
+                    pieces.setdefault(key, []).append((lo, f[key][lo - c0 : hi - c0]))
+    arrays = {}
+    for key, parts in pieces.items():
+        parts.sort(key=lambda p: p[0])
+        arrays[key] = from_host(np.concatenate([p[1] for p in parts]).T, xp, device, dtype)
+    n_hidden = len(W) - 1
+    rows = {**{f"a{l + 1}": W[l].shape[0] for l in range(n_hidden)}, **{f"z{l + 1}": W[l].shape[0] for l in range(len(W))},
+            "lam": W[-1].shape[0]}
+    for key, d in rows.items():  # a rank whose new range holds no columns
+        if key not in arrays:
+            arrays[key] = xp.zeros((d, 0), dtype=dtype, device=device)
+    state = ADMMState(W=W, a=[arrays[f"a{l + 1}"] for l in range(n_hidden)], z=[arrays[f"z{l + 1}"] for l in range(len(W))],
+                      lam=arrays["lam"], iteration=int(meta["iteration"]))
+    return state, meta["history"], float(meta["elapsed_s"]), man
+
+
+def _norm(v):
+    if isinstance(v, (list, tuple)):
+        return [float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x for x in v]
+    return v

@@ -1,0 +1,235 @@
+"""Reliability: checkpoints resume to the same answer, signals stop cleanly, bad input never crashes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import string
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from admm_xp import checkpoint
+from admm_xp.cli import main
+
+COMMON = ["train", "--n-train", "3000", "--hidden", "30", "--quiet"]
+
+
+def _weights(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files if k.startswith("W")}
+
+
+def run(*args, timeout=300, env=None):
+    return subprocess.run([sys.executable, "-m", "admm_xp", *args], capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def test_resume_follows_the_uninterrupted_trajectory_exactly(tmp_path):
+    assert main([*COMMON, "--iters", "12", "--out", str(tmp_path / "full.json"), "--save-model", str(tmp_path / "full.npz")]) == 0
+    assert main([*COMMON, "--iters", "7", "--checkpoint", str(tmp_path / "ck"), "--checkpoint-every", "3"]) == 0
+    man = checkpoint.verify(str(tmp_path / "ck"))
+    assert man["iteration"] == 7 and os.listdir(tmp_path / "ck") == ["manifest.json", "it000007"] or \
+        sorted(os.listdir(tmp_path / "ck")) == ["it000007", "manifest.json"]
+    assert main([*COMMON, "--iters", "12", "--resume", str(tmp_path / "ck"), "--out", str(tmp_path / "res.json"),
+                 "--save-model", str(tmp_path / "res.npz")]) == 0
+    full, res = _weights(tmp_path / "full.npz"), _weights(tmp_path / "res.npz")
+    for k in full:
+        np.testing.assert_array_equal(full[k], res[k])
+    h_full = json.loads((tmp_path / "full.json").read_text())["history"]
+    h_res = json.loads((tmp_path / "res.json").read_text())["history"]
+    assert [h["objective"] for h in h_full] == [h["objective"] for h in h_res]
+    assert [h["test_acc"] for h in h_full] == [h["test_acc"] for h in h_res]
+
+
+def test_resume_refuses_other_settings_or_data_and_corrupt_files(tmp_path, capsys):
+    ck = str(tmp_path / "ck")
+    assert main([*COMMON, "--iters", "3", "--checkpoint", ck]) == 0
+    capsys.readouterr()
+    assert main([*COMMON, "--iters", "5", "--resume", ck, "--gamma", "3"]) == 2
+    assert "other solver settings" in capsys.readouterr().err
+    assert main(["train", "--n-train", "2000", "--hidden", "30", "--quiet", "--iters", "5", "--resume", ck]) == 2
+    assert "other data" in capsys.readouterr().err
+    shard = os.path.join(ck, "it000003", "shard-00000.npz")
+    data = open(shard, "rb").read()
+    open(shard, "wb").write(data[:-100])
+    assert main([*COMMON, "--iters", "5", "--resume", ck]) == 2
+    err = capsys.readouterr().err
+    assert "corrupt" in err and err.count("\n") == 1
+    assert main([*COMMON, "--iters", "5", "--resume", str(tmp_path / "nothing")]) == 2
+
+
+def test_same_seed_same_run(tmp_path):
+    for name in ("a", "b"):
+        assert main([*COMMON, "--iters", "5", "--save-model", str(tmp_path / f"{name}.npz")]) == 0
+    a, b = _weights(tmp_path / "a.npz"), _weights(tmp_path / "b.npz")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert main([*COMMON, "--iters", "5", "--seed", "1", "--save-model", str(tmp_path / "c.npz")]) == 0
+    assert not np.array_equal(a["W1"], _weights(tmp_path / "c.npz")["W1"])
+
+
+def _wait_for(path, timeout=120):
+    t0 = time.monotonic()
+    while not os.path.exists(path):
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(path)
+        time.sleep(0.05)
+
+
+def test_sigterm_checkpoints_writes_the_record_and_resumes(tmp_path):
+    ck, out = str(tmp_path / "ck"), str(tmp_path / "partial.json")
+    args = ["train", "--hidden", "100", "--iters", "400", "--checkpoint", ck, "--checkpoint-every", "5", "--out", out]
+    proc = subprocess.Popen([sys.executable, "-m", "admm_xp", *args, "--quiet"], stderr=subprocess.PIPE, text=True)
+    _wait_for(os.path.join(ck, "manifest.json"))
+    proc.send_signal(signal.SIGTERM)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - t0 < 10
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM" in err and "--resume" in err
+    man = checkpoint.verify(ck)
+    rec = json.loads(open(out).read())
+    assert rec["final"]["stop_reason"] == "stopped" and rec["final"]["iters"] == man["iteration"] < 400
+    # Continue to a fixed end and compare with an uninterrupted run.
+    end = str(man["iteration"] + 3)
+    assert main(["train", "--hidden", "100", "--iters", end, "--resume", ck, "--quiet", "--save-model", str(tmp_path / "r.npz")]) == 0
+    assert main(["train", "--hidden", "100", "--iters", end, "--quiet", "--save-model", str(tmp_path / "u.npz")]) == 0
+    r, u = _weights(tmp_path / "r.npz"), _weights(tmp_path / "u.npz")
+    assert all(np.array_equal(r[k], u[k]) for k in r)
+
+
+def test_divergence_names_layer_and_iteration_and_keeps_the_checkpoint(tmp_path, monkeypatch, capsys):
+    import admm_xp.train as train_mod
+
+    real = train_mod.admm_iteration
+
+    def poisoned(state, prob, cfg, xp, comm, ops, **kw):
+        sums = real(state, prob, cfg, xp, comm, ops, **kw)
+        if state.iteration == 5:
+            state.a[0][0, 0] = float("nan")
+            from admm_xp.objective import objective_parts
+
+            return objective_parts(state, prob, cfg, xp)
+        return sums
+
+    monkeypatch.setattr(train_mod, "admm_iteration", poisoned)
+    ck = str(tmp_path / "ck")
+    code = main([*COMMON, "--iters", "10", "--checkpoint", ck, "--checkpoint-every", "2", "--out", str(tmp_path / "o.json")])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "iteration 5" in err and "layer 1" in err and "--gamma" in err and err.count("\n") == 1
+    assert checkpoint.verify(ck)["iteration"] == 4  # the last good checkpoint is intact
+    assert not (tmp_path / "o.json").exists()
+
+
+# Fuzzed bad input --------------------------------------------------------------------------
+def _check_clean_failure(code, err, out_dir):
+    assert code in (0, 2), err
+    if code == 2:
+        assert err.count("\n") == 1 and err.startswith("admm-xp: error:") and "Traceback" not in err, err
+    for root, _, files in os.walk(out_dir):
+        for f in files:
+            assert not f.startswith(".") and not f.endswith((".tmp", ".part")), f  # nothing half-written
+    record = os.path.join(out_dir, "run.json")
+    if os.path.exists(record):
+        json.loads(open(record).read())
+    if os.path.exists(os.path.join(out_dir, "ck", "manifest.json")):
+        checkpoint.verify(os.path.join(out_dir, "ck"))
+
+
+def _train_on(path, tmp, capsys, *extra):
+    out_dir = os.path.join(tmp, "out")
+    capsys.readouterr()
+    code = main(["train", "--dataset", path, "--iters", "2", "--hidden", "4", "--quiet", "--out",
+                 os.path.join(out_dir, "run.json"), "--checkpoint", os.path.join(out_dir, "ck"), *extra])
+    _check_clean_failure(code, capsys.readouterr().err, out_dir)
+    return code
+
+
+csv_cell = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-3, 3).map(str),
+                     st.text(alphabet=string.ascii_letters + " ;\t\"'", max_size=4), st.just(""))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.lists(csv_cell, min_size=1, max_size=5), min_size=0, max_size=30))
+def test_fuzzed_csv_files(tmp_path_factory, capsys, rows):
+    tmp = str(tmp_path_factory.mktemp("csv"))
+    path = os.path.join(tmp, "f.csv")
+    with open(path, "w") as fh:
+        fh.write("\n".join(",".join(r) for r in rows))
+    _train_on(path, tmp, capsys)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(0, 40), d=st.integers(0, 4), labels=st.sampled_from(["binary", "pm1", "float", "many", "short"]),
+       xdtype=st.sampled_from(["float64", "float32", "int8", "complex64", "bool"]), bad=st.sampled_from([None, "nan", "inf"]),
+       truncate=st.booleans(), compress=st.booleans())
+def test_fuzzed_npz_files(tmp_path_factory, capsys, n, d, labels, xdtype, bad, truncate, compress):
+    tmp = str(tmp_path_factory.mktemp("npz"))
+    rng = np.random.default_rng(n * 7 + d)
+    X = (rng.normal(size=(n, d)) * 3).astype(xdtype)
+    if bad and n and d and np.issubdtype(X.dtype, np.floating):
+        X[0, 0] = np.nan if bad == "nan" else np.inf
+    y = {"binary": rng.integers(0, 2, n), "pm1": rng.choice([-1, 1], n), "float": rng.random(n),
+         "many": rng.integers(0, 50, n), "short": rng.integers(0, 2, max(n - 1, 0))}[labels]
+    path = os.path.join(tmp, "f.npz")
+    (np.savez_compressed if compress else np.savez)(path, X=X, y=y)
+    if truncate:
+        data = open(path, "rb").read()
+        open(path, "wb").write(data[: len(data) // 2])
+    _train_on(path, tmp, capsys)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blob=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".npz", ".csv.gz", ".mat"]))
+def test_fuzzed_garbage_files(tmp_path_factory, capsys, blob, suffix):
+    tmp = str(tmp_path_factory.mktemp("junk"))
+    path = os.path.join(tmp, "f" + suffix)
+    with open(path, "wb") as fh:
+        fh.write(blob)
+    _train_on(path, tmp, capsys)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(blob=st.binary(min_size=0, max_size=300), keep=st.integers(0, 100))
+def test_fuzzed_svhn_mat_files(tmp_path_factory, capsys, blob, keep):
+    """Broken SVHN .mat files (random bytes, or a real .mat cut short) fail with one line."""
+    import scipy.io
+
+    tmp = str(tmp_path_factory.mktemp("mat"))
+    rng = np.random.default_rng(keep)
+    for name in ("train_32x32.mat", "test_32x32.mat"):
+        scipy.io.savemat(os.path.join(tmp, name), {"X": rng.integers(0, 255, (32, 32, 3, 6)).astype(np.uint8),
+                                                    "y": rng.integers(1, 11, (6, 1))})
+    broken = os.path.join(tmp, "test_32x32.mat")
+    data = open(broken, "rb").read()
+    open(broken, "wb").write(blob if blob else data[: len(data) * keep // 100])
+    out_dir = os.path.join(tmp, "out")
+    capsys.readouterr()
+    code = main(["train", "--dataset", "svhn", "--data-dir", tmp, "--iters", "1", "--hidden", "3", "--quiet",
+                 "--out", os.path.join(out_dir, "run.json")])
+    _check_clean_failure(code, capsys.readouterr().err, out_dir)
+
+
+option_value = st.one_of(st.text(alphabet=string.printable, max_size=6), st.integers(-5, 5).map(str),
+                         st.floats(allow_nan=True, allow_infinity=True).map(repr))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(option=st.sampled_from(["--hidden", "--iters", "--gamma", "--beta", "--warm-start", "--device", "--dtype",
+                               "--target-acc", "--seed", "--n-train", "--eval-every", "--checkpoint-every",
+                               "--weight-decay", "--penalty-growth", "--block-size", "--label-col", "--preset",
+                               "--max-time", "--ridge"]),
+       value=option_value)
+def test_fuzzed_cli_values(tmp_path_factory, capsys, option, value):
+    tmp = str(tmp_path_factory.mktemp("cli"))
+    out_dir = os.path.join(tmp, "out")
+    capsys.readouterr()
+    code = main(["train", "--n-train", "300", "--hidden", "4", "--iters", "1", "--quiet", "--out",
+                 os.path.join(out_dir, "run.json"), option, value])
+    _check_clean_failure(code, capsys.readouterr().err, out_dir)

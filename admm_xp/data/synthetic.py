@@ -62,7 +62,7 @@ def make_rows(task: str, seed: int, split: str, start: int, stop: int) -> tuple[
         y = (_uniform(seed, base + ("label",), start, stop) < 0.5).astype(np.int64)
         # classes differ by a shift along two basis directions
         shift = np.zeros((k, 1))
-        shift[0, 0], shift[1, 0] = 1.2, -0.8
+        shift[0, 0], shift[1, 0] = 1.6, -1.1
         coef = coef + np.where(y[None, :] == 1, shift, -shift)
         X = (U @ coef + 0.5 * G).T
     else:  # synthetic-multiclass

@@ -14,13 +14,12 @@ best and final test accuracy and the time to the paper's targets.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import itertools
 import os
 import sys
 import time
 
+from .atomic import write_csv_atomic
 from .errors import ConfigError
 
 TASKS = {
@@ -59,18 +58,6 @@ def _train(ds_name, hidden, n_train, cfg_kwargs, preset, iters, validation=None,
     t_target = next((h["time_s"] for h in res.history if target is not None and h.get("test_acc", 0) >= target), None)
     return ds, cfg, res, {"final_acc": accs[-1], "best_acc": max(accs), "train_s": res.final["train_s"],
                           "time_to_target_s": t_target, "iters": res.final["iters"]}
-
-
-def _csv(rows) -> str:
-    keys = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else r[k]) for k in keys})
-    return buf.getvalue()
 
 
 def _floats(text, name):
@@ -112,7 +99,7 @@ def cmd_sweep(args, comm) -> int:
     rec["history"] = rows
     rec["final"] = {"best": rows[0], "score": "accuracy on the validation rows after the last iteration"}
     write_json_atomic(os.path.join(args.out_dir, "sweep.json"), rec)
-    write_text_atomic(os.path.join(args.out_dir, "sweep.csv"), _csv(rows))
+    write_csv_atomic(os.path.join(args.out_dir, "sweep.csv"), rows)
     md = [f"# Sweep on {meta_ds['name']} (validation rows, not the test split)", "",
           f"Command: `{rec['command']}`  ", f"Commit `{rec['commit']}`, {rec['date']}, {rec['machine'].get('cpu')}, NumPy float64, 1 rank  ",
           f"{meta_ds['n_train']:,} training rows, {meta_ds['n_test']:,} validation rows ({args.validation:.0%} of the training split, "
@@ -160,7 +147,7 @@ def cmd_ablation(args, comm) -> int:
     rec["history"] = histories
     rec["final"] = {"rows": rows}
     write_json_atomic(os.path.join(args.out_dir, "ablation.json"), rec)
-    write_text_atomic(os.path.join(args.out_dir, "ablation.csv"), _csv(rows))
+    write_csv_atomic(os.path.join(args.out_dir, "ablation.csv"), rows)
     md = _ablation_markdown(rec, rows, args)
     write_text_atomic(os.path.join(args.out_dir, "ablation.md"), md)
     print(md)

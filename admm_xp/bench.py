@@ -34,10 +34,8 @@ import tracemalloc
 import numpy as np
 
 from . import costmodel, rng
-from .comm import LocalComm
 from .config import ADMMConfig
 from .errors import ConfigError
-from .hostio import to_host
 
 
 def _sync(backend):

@@ -26,10 +26,10 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
+from .atomic import atomic_open
 from .errors import DataError
 from .hostio import from_host, to_host
 from .runrecord import write_json_atomic
@@ -66,18 +66,8 @@ def _sha256(path: str) -> str:
 
 
 def _save_npz_atomic(path: str, arrays: dict) -> None:
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb") as fh:
+        np.savez(fh, **arrays)
 
 
 def _fsync_dir(path: str) -> None:
@@ -116,14 +106,12 @@ def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapse
             p = os.path.join(sub, extra)
             files.append({"file": extra, "bytes": os.path.getsize(p), "sha256": _sha256(p)})
         _fsync_dir(sub)
-        previous = _read_manifest(folder, missing_ok=True)
         write_json_atomic(os.path.join(folder, MANIFEST), {"format": FORMAT, "folder": os.path.basename(sub),
                                                           "iteration": state.iteration, "ranks": comm.size, "files": files})
         _fsync_dir(folder)
         for old in os.listdir(folder):  # older checkpoints go only now that the new one is in place
             if old.startswith("it") and old != os.path.basename(sub) and os.path.isdir(os.path.join(folder, old)):
                 shutil.rmtree(os.path.join(folder, old), ignore_errors=True)
-        del previous
     comm.barrier()
     return sub
 

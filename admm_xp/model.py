@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .atomic import atomic_open
 from .errors import DataError
 from .hostio import from_host, to_host
 
@@ -78,19 +78,8 @@ class Network:
         """Write the model atomically (no half-written file on failure)."""
         arrays = {f"W{l + 1}": np.asarray(w) for l, w in enumerate(self.weights)}
         meta = dict(self.meta, format=FORMAT, bias=bool(self.bias), n_layers=len(self.weights))
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".npz", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, mean=self.mean, scale=self.scale, classes=self.classes, meta=np.array(json.dumps(meta)), **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_open(path, "wb") as fh:
+            np.savez(fh, mean=self.mean, scale=self.scale, classes=self.classes, meta=np.array(json.dumps(meta)), **arrays)
 
     @classmethod
     def load(cls, path: str) -> "Network":

@@ -8,7 +8,6 @@ model the scaling prediction uses.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 

@@ -17,8 +17,9 @@ import platform
 import shlex
 import subprocess
 import sys
-import tempfile
 from functools import lru_cache
+
+from .atomic import write_text_atomic as _write_text
 
 SCHEMA_KEYS = (
     "method", "dataset", "n_train", "n_test", "layers", "device", "backend", "dtype", "ranks",
@@ -147,19 +148,7 @@ def write_json_atomic(path: str, obj) -> None:
 
 def write_text_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically: a reader sees the old file or the new one, never half."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    _write_text(path, text)
 
 
 def read_record(path: str) -> dict:

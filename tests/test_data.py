@@ -7,7 +7,6 @@ import os
 import numpy as np
 import pytest
 
-from admm_xp.comm import LocalComm
 from admm_xp.data import datasets, files, load_dataset
 from admm_xp.errors import DataError
 from conftest import EMBEDDED

@@ -21,7 +21,6 @@ a file path       the user's CSV (label column first unless ``label_col``) or
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -234,10 +233,19 @@ def read_labelled_file(path: str, comm, label_col: int = 0, need_labels: bool = 
     raise DataError(f"{path}: unsupported file type; use .csv (label column first) or .npz (arrays X and y)")
 
 
+def _check_rows(path, X, y) -> None:
+    if X.ndim != 2:
+        raise DataError(f"{path}: features must be a 2-D table (rows = samples), got shape {X.shape}")
+    if np.asarray(y).ndim != 1 or len(y) != X.shape[0]:
+        raise DataError(f"{path}: {X.shape[0]} feature rows but labels of shape {np.asarray(y).shape}; give one label per row")
+
+
 def _user_file(path, test_path, n_train, label_col, seed, test_fraction, comm) -> Dataset:
     X, y, first, n = read_labelled_file(path, comm, label_col)
+    _check_rows(path, X, y)
     if test_path:
         Xt, yt, _, nt = read_labelled_file(test_path, comm, label_col)
+        _check_rows(test_path, Xt, yt)
         if n_train is not None and n_train < n:
             X, y, n = _first_rows(X, y, first, n_train)
         return Dataset(

@@ -1,0 +1,293 @@
+"""``admm-xp reproduce``: the paper's four panels, regenerated on this machine.
+
+Figure 1 is SVHN (digit 0 against digit 2, target 95% test accuracy, hidden
+layers 100 and 50), Figure 2 is HIGGS (target 64%, hidden layer 300):
+
+* **1a / 2a**: time for ADMM to reach the target against the number of
+  cores (log x): points measured here on 1..P ranks (``admm-xp scaling``),
+  and the scaling model's prediction out to the paper's 2,496 / 7,200 cores,
+  drawn as a dashed line and labelled as a model; the baselines' times to the
+  same target on this machine (and on a GPU, when a device check has
+  recorded them) as horizontal reference lines.
+* **1b / 2b**: test accuracy against training time (log x) for ADMM (the
+  default preset and the paper's), SGD, Adam, nonlinear CG and L-BFGS, on
+  the same data and network.
+
+Data: the full HIGGS / SVHN files in ``--data-dir`` when present, else the
+embedded real HIGGS rows and a synthetic SVHN-shaped task; the titles and
+CSV files say which. Every panel writes a PNG (with matplotlib), the CSV of
+its points, and the run records it came from, under ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+from .atomic import write_csv_atomic
+from .errors import ConfigError, UserError
+
+PROBLEMS = {
+    "svhn": {"figure": "1", "target": 0.95, "hidden": "100,50", "paper_cores": 2496, "stand_in": "synthetic-svhn"},
+    "higgs": {"figure": "2", "target": 0.64, "hidden": "300", "paper_cores": 7200, "stand_in": "higgs-sample"},
+}
+FIGURES = {"1a": ("svhn", "cores"), "1b": ("svhn", "time"), "2a": ("higgs", "cores"), "2b": ("higgs", "time")}
+BASELINES = ("sgd", "adam", "cg", "lbfgs")
+# Paper's numbers (../shared/paper/algorithm.md): time to target on the GPU.
+PAPER_TIMES = {"svhn": {"lbfgs": "3.2 s", "cg": "9.3 s", "sgd": "8.2 s"}, "higgs": {"lbfgs": "181 s", "cg": "44 min", "sgd": "never"}}
+
+
+def _budget(args, problem: str) -> dict:
+    """Iterations and time limits per run; --quick keeps the whole command under ten minutes on two cores."""
+    if args.iters_override or args.max_time_override or args.n_train:
+        return {"iters": args.iters_override or 30, "max_time": args.max_time_override or 10.0, "n_train": args.n_train}
+    if args.quick:
+        return {"higgs": {"iters": 100, "max_time": 20.0, "n_train": None},
+                "svhn": {"iters": 40, "max_time": 20.0, "n_train": 6000}}[problem]
+    return {"higgs": {"iters": 300, "max_time": 600.0, "n_train": None},
+            "svhn": {"iters": 150, "max_time": 300.0, "n_train": None}}[problem]
+
+
+def _data(args, problem: str) -> tuple[str, bool]:
+    """(data set name, synthetic?) for a problem: the full files when present, else the stand-in."""
+    d = args.data_dir
+    if problem == "higgs" and d and any(os.path.exists(os.path.join(d, f)) for f in ("HIGGS.npy", "HIGGS.csv.gz", "HIGGS.csv")):
+        return "higgs", False
+    if problem == "svhn" and d and all(os.path.exists(os.path.join(d, f)) for f in ("train_32x32.mat", "test_32x32.mat")):
+        return "svhn", False
+    name = PROBLEMS[problem]["stand_in"]
+    return name, name.startswith("synthetic")
+
+
+def _run(cmd_args: list, out: str, label: str, log, timeout: int, env=None) -> dict | None:
+    tty = sys.stderr.isatty()
+    cmd = [sys.executable, "-m", "admm_xp", *cmd_args, "--out", out] + ([] if tty else ["--quiet"])
+    t0 = time.monotonic()
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None if tty else subprocess.PIPE, text=True, timeout=timeout,
+                         env=env or dict(os.environ, PYTHONUNBUFFERED="1"))
+    if res.returncode != 0 or not os.path.exists(out):
+        tail = ((res.stderr or "").strip().splitlines() or ["(no message)"])[-1]
+        log(f"reproduce: {label} FAILED ({tail})")
+        return None
+    with open(out) as fh:
+        rec = json.load(fh)
+    log(f"reproduce: {label}: best test accuracy {rec['final'].get('best_test_acc', 0):.4f} in "
+        f"{time.monotonic() - t0:.0f} s")
+    return rec
+
+
+def _time_to(rec, target):
+    for h in rec.get("history", []):
+        if h.get("test_acc") is not None and h["test_acc"] >= target:
+            return h["time_s"]
+    return None
+
+
+def _meta(args, figure, data, synthetic, records) -> dict:
+    from .runrecord import base_record
+
+    rec = base_record(method=f"reproduce-{figure}", dataset={"name": data, "synthetic": synthetic}, layers=[], backend=None,
+                      dtype="float64" if args.device == "cpu" else "float32", ranks=1,
+                      config={"figure": figure, "quick": args.quick, "device": args.device})
+    rec.pop("history")
+    rec["final"] = {"records": records}
+    return rec
+
+
+def figure_time(args, fig: str, log) -> dict:
+    """1b / 2b: accuracy against time for every method."""
+    from . import figures
+    from .runrecord import write_json_atomic
+
+    problem, _ = FIGURES[fig]
+    P = PROBLEMS[problem]
+    data, synthetic = _data(args, problem)
+    b = _budget(args, problem)
+    folder = os.path.join(args.out, f"fig{fig}")
+    os.makedirs(folder, exist_ok=True)
+    common = ["--dataset", data, "--hidden", P["hidden"], "--device", args.device]
+    if args.data_dir:
+        common += ["--data-dir", args.data_dir]
+    if b["n_train"]:
+        common += ["--n-train", str(b["n_train"])]
+    runs = [("admm", ["train", *common, "--iters", str(b["iters"]), "--max-time", str(b["max_time"])]),
+            ("admm (paper preset)", ["train", *common, "--preset", "paper", "--iters", str(b["iters"]), "--max-time", str(b["max_time"])])]
+    runs += [(m, ["baseline", "--method", m, *common, "--max-time", str(b["max_time"])]) for m in BASELINES]
+    rows, records, curves = [], {}, {}
+    for i, (label, cmd) in enumerate(runs, 1):
+        fname = label.replace(" (paper preset)", "_paper") + ".json"
+        rec = _run(cmd, os.path.join(folder, fname), f"figure {fig}: {label} ({i}/{len(runs)})", log, args.timeout)
+        if rec is None:
+            continue
+        records[label] = fname
+        curves[label] = [(h.get("time_s"), h.get("test_acc")) for h in rec["history"] if h.get("test_acc") is not None]
+        for h in rec["history"]:
+            if h.get("test_acc") is None:
+                continue
+            rows.append({"figure": fig, "method": label, "data": data, "synthetic": synthetic, "iter": h["iter"],
+                         "time_s": h["time_s"], "test_acc": h["test_acc"], "train_acc": h.get("train_acc")})
+    write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
+    desc = _describe(data, synthetic, records, folder)
+    meta = _meta(args, fig, data, synthetic, records)
+    meta["summary"] = {label: {"best_test_acc": max(a for _, a in pts), "time_to_target_s": _first(pts, P["target"])}
+                       for label, pts in curves.items() if pts}
+    write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
+    if figures.have_matplotlib():
+        title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, test accuracy against time"
+        figures.accuracy_vs_time(os.path.join(folder, f"fig{fig}.png"), curves, P["target"], title, desc)
+    return meta
+
+
+def _first(pts, target):
+    return next((t for t, a in pts if a is not None and a >= target), None)
+
+
+def _describe(data, synthetic, records, folder) -> str:
+    first = next(iter(records.values()), None)
+    n = ""
+    if first:
+        with open(os.path.join(folder, first)) as fh:
+            r = json.load(fh)
+        n = f", {r['n_train']:,} train / {r['n_test']:,} test"
+        m = r.get("machine", {})
+        return (f"{'SYNTHETIC stand-in: ' if synthetic else ''}{data}{n}; {m.get('cpu', '?')} ({m.get('cores', '?')} cores), "
+                f"{r['backend']} {r['dtype']}, commit {r['commit'][:10]}")
+    return data
+
+
+def figure_cores(args, fig: str, log) -> dict:
+    """1a / 2a: time to target against cores, measured and modelled, with reference lines."""
+    from . import figures
+    from .runrecord import write_json_atomic
+
+    problem, _ = FIGURES[fig]
+    P = PROBLEMS[problem]
+    data, synthetic = _data(args, problem)
+    b = _budget(args, problem)
+    folder = os.path.join(args.out, f"fig{fig}")
+    os.makedirs(folder, exist_ok=True)
+    cmd = [sys.executable, "-m", "admm_xp", "scaling", "--dataset", data, "--hidden", P["hidden"],
+           "--iters", str(max(b["iters"], 40)), "--target-acc", str(P["target"]), "--out-dir", os.path.join(folder, "scaling")]
+    if args.ranks:
+        cmd += ["--rank-counts", ",".join(str(p) for p in _powers(args.ranks))]
+    if b["n_train"]:
+        cmd += ["--n-train", str(b["n_train"])]
+    if args.quick or args.iters_override:
+        cmd += ["--quick"]
+    log(f"reproduce: figure {fig}: ADMM on 1..P ranks and the scaling model ...")
+    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=args.timeout * 4)
+    if res.returncode != 0:
+        raise UserError(f"figure {fig}: the scaling runs failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}")
+    with open(os.path.join(folder, "scaling", "scaling.json")) as fh:
+        sc = json.load(fh)
+    measured = [(r["ranks"], r["time_to_target_s"]) for r in sc["measured"]]
+    model = [(r["cores"], r["time_to_target_s"]) for r in sc["model"] if r["problem"] == problem]
+    refs, rows = [], []
+    time_fig = f"{P['figure']}b"
+    tf = os.path.join(args.out, f"fig{time_fig}", f"fig{time_fig}.json")
+    if os.path.exists(tf):
+        with open(tf) as fh:
+            tmeta = json.load(fh)
+        for label, s in tmeta.get("summary", {}).items():
+            if label.startswith("admm"):
+                continue
+            refs.append((f"{label} (this machine's CPU, 1 process)", s["time_to_target_s"], "--"))
+    for path in sorted(glob.glob(os.path.join(args.out, "gpu", "*", "baselines_gpu.json"))):
+        with open(path) as fh:
+            for r in json.load(fh):
+                if r.get("dataset") == data or (problem == "higgs" and "higgs" in str(r.get("dataset"))):
+                    refs.append((f"{r['method']} (GPU: {r['machine'].get('gpu', {}).get('name', '?')})", _time_to(r, P["target"]), "-."))
+    for c, t in measured:
+        rows.append({"figure": fig, "kind": "measured", "cores": c, "time_to_target_s": t, "label": "ADMM, measured",
+                     "data": data, "synthetic": synthetic})
+    for c, t in model:
+        rows.append({"figure": fig, "kind": "model", "cores": c, "time_to_target_s": t, "label": "ADMM, model",
+                     "data": f"paper size ({'120,290' if problem == 'svhn' else '10,500,000'} samples)", "synthetic": True})
+    for label, t, _ in refs:
+        rows.append({"figure": fig, "kind": "reference", "cores": "", "time_to_target_s": t, "label": label, "data": data,
+                     "synthetic": synthetic})
+    write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
+    meta = _meta(args, fig, data, synthetic, {"scaling": "scaling/scaling.json"})
+    meta["summary"] = {"measured": measured, "model_at_paper_cores": next((t for c, t in model if c == P["paper_cores"]), None),
+                       "references": [(l, t) for l, t, _ in refs], "iters_to_target": sc["iters_to_target"].get(problem)}
+    write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
+    if figures.have_matplotlib():
+        m = sc["machine"]
+        sub = (f"{'SYNTHETIC stand-in ' if synthetic else ''}{data} measured here ({m.get('cpu')}, {m.get('cores')} cores); "
+               f"model at the paper's size, assumed interconnect; commit {sc['commit'][:10]}")
+        title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, time to {P['target']:.0%} test accuracy against cores"
+        figures.time_vs_cores(os.path.join(folder, f"fig{fig}.png"), measured, model, refs, title, sub, P["paper_cores"])
+    return meta
+
+
+def _powers(p):
+    out, k = [], 1
+    while k < p:
+        out.append(k)
+        k *= 2
+    return out + [p]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("reproduce", help="regenerate the paper's figures 1a, 1b, 2a, 2b",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--figure", choices=("1a", "1b", "2a", "2b", "all"), default="all", help="which panel (default all)")
+    p.add_argument("--quick", action="store_true", help="small budgets: under ten minutes on two cores (what results/ holds)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the accuracy-against-time runs")
+    p.add_argument("--ranks", type=int, default=None, metavar="P",
+                   help="largest rank count of the measured scaling points (default: this machine's cores)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the full HIGGS / SVHN files (else stand-ins)")
+    p.add_argument("--out", default="results/reproduce", help="output folder (default results/reproduce)")
+    p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per run")
+    # Overrides for small test runs.
+    p.add_argument("--n-train", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--iters-override", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--max-time-override", type=float, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_reproduce)
+
+
+def cmd_reproduce(args, comm) -> int:
+    from .cli import check_output_path
+
+    if comm.size > 1:
+        raise ConfigError("run `admm-xp reproduce` itself without mpiexec: it launches the MPI runs")
+    if args.ranks is not None and args.ranks < 1:
+        raise ConfigError(f"--ranks must be >= 1, got {args.ranks}")
+    check_output_path(os.path.join(args.out, "x"), "--out")
+    todo = ["1b", "2b", "1a", "2a"] if args.figure == "all" else [args.figure]
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    t0 = time.monotonic()
+    metas = {}
+    for fig in todo:
+        metas[fig] = figure_time(args, fig, log) if FIGURES[fig][1] == "time" else figure_cores(args, fig, log)
+    summary = summary_markdown(args.out)
+    from .runrecord import write_text_atomic
+
+    write_text_atomic(os.path.join(args.out, "summary.md"), summary)
+    print(summary)
+    log(f"reproduce: done in {time.monotonic() - t0:.0f} s; outputs in {args.out}")
+    return 0
+
+
+def summary_markdown(out: str) -> str:
+    """The table that sets the paper's numbers beside ours, from the figures' JSON files in ``out``."""
+    from .figures import nice_seconds
+
+    lines = ["# Reproduction summary", "", "| problem | method | paper: time to target (GPU) | ours: time to target | ours: best test accuracy |",
+             "|---|---|---:|---:|---:|"]
+    for problem, P in PROBLEMS.items():
+        path = os.path.join(out, f"fig{P['figure']}b", f"fig{P['figure']}b.json")
+        if not os.path.exists(path):
+            continue
+        with open(path) as fh:
+            meta = json.load(fh)
+        data = meta["dataset"]
+        for label, s in meta["summary"].items():
+            paper = PAPER_TIMES[problem].get(label, "-")
+            lines.append(f"| {problem.upper()} {P['target']:.0%} ({data}{', synthetic' if meta['dataset_info'].get('synthetic') else ''}) "
+                         f"| {label} | {paper} | {nice_seconds(s['time_to_target_s'])} | {s['best_test_acc']:.4f} |")
+    return "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
 import sys
 
-from .cli import main
+from .cli import PROG, main
 
+sys.argv[0] = PROG  # records name the command as users type it
 sys.exit(main())

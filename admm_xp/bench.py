@@ -278,7 +278,7 @@ def register(sub) -> None:
     p.add_argument("--allow-tf32", action="store_true", help="let CuPy use TF32 tensor cores for float32 products")
     p.add_argument("--out", metavar="bench.json", help="write the record here")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench, relaunch_under_mpi=True)
 
 
 def cmd_bench(args, comm) -> int:

@@ -47,6 +47,7 @@ def add_device_options(p: argparse.ArgumentParser) -> None:
                    help="floating-point type of the iterates (default: float64 on cpu, float32 on cuda)")
     g.add_argument("--ranks", type=int, metavar="P",
                    help="run on P MPI ranks: relaunches itself under `mpiexec -n P` (or checks the size when already under mpiexec)")
+    p.set_defaults(relaunch_under_mpi=True)
     g.add_argument("--cuda-aware-mpi", action="store_true",
                    help="pass GPU buffers to MPI directly (CUDA-aware MPI only); default: stage them through host memory")
     g.add_argument("--allow-tf32", action="store_true",
@@ -399,7 +400,7 @@ def _maybe_relaunch(args, argv) -> int | None:
     from .comm import world_size_from_env
 
     ranks = getattr(args, "ranks", None)
-    if ranks is None:
+    if ranks is None or not getattr(args, "relaunch_under_mpi", False):
         return None
     if ranks < 1:
         raise ConfigError(f"--ranks must be >= 1, got {ranks}")
@@ -477,14 +478,22 @@ def _parse(parser, argv):
     return parser.parse_args(argv)
 
 
+FAIL_GRACE_S = 5.0  # how long another rank waits for rank 0 to report (and abort) the same error
+
+
 def _fail(comm, message: str, code: int) -> None:
-    """Print once and end every rank: rank 0 at once, the others after a moment (rank 0's abort wins if it failed too)."""
+    """Print once and end every rank.
+
+    Rank 0 prints and aborts at once. Another rank first waits FAIL_GRACE_S:
+    when every rank fails alike (bad options, bad data), rank 0's abort ends
+    it before it prints; when only that rank failed, it prints and aborts.
+    """
     if comm is None or comm.size == 1:
         print(message, file=sys.stderr)
         sys.stderr.flush()
         return
     if comm.rank != 0:
-        time.sleep(1.0)
+        time.sleep(FAIL_GRACE_S)
         message = message.replace(f"{PROG}:", f"{PROG} (rank {comm.rank}):", 1)
     print(message, file=sys.stderr)
     sys.stderr.flush()

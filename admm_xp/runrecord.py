@@ -35,7 +35,7 @@ def source_commit() -> str:
         sha = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if sha.returncode == 0:
             dirty = subprocess.run(
-                ["git", "-C", here, "status", "--porcelain", "--untracked-files=no", "--", "admm_xp", "baselines"],
+                ["git", "-C", here, "status", "--porcelain", "--untracked-files=normal", "--", "admm_xp", "baselines"],
                 capture_output=True, text=True, timeout=10,
             )
             return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")

@@ -1,0 +1,156 @@
+"""Settings searches, scored on validation rows carved from the training split.
+
+``python -m baselines tune --method M`` (the same as ``admm-xp baseline-tune``)
+trains method M once per point of a grid, learning rate x batch size x L2
+weight for SGD and Adam, L2 weight for CG and L-BFGS (they have no step size
+to tune: their line search sets it), for ``--epochs`` epochs (passes) on the
+training rows minus a seeded fraction of them (default 20%, chosen by a hash
+of the row index, see :func:`admm_xp.data.load_dataset`'s ``validation``);
+those rows score the point. The test split is never read. The score is the
+mean validation accuracy of the last 5 evaluations, one every epochs / 20
+epochs (SGD, Adam) or iterations (CG, L-BFGS), i.e. over the end of the run:
+less noisy than the last evaluation alone. The best point
+(ties: the first in grid order) and the whole table go to a run record, by
+default ``results/baselines/lr_search_<sgd|adam>.json`` or
+``l2_search_<cg|lbfgs>.json``, from which ``baseline`` runs with the same
+data set, network and loss take their defaults.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from admm_xp.cli import add_data_options, add_device_options, check_output_path, parse_floats
+from admm_xp.errors import ConfigError
+
+from .schedules import SCHEDULES
+from .train import METHODS, MINIBATCH, Settings
+
+L2_GRID = "0,0.001,0.003,0.01"
+DEFAULT_GRID = {
+    "sgd": {"lr": "0.03,0.1,0.3", "batch_size": "128", "l2": L2_GRID},
+    "adam": {"lr": "0.0003,0.001,0.003,0.01", "batch_size": "128", "l2": L2_GRID},
+    "cg": {"l2": "0,0.001,0.002,0.003,0.005,0.01"},
+    "lbfgs": {"l2": "0,0.001,0.002,0.003,0.005,0.01"},
+}
+SCORE_LAST = 5  # the score averages the last SCORE_LAST evaluations, made every epochs / SCORE_SPAN
+SCORE_SPAN = 20  # epochs (SGD, Adam) or iterations (CG, L-BFGS: one or more passes each)
+
+
+def add_tune_parser(sub) -> None:
+    from .cli import RESULTS, add_network_options
+
+    p = sub.add_parser("baseline-tune", help="search a baseline's learning rate and L2 weight on validation rows",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--method", required=True, choices=METHODS, help="sgd, adam (learning rate, batch size, L2) or cg, lbfgs (L2)")
+    add_data_options(p)
+    add_network_options(p)
+    g = p.add_argument_group("grid (comma-separated values; every combination is trained)")
+    g.add_argument("--lr", default=None, metavar="ETA[,ETA...]",
+                   help=f"learning rates (default {DEFAULT_GRID['sgd']['lr']} for SGD, {DEFAULT_GRID['adam']['lr']} for Adam)")
+    g.add_argument("--batch-size", default=None, metavar="B[,B...]", help="mini-batch sizes (default 128)")
+    g.add_argument("--l2", default=None, metavar="L[,L...]",
+                   help=f"L2 weights (default {L2_GRID} for SGD and Adam, {DEFAULT_GRID['cg']['l2']} for CG and L-BFGS)")
+    g.add_argument("--schedule", default=None, choices=SCHEDULES,
+                   help="learning-rate schedule (default: the method's, cosine for SGD, constant for Adam)")
+    r = p.add_argument_group("run")
+    r.add_argument("--epochs", type=int, default=200, metavar="N",
+                   help="epochs per grid point: use the budget of the runs that will use the result (default 200)")
+    r.add_argument("--validation", type=float, default=0.2, metavar="F",
+                   help="fraction of the training rows held out to score the grid (default 0.2)")
+    r.add_argument("--out", default=None, metavar="FILE",
+                   help="the search's record (default: this checkout's results/baselines/lr_search_<method>.json "
+                        "for sgd and adam, l2_search_<method>.json for cg and lbfgs)")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    add_device_options(p)
+    p.set_defaults(func=cmd_tune, results_dir=RESULTS)
+
+
+def search_path(results_dir: str, method: str) -> str:
+    """Where a method's search is written by default and read by ``baseline`` runs."""
+    return os.path.join(results_dir, f"{'lr' if method in MINIBATCH else 'l2'}_search_{method}.json")
+
+
+def _grid(args) -> list[dict]:
+    defaults = DEFAULT_GRID[args.method]
+    l2s = parse_floats(args.l2 or defaults["l2"], "--l2")
+    if args.method not in MINIBATCH:
+        wrong = [o for o, v in (("--lr", args.lr), ("--batch-size", args.batch_size), ("--schedule", args.schedule)) if v]
+        if wrong:
+            raise ConfigError(f"{', '.join(wrong)}: {args.method} has no learning rate or batches to search; search --l2")
+        return [{"l2": l2} for l2 in l2s]
+    lrs = parse_floats(args.lr or defaults["lr"], "--lr")
+    text = args.batch_size or defaults["batch_size"]
+    try:
+        sizes = tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise ConfigError(f"--batch-size must be comma-separated integers, got {text!r}") from None
+    if not sizes:
+        raise ConfigError("--batch-size must not be empty")
+    return [{"lr": lr, "batch_size": b, "l2": l2} for b in sizes for l2 in l2s for lr in lrs]
+
+
+def cmd_tune(args, comm) -> int:
+    from admm_xp.backend import resolve_device
+    from admm_xp.data import load_dataset
+    from admm_xp.runrecord import base_record, write_json_atomic
+    from admm_xp.threads import configure_threads
+    from admm_xp.train import to_device
+
+    from .cli import parse_hidden
+    from .train import train
+
+    if not 0.0 < args.validation < 1.0:
+        raise ConfigError(f"--validation must be a fraction in (0, 1), got {args.validation}")
+    if args.epochs < 1:
+        raise ConfigError(f"--epochs must be an integer >= 1, got {args.epochs}")
+    hidden = parse_hidden(args.hidden)
+    dtype = args.dtype or ("float32" if str(args.device).startswith("cuda") else "float64")
+    points = _grid(args)
+    common = dict(method=args.method, hidden=hidden, loss=args.loss, bias=args.bias == "on", seed=args.seed,
+                  dtype=dtype, epochs=args.epochs, schedule=args.schedule, eval_every=max(1, args.epochs // SCORE_SPAN))
+    settings = [Settings(**common, **p) for p in points]  # every point is checked before any training
+    out = args.out or search_path(args.results_dir, args.method)
+    check_output_path(out, "--out")
+    device = f"cuda:{comm.local_rank}" if comm.size > 1 and args.device == "cuda" else args.device
+    backend = resolve_device(device)
+    configure_threads(comm)
+    ds = load_dataset(args.dataset, test_path=args.test_path, n_train=args.n_train, n_test=args.n_test,
+                      data_dir=args.data_dir, label_col=args.label_col, test_fraction=args.test_fraction,
+                      validation=args.validation, comm=comm)
+    dd = to_device(ds, backend, dtype)
+    lead = comm.rank == 0
+    rows = []
+    for i, (point, s) in enumerate(zip(points, settings), 1):
+        t0 = time.perf_counter()
+        res = train(dd, s, backend, comm)
+        accs = [h["test_acc"] for h in res.history[1:] if "test_acc" in h]  # "test": the validation rows
+        score = sum(accs[-SCORE_LAST:]) / len(accs[-SCORE_LAST:])
+        rows.append({**point, "score": score, "val_acc_final": accs[-1], "val_acc_best": max(accs),
+                     "train_loss_final": res.history[-1]["loss"], "train_s": res.final["train_s"]})
+        if lead and not args.quiet:
+            print(f"tune {args.method} {i}/{len(points)}: {_describe(point)} -> validation accuracy {score:.4f} "
+                  f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    best = max(range(len(rows)), key=lambda k: (rows[k]["score"], -k))
+    chosen = {k: rows[best][k] for k in points[0]}
+    if lead:
+        config = {"method": args.method, "dataset": args.dataset, "hidden": list(hidden), "loss": args.loss,
+                  "bias": args.bias == "on", "seed": args.seed, "epochs": args.epochs,
+                  "schedule": settings[0].schedule, "validation": args.validation,
+                  "grid": {k: sorted({p[k] for p in points}) for k in points[0]},
+                  "score": f"mean validation accuracy of the last {SCORE_LAST} evaluations (one every "
+                           f"{max(1, args.epochs // SCORE_SPAN)} epochs or iterations); validation = a seeded "
+                           f"{args.validation:.0%} of the training rows (the test split is not read)"}
+        rec = base_record(method=f"{args.method}-lr-search", dataset=ds.describe(), layers=[ds.n_features, *hidden, 1 if
+                          ds.n_classes == 2 else ds.n_classes], backend=backend, dtype=dtype, ranks=comm.size, config=config)
+        rec["history"] = rows
+        rec["final"] = {"chosen": chosen, "score": rows[best]["score"]}
+        write_json_atomic(out, rec)
+        print(f"{args.method}: {_describe(chosen)} (validation accuracy {rows[best]['score']:.4f}) -> {out}")
+    return 0
+
+
+def _describe(point: dict) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in point.items())

@@ -43,9 +43,10 @@ def main(folder: str) -> None:
               f"peak device memory {f.get('peak_device_memory_bytes', 0) / 2**20:.0f} MiB.")
     b = load(folder, "baselines_gpu.json")
     if b:
-        print("\n| baseline (GPU, synthetic 2M x 28) | best test accuracy | training time |\n|---|---:|---:|")
+        print("\n| baseline on the GPU (synthetic data) | data | best test accuracy | training time |\n|---|---|---:|---:|")
         for r in b:
-            print(f"| {r['method']} | {r['final'].get('best_test_acc', 0):.4f} | {r['final'].get('train_s', 0):.1f} s |")
+            print(f"| {r['method']} | {r['dataset']} {r['n_train']:,} x {r['layers']} | "
+                  f"{r['final'].get('best_test_acc', 0):.4f} | {r['final'].get('train_s', 0):.1f} s |")
     print()
 
 

@@ -74,6 +74,7 @@ class MPIComm:
     def __init__(self, comm=None, cuda_aware: bool = False):
         from mpi4py import MPI
 
+        _die_with_parent()
         self.MPI = MPI
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank = self.comm.Get_rank()
@@ -150,6 +151,21 @@ class MPIComm:
         sys.stdout.flush()
         sys.stderr.flush()
         self.comm.Abort(code)
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this rank if its launcher process dies (no orphan left spinning in MPI)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def world_size_from_env() -> int:

@@ -170,7 +170,8 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
             comm_before = getattr(comm, "comm_time", 0.0)
         _sync(backend)
         t = time.perf_counter()
-        sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=False, timer=timer)
+        with ops.iteration_context():
+            sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=False, timer=timer)
         _sync(backend)
         dt = time.perf_counter() - t
         if i == 0:

@@ -210,7 +210,8 @@ def train_admm(
         backend.synchronize()
         comm0 = getattr(comm, "comm_time", 0.0)
         t0 = time.perf_counter()
-        sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
+        with ops.iteration_context():
+            sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
         backend.synchronize()
         dt = time.perf_counter() - t0
         comm_dt = getattr(comm, "comm_time", 0.0) - comm0

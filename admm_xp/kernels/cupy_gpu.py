@@ -63,6 +63,11 @@ class CupyKernels:
     def __init__(self, xp):
         self.xp = xp
 
+    def iteration_context(self):
+        from contextlib import nullcontext
+
+        return nullcontext()
+
     def map_chunks(self, fn, n: int):
         return [fn(slice(0, n))]  # the GPU parallelises inside each kernel
 

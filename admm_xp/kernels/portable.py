@@ -13,6 +13,11 @@ class PortableKernels:
     def warmup(self, dtype) -> None:
         pass  # nothing to compile
 
+    def iteration_context(self):
+        from contextlib import nullcontext
+
+        return nullcontext()
+
     def map_chunks(self, fn, n: int):
         """One chunk: the whole column range."""
         return [fn(slice(0, n))]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 
 def have_matplotlib() -> bool:
@@ -38,7 +39,7 @@ def accuracy_vs_time(path: str, curves: dict, target: float | None, title: str, 
     ax.set_xscale("log")
     ax.set_xlabel("training time (s, log scale; evaluation excluded)")
     ax.set_ylabel("test accuracy")
-    ax.set_title(title + "\n" + subtitle, fontsize=9)
+    ax.set_title(_title(title, subtitle), fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -46,40 +47,47 @@ def accuracy_vs_time(path: str, curves: dict, target: float | None, title: str, 
     plt.close(fig)
 
 
-def time_vs_cores(path: str, measured: list, model: list, references: list, title: str, subtitle: str,
+def time_vs_cores(path: str, measured: list, models: list, references: list, title: str, subtitle: str,
                   paper_cores: int) -> None:
-    """Figure 1a / 2a: time to the target against cores (log-log): measured points, the model, reference lines."""
+    """Figure 1a / 2a: time to the target against cores (log-log).
+
+    ``measured``: (cores, seconds) points run on this machine; ``models``: (label, [(cores, seconds)], line style)
+    curves of the scaling model, never drawn with markers so that they cannot pass for measurements;
+    ``references``: (label, seconds, line style) horizontal lines for the baselines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.6), dpi=120)
-    mp = [(c, t) for c, t in model if t]
-    if mp:
-        ax.plot([p[0] for p in mp], [p[1] for p in mp], linestyle="--", color="#1f77b4", linewidth=1.2,
-                label="ADMM, model (not measured)")
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
+    for label, pts, style in models:
+        pts = [(c, t) for c, t in pts if t]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=style, color="#1f77b4", linewidth=1.3, label=label)
     me = [(c, t) for c, t in measured if t]
     if me:
         ax.plot([p[0] for p in me], [p[1] for p in me], linestyle="none", marker="o", markersize=7, color="#1f77b4",
                 label="ADMM, measured on this machine")
     for label, t, style in references:
         if t and t > 0:
-            colour = STYLE.get(label.split(" ")[0], ("#7f7f7f", "."))[0]
+            colour = STYLE.get(label.split(" ")[0].rstrip(","), ("#7f7f7f", "."))[0]
             ax.axhline(t, color=colour, linestyle=style, linewidth=1.1, label=label)
-    ax.axvline(paper_cores, color="#bbbbbb", linestyle=":", linewidth=1)
-    ax.text(paper_cores, ax.get_ylim()[1] if me or mp else 1, f" paper: {paper_cores:,} cores", fontsize=7, va="top",
-            color="#777777")
+    ax.axvline(paper_cores, color="#999999", linestyle=":", linewidth=1, label=f"the paper's {paper_cores:,} cores")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("CPU cores (one MPI rank per core; log scale)")
     ax.set_ylabel("time to target test accuracy (s, log scale)")
-    ax.set_title(title + "\n" + subtitle, fontsize=9)
+    ax.set_title(_title(title, subtitle, width=120), fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _title(title: str, subtitle: str, width: int = 95) -> str:
+    """The title over a subtitle wrapped to the figure's width (long data and machine descriptions)."""
+    return "\n".join([title, *textwrap.wrap(subtitle, width)])
 
 
 def nice_seconds(t) -> str:

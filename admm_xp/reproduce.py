@@ -117,13 +117,14 @@ def figure_time(args, fig: str, log) -> dict:
     runs = [("admm", ["train", *common, "--iters", str(b["iters"]), "--max-time", str(b["max_time"])]),
             ("admm (paper preset)", ["train", *common, "--preset", "paper", "--iters", str(b["iters"]), "--max-time", str(b["max_time"])])]
     runs += [(m, ["baseline", "--method", m, *common, "--max-time", str(b["max_time"])]) for m in BASELINES]
-    rows, records, curves = [], {}, {}
+    rows, records, curves, n_train = [], {}, {}, {}
     for i, (label, cmd) in enumerate(runs, 1):
         fname = label.replace(" (paper preset)", "_paper") + ".json"
         rec = _run(cmd, os.path.join(folder, fname), f"figure {fig}: {label} ({i}/{len(runs)})", log, args.timeout)
         if rec is None:
             continue
         records[label] = fname
+        n_train[label] = rec.get("n_train")
         curves[label] = [(h.get("time_s"), h.get("test_acc")) for h in rec["history"] if h.get("test_acc") is not None]
         for h in rec["history"]:
             if h.get("test_acc") is None:
@@ -133,7 +134,8 @@ def figure_time(args, fig: str, log) -> dict:
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
     desc = _describe(data, synthetic, records, folder)
     meta = _meta(args, fig, data, synthetic, records)
-    meta["summary"] = {label: {"best_test_acc": max(a for _, a in pts), "time_to_target_s": _first(pts, P["target"])}
+    meta["summary"] = {label: {"best_test_acc": max(a for _, a in pts), "time_to_target_s": _first(pts, P["target"]),
+                               "n_train": n_train[label]}
                        for label, pts in curves.items() if pts}
     write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
     if figures.have_matplotlib():
@@ -161,7 +163,7 @@ def _describe(data, synthetic, records, folder) -> str:
 
 def figure_cores(args, fig: str, log) -> dict:
     """1a / 2a: time to target against cores, measured and modelled, with reference lines."""
-    from . import figures
+    from . import figures, scaling
     from .runrecord import write_json_atomic
 
     problem, _ = FIGURES[fig]
@@ -186,6 +188,10 @@ def figure_cores(args, fig: str, log) -> dict:
         sc = json.load(fh)
     measured = [(r["ranks"], r["time_to_target_s"]) for r in sc["measured"]]
     model = [(r["cores"], r["time_to_target_s"]) for r in sc["model"] if r["problem"] == problem]
+    n_here, n_paper = sc["measured"][0]["n_train"], scaling.PAPER_PROBLEMS[problem][1]
+    model_here = _model_at_this_size(sc, problem, n_here)
+    models = [(f"ADMM, model at this data size ({n_here:,} samples; not measured)", model_here, "-."),
+              (f"ADMM, model at the paper's size ({n_paper:,} samples; not measured)", model, "--")]
     refs, rows = [], []
     time_fig = f"{P['figure']}b"
     tf = os.path.join(args.out, f"fig{time_fig}", f"fig{time_fig}.json")
@@ -195,33 +201,58 @@ def figure_cores(args, fig: str, log) -> dict:
         for label, s in tmeta.get("summary", {}).items():
             if label.startswith("admm"):
                 continue
-            refs.append((f"{label} (this machine's CPU, 1 process)", s["time_to_target_s"], "--"))
+            n = f", {s['n_train']:,} samples" if s.get("n_train") else ""
+            refs.append((f"{label}{n}, this machine's CPU (1 process)", s["time_to_target_s"], "--"))
     for path in sorted(glob.glob(os.path.join(args.out, "gpu", "*", "baselines_gpu.json"))):
         with open(path) as fh:
             for r in json.load(fh):
                 if r.get("dataset") == data or (problem == "higgs" and "higgs" in str(r.get("dataset"))):
-                    refs.append((f"{r['method']} (GPU: {r['machine'].get('gpu', {}).get('name', '?')})", _time_to(r, P["target"]), "-."))
+                    refs.append((f"{r['method']}, {r.get('n_train') or 0:,} samples, GPU: {r['machine'].get('gpu', {}).get('name', '?')}",
+                                 _time_to(r, P["target"]), "-."))
     for c, t in measured:
         rows.append({"figure": fig, "kind": "measured", "cores": c, "time_to_target_s": t, "label": "ADMM, measured",
                      "data": data, "synthetic": synthetic})
+    for c, t in model_here:
+        rows.append({"figure": fig, "kind": "model (this data)", "cores": c, "time_to_target_s": t, "label": "ADMM, model",
+                     "data": f"{data} ({n_here:,} samples)", "synthetic": True})
     for c, t in model:
-        rows.append({"figure": fig, "kind": "model", "cores": c, "time_to_target_s": t, "label": "ADMM, model",
-                     "data": f"paper size ({'120,290' if problem == 'svhn' else '10,500,000'} samples)", "synthetic": True})
+        rows.append({"figure": fig, "kind": "model (paper size)", "cores": c, "time_to_target_s": t, "label": "ADMM, model",
+                     "data": f"paper size ({n_paper:,} samples)", "synthetic": True})
     for label, t, _ in refs:
         rows.append({"figure": fig, "kind": "reference", "cores": "", "time_to_target_s": t, "label": label, "data": data,
                      "synthetic": synthetic})
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
     meta = _meta(args, fig, data, synthetic, {"scaling": "scaling/scaling.json"})
     meta["summary"] = {"measured": measured, "model_at_paper_cores": next((t for c, t in model if c == P["paper_cores"]), None),
+                       "model_this_size": model_here,
                        "references": [(l, t) for l, t, _ in refs], "iters_to_target": sc["iters_to_target"].get(problem)}
     write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
     if figures.have_matplotlib():
         m = sc["machine"]
-        sub = (f"{'SYNTHETIC stand-in ' if synthetic else ''}{data} measured here ({m.get('cpu')}, {m.get('cores')} cores); "
-               f"model at the paper's size, assumed interconnect; commit {sc['commit'][:10]}")
+        sub = (f"{'SYNTHETIC stand-in ' if synthetic else ''}{data} ({n_here:,} samples) measured here ({m.get('cpu')}, "
+               f"{m.get('cores')} cores); model lines: calibrated here, assumed interconnect "
+               f"({sc['network_assumed']['alpha_s'] * 1e6:g} us, {sc['network_assumed']['bandwidth_Bps'] / 1e9:g} GB/s), "
+               f"{sc['iters_to_target'].get(problem)} iterations to target; commit {sc['commit'][:10]}")
         title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, time to {P['target']:.0%} test accuracy against cores"
-        figures.time_vs_cores(os.path.join(folder, f"fig{fig}.png"), measured, model, refs, title, sub, P["paper_cores"])
+        figures.time_vs_cores(os.path.join(folder, f"fig{fig}.png"), measured, models, refs, title, sub, P["paper_cores"])
     return meta
+
+
+def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
+    """The scaling model at the measured problem's own size: (cores, seconds to target) for cores <= samples,
+    with the calibration and assumed interconnect of ``sc`` and the iterations the one-rank run needed."""
+    from . import scaling
+
+    widths = scaling.PAPER_PROBLEMS[problem][0]
+    cal, net = sc["calibration"][problem], sc["network_assumed"]
+    k = sc["measured"][0]["iters_to_target"]
+    out = []
+    for cores in scaling.MODEL_CORES:
+        if cores > n:
+            break
+        m = scaling.predict_iteration(widths, n, cores, cal["c_s_per_sample"], cal["t_fixed_s"], net["alpha_s"], net["bandwidth_Bps"])
+        out.append((cores, k * m["time_per_iter_s"] if k else None))
+    return out
 
 
 def _powers(p):

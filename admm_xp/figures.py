@@ -77,7 +77,7 @@ def time_vs_cores(path: str, measured: list, models: list, references: list, tit
     ax.set_yscale("log")
     ax.set_xlabel("CPU cores (one MPI rank per core; log scale)")
     ax.set_ylabel("time to target test accuracy (s, log scale)")
-    ax.set_title(_title(title, subtitle, width=120), fontsize=9)
+    ax.set_title(_title(title, subtitle, width=90), fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()

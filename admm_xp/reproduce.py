@@ -100,7 +100,6 @@ def _meta(args, figure, data, synthetic, records) -> dict:
 
 def figure_time(args, fig: str, log) -> dict:
     """1b / 2b: accuracy against time for every method."""
-    from . import figures
     from .runrecord import write_json_atomic
 
     problem, _ = FIGURES[fig]
@@ -117,31 +116,45 @@ def figure_time(args, fig: str, log) -> dict:
     runs = [("admm", ["train", *common, "--iters", str(b["iters"]), "--max-time", str(b["max_time"])]),
             ("admm (paper preset)", ["train", *common, "--preset", "paper", "--iters", str(b["iters"]), "--max-time", str(b["max_time"])])]
     runs += [(m, ["baseline", "--method", m, *common, "--max-time", str(b["max_time"])]) for m in BASELINES]
-    rows, records, curves, n_train = [], {}, {}, {}
+    records = {}
     for i, (label, cmd) in enumerate(runs, 1):
         fname = label.replace(" (paper preset)", "_paper") + ".json"
-        rec = _run(cmd, os.path.join(folder, fname), f"figure {fig}: {label} ({i}/{len(runs)})", log, args.timeout)
-        if rec is None:
-            continue
-        records[label] = fname
-        n_train[label] = rec.get("n_train")
-        curves[label] = [(h.get("time_s"), h.get("test_acc")) for h in rec["history"] if h.get("test_acc") is not None]
-        for h in rec["history"]:
-            if h.get("test_acc") is None:
-                continue
-            rows.append({"figure": fig, "method": label, "data": data, "synthetic": synthetic, "iter": h["iter"],
-                         "time_s": h["time_s"], "test_acc": h["test_acc"], "train_acc": h.get("train_acc")})
+        if _run(cmd, os.path.join(folder, fname), f"figure {fig}: {label} ({i}/{len(runs)})", log, args.timeout) is not None:
+            records[label] = fname
+    rows, curves, n_train = _time_panel(folder, fig, data, synthetic, records)
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
-    desc = _describe(data, synthetic, records, folder)
     meta = _meta(args, fig, data, synthetic, records)
     meta["summary"] = {label: {"best_test_acc": max(a for _, a in pts), "time_to_target_s": _first(pts, P["target"]),
                                "n_train": n_train[label]}
                        for label, pts in curves.items() if pts}
     write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
-    if figures.have_matplotlib():
-        title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, test accuracy against time"
-        figures.accuracy_vs_time(os.path.join(folder, f"fig{fig}.png"), curves, P["target"], title, desc)
+    _plot_time(folder, fig, data, synthetic, records, curves)
     return meta
+
+
+def _time_panel(folder, fig, data, synthetic, records) -> tuple[list, dict, dict]:
+    """CSV rows, (time, test accuracy) curves and training-set sizes of the run records ``{label: file}``."""
+    rows, curves, n_train = [], {}, {}
+    for label, fname in records.items():
+        with open(os.path.join(folder, fname)) as fh:
+            rec = json.load(fh)
+        n_train[label] = rec.get("n_train")
+        curves[label] = [(h.get("time_s"), h.get("test_acc")) for h in rec["history"] if h.get("test_acc") is not None]
+        for h in rec["history"]:
+            if h.get("test_acc") is not None:
+                rows.append({"figure": fig, "method": label, "data": data, "synthetic": synthetic, "iter": h["iter"],
+                             "time_s": h["time_s"], "test_acc": h["test_acc"], "train_acc": h.get("train_acc")})
+    return rows, curves, n_train
+
+
+def _plot_time(folder, fig, data, synthetic, records, curves) -> None:
+    from . import figures
+
+    if figures.have_matplotlib():
+        problem = FIGURES[fig][0]
+        title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, test accuracy against time"
+        figures.accuracy_vs_time(os.path.join(folder, f"fig{fig}.png"), curves, PROBLEMS[problem]["target"], title,
+                                 _describe(data, synthetic, records, folder))
 
 
 def _first(pts, target):
@@ -163,7 +176,6 @@ def _describe(data, synthetic, records, folder) -> str:
 
 def figure_cores(args, fig: str, log) -> dict:
     """1a / 2a: time to target against cores, measured and modelled, with reference lines."""
-    from . import figures, scaling
     from .runrecord import write_json_atomic
 
     problem, _ = FIGURES[fig]
@@ -184,7 +196,23 @@ def figure_cores(args, fig: str, log) -> dict:
     res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=args.timeout * 4)
     if res.returncode != 0:
         raise UserError(f"figure {fig}: the scaling runs failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}")
-    with open(os.path.join(folder, "scaling", "scaling.json")) as fh:
+    panel = _cores_panel(args.out, fig, data, synthetic)
+    write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), panel["rows"])
+    meta = _meta(args, fig, data, synthetic, {"scaling": "scaling/scaling.json"})
+    meta["summary"] = panel["summary"]
+    write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
+    _plot_cores(folder, fig, panel)
+    return meta
+
+
+def _cores_panel(out, fig, data, synthetic) -> dict:
+    """Everything figure 1a / 2a shows, from ``fig<fig>/scaling/scaling.json`` and the accuracy-against-time
+    panel of the same problem (the baselines' reference lines): CSV rows, a summary and the plot's series."""
+    from . import scaling
+
+    problem, _ = FIGURES[fig]
+    P = PROBLEMS[problem]
+    with open(os.path.join(out, f"fig{fig}", "scaling", "scaling.json")) as fh:
         sc = json.load(fh)
     measured = [(r["ranks"], r["time_to_target_s"]) for r in sc["measured"]]
     model = [(r["cores"], r["time_to_target_s"]) for r in sc["model"] if r["problem"] == problem]
@@ -194,7 +222,7 @@ def figure_cores(args, fig: str, log) -> dict:
               (f"ADMM, model at the paper's size ({n_paper:,} samples; not measured)", model, "--")]
     refs, rows = [], []
     time_fig = f"{P['figure']}b"
-    tf = os.path.join(args.out, f"fig{time_fig}", f"fig{time_fig}.json")
+    tf = os.path.join(out, f"fig{time_fig}", f"fig{time_fig}.json")
     if os.path.exists(tf):
         with open(tf) as fh:
             tmeta = json.load(fh)
@@ -203,7 +231,7 @@ def figure_cores(args, fig: str, log) -> dict:
                 continue
             n = f", {s['n_train']:,} samples" if s.get("n_train") else ""
             refs.append((f"{label}{n}, this machine's CPU (1 process)", s["time_to_target_s"], "--"))
-    for path in sorted(glob.glob(os.path.join(args.out, "gpu", "*", "baselines_gpu.json"))):
+    for path in sorted(glob.glob(os.path.join(out, "gpu", "*", "baselines_gpu.json"))):
         with open(path) as fh:
             for r in json.load(fh):
                 if r.get("dataset") == data or (problem == "higgs" and "higgs" in str(r.get("dataset"))):
@@ -221,21 +249,41 @@ def figure_cores(args, fig: str, log) -> dict:
     for label, t, _ in refs:
         rows.append({"figure": fig, "kind": "reference", "cores": "", "time_to_target_s": t, "label": label, "data": data,
                      "synthetic": synthetic})
-    write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
-    meta = _meta(args, fig, data, synthetic, {"scaling": "scaling/scaling.json"})
-    meta["summary"] = {"measured": measured, "model_at_paper_cores": next((t for c, t in model if c == P["paper_cores"]), None),
-                       "model_this_size": model_here,
-                       "references": [(l, t) for l, t, _ in refs], "iters_to_target": sc["iters_to_target"].get(problem)}
-    write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
+    summary = {"measured": measured, "model_at_paper_cores": next((t for c, t in model if c == P["paper_cores"]), None),
+               "model_this_size": model_here,
+               "references": [(l, t) for l, t, _ in refs], "iters_to_target": sc["iters_to_target"].get(problem)}
+    m = sc["machine"]
+    sub = (f"{'SYNTHETIC stand-in ' if synthetic else ''}{data} ({n_here:,} samples) measured here ({m.get('cpu')}, "
+           f"{m.get('cores')} cores); model lines: calibrated here, assumed interconnect "
+           f"({sc['network_assumed']['alpha_s'] * 1e6:g} us, {sc['network_assumed']['bandwidth_Bps'] / 1e9:g} GB/s), "
+           f"{sc['iters_to_target'].get(problem)} iterations to target; commit {sc['commit'][:10]}")
+    title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, time to {P['target']:.0%} test accuracy against cores"
+    return {"rows": rows, "summary": summary, "plot": (measured, models, refs, title, sub, P["paper_cores"])}
+
+
+def _plot_cores(folder, fig, panel) -> None:
+    from . import figures
+
     if figures.have_matplotlib():
-        m = sc["machine"]
-        sub = (f"{'SYNTHETIC stand-in ' if synthetic else ''}{data} ({n_here:,} samples) measured here ({m.get('cpu')}, "
-               f"{m.get('cores')} cores); model lines: calibrated here, assumed interconnect "
-               f"({sc['network_assumed']['alpha_s'] * 1e6:g} us, {sc['network_assumed']['bandwidth_Bps'] / 1e9:g} GB/s), "
-               f"{sc['iters_to_target'].get(problem)} iterations to target; commit {sc['commit'][:10]}")
-        title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, time to {P['target']:.0%} test accuracy against cores"
-        figures.time_vs_cores(os.path.join(folder, f"fig{fig}.png"), measured, models, refs, title, sub, P["paper_cores"])
-    return meta
+        figures.time_vs_cores(os.path.join(folder, f"fig{fig}.png"), *panel["plot"])
+
+
+def plot_only(out: str, fig: str) -> None:
+    """Redraw one panel's PNG from the files an earlier ``admm-xp reproduce`` left in ``out`` (no runs; the
+    CSV and JSON files stay as they are)."""
+    folder = os.path.join(out, f"fig{fig}")
+    path = os.path.join(folder, f"fig{fig}.json")
+    if not os.path.exists(path):
+        raise UserError(f"--plot-only: {path} does not exist; run `admm-xp reproduce --figure {fig}` first")
+    with open(path) as fh:
+        meta = json.load(fh)
+    data, synthetic = meta["dataset"], bool(meta["dataset_info"].get("synthetic"))
+    if FIGURES[fig][1] == "time":
+        records = meta["final"]["records"]
+        _, curves, _ = _time_panel(folder, fig, data, synthetic, records)
+        _plot_time(folder, fig, data, synthetic, records, curves)
+    else:
+        _plot_cores(folder, fig, _cores_panel(out, fig, data, synthetic))
 
 
 def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
@@ -274,6 +322,8 @@ def register(sub) -> None:
     p.add_argument("--data-dir", metavar="DIR", help="folder with the full HIGGS / SVHN files (else stand-ins)")
     p.add_argument("--out", default="results/reproduce", help="output folder (default results/reproduce)")
     p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per run")
+    p.add_argument("--plot-only", action="store_true",
+                   help="run nothing: redraw the PNGs from the records an earlier run left in --out")
     # Overrides for small test runs.
     p.add_argument("--n-train", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--iters-override", type=int, default=None, help=argparse.SUPPRESS)
@@ -291,6 +341,15 @@ def cmd_reproduce(args, comm) -> int:
     check_output_path(os.path.join(args.out, "x"), "--out")
     todo = ["1b", "2b", "1a", "2a"] if args.figure == "all" else [args.figure]
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    if args.plot_only:
+        from .figures import have_matplotlib
+
+        if not have_matplotlib():
+            raise ConfigError("--plot-only needs matplotlib: pip install -e '.[plot]'")
+        for fig in todo:
+            plot_only(args.out, fig)
+            log(f"reproduce: redrew {os.path.join(args.out, f'fig{fig}', f'fig{fig}.png')}")
+        return 0
     t0 = time.monotonic()
     metas = {}
     for fig in todo:

@@ -95,6 +95,8 @@ def now_iso() -> str:
 
 def base_record(*, method, dataset, layers, backend, dtype, ranks, config, command=None) -> dict:
     """The metadata every record carries (history and final are added by the caller)."""
+    from .threads import threads_per_rank
+
     machine = dict(machine_info())
     gpu = gpu_info(backend)
     if gpu:
@@ -110,6 +112,7 @@ def base_record(*, method, dataset, layers, backend, dtype, ranks, config, comma
         "backend": backend.name if backend is not None else "numpy",
         "dtype": dtype,
         "ranks": int(ranks),
+        "threads_per_rank": threads_per_rank() if backend is None or backend.name == "numpy" else None,
         "config": config,
         "command": command or command_line(),
         "commit": source_commit(),

@@ -12,7 +12,6 @@ when numba is installed.
 """
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -212,14 +211,10 @@ def _output_prox(m, s, lam, z, lam_out, beta, update):
 
 
 def default_threads() -> int:
-    """Threads for the column chunks: ADMM_XP_THREADS (set per MPI rank), else the cores of this process."""
-    env = os.environ.get("ADMM_XP_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    """Threads for the column chunks: the rank's share of the cores (see :mod:`admm_xp.threads`)."""
+    from ..threads import threads_per_rank
+
+    return threads_per_rank()
 
 
 def _c_contiguous(x) -> bool:

@@ -88,7 +88,8 @@ def add_train_parser(sub) -> None:
     p = sub.add_parser(
         "train", help="train a network with ADMM (Taylor et al. 2016)",
         description="Train a ReLU network with a hinge-loss output by ADMM, without gradients. With no options: "
-                    "the embedded real HIGGS rows, one hidden layer of 300, the paper's method.",
+                    "the embedded real HIGGS rows, one hidden layer of 300, the default preset (the paper's method "
+                    "with a weight decay; --preset paper for the paper's exact method).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_data_options(p)

@@ -1,7 +1,8 @@
 """``admm-xp reproduce``: the paper's four panels, regenerated on this machine.
 
 Figure 1 is SVHN (digit 0 against digit 2, target 95% test accuracy, hidden
-layers 100 and 50), Figure 2 is HIGGS (target 64%, hidden layer 300):
+layers 100 and 50), Figure 2 is HIGGS (target 64%, hidden layer 300); the
+networks are the paper's unless --hidden-svhn / --hidden-higgs say otherwise:
 
 * **1a / 2a**: time for ADMM to reach the target against the number of
   cores (log x): points measured here on 1..P ranks (``admm-xp scaling``),
@@ -39,6 +40,11 @@ FIGURES = {"1a": ("svhn", "cores"), "1b": ("svhn", "time"), "2a": ("higgs", "cor
 BASELINES = ("sgd", "adam", "cg", "lbfgs")
 # Paper's numbers (../shared/paper/algorithm.md): time to target on the GPU.
 PAPER_TIMES = {"svhn": {"lbfgs": "3.2 s", "cg": "9.3 s", "sgd": "8.2 s"}, "higgs": {"lbfgs": "181 s", "cg": "44 min", "sgd": "never"}}
+
+
+def _hidden(args, problem: str) -> str:
+    """The hidden widths for a problem: --hidden-higgs / --hidden-svhn, else the paper's."""
+    return getattr(args, f"hidden_{problem}", None) or PROBLEMS[problem]["hidden"]
 
 
 def _budget(args, problem: str) -> dict:
@@ -108,7 +114,7 @@ def figure_time(args, fig: str, log) -> dict:
     b = _budget(args, problem)
     folder = os.path.join(args.out, f"fig{fig}")
     os.makedirs(folder, exist_ok=True)
-    common = ["--dataset", data, "--hidden", P["hidden"], "--device", args.device]
+    common = ["--dataset", data, "--hidden", _hidden(args, problem), "--device", args.device]
     if args.data_dir:
         common += ["--data-dir", args.data_dir]
     if b["n_train"]:
@@ -184,7 +190,7 @@ def figure_cores(args, fig: str, log) -> dict:
     b = _budget(args, problem)
     folder = os.path.join(args.out, f"fig{fig}")
     os.makedirs(folder, exist_ok=True)
-    cmd = [sys.executable, "-m", "admm_xp", "scaling", "--dataset", data, "--hidden", P["hidden"],
+    cmd = [sys.executable, "-m", "admm_xp", "scaling", "--dataset", data, "--hidden", _hidden(args, problem),
            "--iters", str(max(b["iters"], 40)), "--target-acc", str(P["target"]), "--out-dir", os.path.join(folder, "scaling")]
     if args.ranks:
         cmd += ["--rank-counts", ",".join(str(p) for p in _powers(args.ranks))]
@@ -218,8 +224,9 @@ def _cores_panel(out, fig, data, synthetic) -> dict:
     model = [(r["cores"], r["time_to_target_s"]) for r in sc["model"] if r["problem"] == problem]
     n_here, n_paper = sc["measured"][0]["n_train"], scaling.PAPER_PROBLEMS[problem][1]
     model_here = _model_at_this_size(sc, problem, n_here)
-    models = [(f"ADMM, model at this data size ({n_here:,} samples; not measured)", model_here, "-."),
-              (f"ADMM, model at the paper's size ({n_paper:,} samples; not measured)", model, "--")]
+    net_here, net_paper = ("-".join(str(w) for w in ws) for ws in (sc["layers"], scaling.PAPER_PROBLEMS[problem][0]))
+    models = [(f"ADMM, model at this data size ({n_here:,} samples, {net_here}; not measured)", model_here, "-."),
+              (f"ADMM, model at the paper's size ({n_paper:,} samples, {net_paper}; not measured)", model, "--")]
     refs, rows = [], []
     time_fig = f"{P['figure']}b"
     tf = os.path.join(out, f"fig{time_fig}", f"fig{time_fig}.json")
@@ -291,8 +298,9 @@ def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
     with the calibration and assumed interconnect of ``sc`` and the iterations the one-rank run needed."""
     from . import scaling
 
-    widths = scaling.PAPER_PROBLEMS[problem][0]
-    cal, net = sc["calibration"][problem], sc["network_assumed"]
+    widths = tuple(sc["layers"])
+    key = problem if tuple(scaling.PAPER_PROBLEMS[problem][0]) == widths else "fixed"
+    cal, net = sc["calibration"][key], sc["network_assumed"]
     k = sc["measured"][0]["iters_to_target"]
     out = []
     for cores in scaling.MODEL_CORES:
@@ -320,6 +328,10 @@ def register(sub) -> None:
     p.add_argument("--ranks", type=int, default=None, metavar="P",
                    help="largest rank count of the measured scaling points (default: this machine's cores)")
     p.add_argument("--data-dir", metavar="DIR", help="folder with the full HIGGS / SVHN files (else stand-ins)")
+    p.add_argument("--hidden-higgs", default=PROBLEMS["higgs"]["hidden"], metavar="W[,W...]",
+                   help=f"hidden widths for HIGGS (figures 2a, 2b; default the paper's {PROBLEMS['higgs']['hidden']})")
+    p.add_argument("--hidden-svhn", default=PROBLEMS["svhn"]["hidden"], metavar="W[,W...]",
+                   help=f"hidden widths for SVHN (figures 1a, 1b; default the paper's {PROBLEMS['svhn']['hidden']})")
     p.add_argument("--out", default="results/reproduce", help="output folder (default results/reproduce)")
     p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per run")
     p.add_argument("--plot-only", action="store_true",
@@ -339,6 +351,14 @@ def cmd_reproduce(args, comm) -> int:
     if args.ranks is not None and args.ranks < 1:
         raise ConfigError(f"--ranks must be >= 1, got {args.ranks}")
     check_output_path(os.path.join(args.out, "x"), "--out")
+    from .cli import parse_widths
+
+    for opt in ("hidden_higgs", "hidden_svhn"):
+        try:
+            parse_widths(getattr(args, opt))
+        except ConfigError:
+            raise ConfigError(f"--{opt.replace('_', '-')} must be comma-separated widths >= 1 such as 300 or 100,50, "
+                              f"got {getattr(args, opt)!r}") from None
     todo = ["1b", "2b", "1a", "2a"] if args.figure == "all" else [args.figure]
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     if args.plot_only:
@@ -371,13 +391,25 @@ def summary_markdown(out: str) -> str:
              "|---|---|---:|---:|---:|"]
     for problem, P in PROBLEMS.items():
         path = os.path.join(out, f"fig{P['figure']}b", f"fig{P['figure']}b.json")
-        if not os.path.exists(path):
-            continue
-        with open(path) as fh:
-            meta = json.load(fh)
-        data = meta["dataset"]
-        for label, s in meta["summary"].items():
-            paper = PAPER_TIMES[problem].get(label, "-")
-            lines.append(f"| {problem.upper()} {P['target']:.0%} ({data}{', synthetic' if meta['dataset_info'].get('synthetic') else ''}) "
-                         f"| {label} | {paper} | {nice_seconds(s['time_to_target_s'])} | {s['best_test_acc']:.4f} |")
+        if os.path.exists(path):
+            with open(path) as fh:
+                meta = json.load(fh)
+            data = meta["dataset"]
+            for label, s in meta["summary"].items():
+                paper = PAPER_TIMES[problem].get(label, "-")
+                name = {"admm": "admm (default preset)"}.get(label, label) + ", 1 process"
+                lines.append(f"| {problem.upper()} {P['target']:.0%} ({data}{', synthetic' if meta['dataset_info'].get('synthetic') else ''}) "
+                             f"| {name} | {paper} | {nice_seconds(s['time_to_target_s'])} | {s['best_test_acc']:.4f} |")
+        path = os.path.join(out, f"fig{P['figure']}a", f"fig{P['figure']}a.json")
+        if os.path.exists(path):
+            with open(path) as fh:
+                meta = json.load(fh)
+            data = meta["dataset"]
+            where = f"{problem.upper()} {P['target']:.0%} ({data}{', synthetic' if meta['dataset_info'].get('synthetic') else ''})"
+            for ranks, t in meta["summary"]["measured"]:
+                lines.append(f"| {where} | admm, {ranks} MPI rank{'s' if ranks > 1 else ''} of one core (measured) | "
+                             f"in Fig. {P['figure']}a, no number | {nice_seconds(t)} | - |")
+            t = meta["summary"].get("model_at_paper_cores")
+            lines.append(f"| {problem.upper()} {P['target']:.0%} (paper's size, **model**) | admm, {P['paper_cores']:,} cores "
+                         f"(**predicted**, not measured) | in Fig. {P['figure']}a, no number | {nice_seconds(t)} | - |")
     return "\n".join(lines) + "\n"

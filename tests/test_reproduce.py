@@ -17,7 +17,8 @@ def reproduced(tmp_path_factory):
     out = tmp_path_factory.mktemp("repro")
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     res = subprocess.run([sys.executable, "-m", "admm_xp", "reproduce", "--out", str(out), "--ranks", "2",
-                          "--n-train", "600", "--iters-override", "6", "--max-time-override", "2"],
+                          "--n-train", "600", "--iters-override", "6", "--max-time-override", "2",
+                          "--hidden-svhn", "10,5"],  # a network of one's own for SVHN, the paper's for HIGGS
                          capture_output=True, text=True, timeout=900, env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     return out, res
@@ -41,6 +42,8 @@ def test_accuracy_against_time_panels(reproduced, fig):
         assert key in meta
     for rec in meta["final"]["records"].values():
         assert (folder / rec).exists()
+        layers = json.loads((folder / rec).read_text())["layers"]
+        assert layers == ([3072, 10, 5, 1] if fig == "1b" else [28, 300, 1])  # --hidden-svhn 10,5 reached every run
     pytest.importorskip("matplotlib")
     assert (folder / f"fig{fig}.png").stat().st_size > 10_000
 
@@ -76,6 +79,18 @@ def test_summary_sets_paper_numbers_beside_ours(reproduced):
     text = (out / "summary.md").read_text()
     assert "181 s" in text and "3.2 s" in text  # the paper's L-BFGS times
     assert "lbfgs" in text and "admm" in text
+    # ADMM at the paper's core counts is a prediction, and the table says so.
+    assert "7,200 cores (**predicted**, not measured)" in text and "2,496 cores (**predicted**" in text
+    assert "admm, 2 MPI ranks of one core (measured)" in text
+
+
+@pytest.mark.parametrize("opt", ["--hidden-higgs", "--hidden-svhn"])
+def test_bad_widths_fail_in_one_line_before_any_run(tmp_path, opt):
+    res = subprocess.run([sys.executable, "-m", "admm_xp", "reproduce", opt, "100,0", "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and opt in res.stderr and "100,0" in res.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_plot_only_redraws_pngs_from_the_records_without_running(reproduced, tmp_path):

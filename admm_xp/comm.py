@@ -66,6 +66,9 @@ class LocalComm:
         raise SystemExit(code)
 
 
+ABORT_RELAY_S = 0.3  # seconds a rank waits between printing its last line and MPI_Abort
+
+
 class MPIComm:
     """Data-parallel ranks over mpi4py (``mpiexec -n P ...``)."""
 
@@ -148,8 +151,13 @@ class MPIComm:
         self.comm.Barrier()
 
     def abort(self, code: int = 1) -> None:
+        """End every rank with ``code``, after this rank's last lines have left for the launcher: MPICH's
+        launcher relays output through a proxy, and an immediate abort could drop a line in transit."""
+        import time
+
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(ABORT_RELAY_S)
         self.comm.Abort(code)
 
 

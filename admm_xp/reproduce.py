@@ -104,16 +104,20 @@ def _meta(args, figure, data, synthetic, records) -> dict:
     return rec
 
 
+def _panel_setup(args, fig: str):
+    """(problem, its PROBLEMS entry, data set, synthetic?, budget, output folder, created) of one panel."""
+    problem, _ = FIGURES[fig]
+    data, synthetic = _data(args, problem)
+    folder = os.path.join(args.out, f"fig{fig}")
+    os.makedirs(folder, exist_ok=True)
+    return problem, PROBLEMS[problem], data, synthetic, _budget(args, problem), folder
+
+
 def figure_time(args, fig: str, log) -> dict:
     """1b / 2b: accuracy against time for every method."""
     from .runrecord import write_json_atomic
 
-    problem, _ = FIGURES[fig]
-    P = PROBLEMS[problem]
-    data, synthetic = _data(args, problem)
-    b = _budget(args, problem)
-    folder = os.path.join(args.out, f"fig{fig}")
-    os.makedirs(folder, exist_ok=True)
+    problem, P, data, synthetic, b, folder = _panel_setup(args, fig)
     common = ["--dataset", data, "--hidden", _hidden(args, problem), "--device", args.device]
     if args.data_dir:
         common += ["--data-dir", args.data_dir]
@@ -184,12 +188,7 @@ def figure_cores(args, fig: str, log) -> dict:
     """1a / 2a: time to target against cores, measured and modelled, with reference lines."""
     from .runrecord import write_json_atomic
 
-    problem, _ = FIGURES[fig]
-    P = PROBLEMS[problem]
-    data, synthetic = _data(args, problem)
-    b = _budget(args, problem)
-    folder = os.path.join(args.out, f"fig{fig}")
-    os.makedirs(folder, exist_ok=True)
+    problem, P, data, synthetic, b, folder = _panel_setup(args, fig)
     cmd = [sys.executable, "-m", "admm_xp", "scaling", "--dataset", data, "--hidden", _hidden(args, problem),
            "--iters", str(max(b["iters"], 40)), "--target-acc", str(P["target"]), "--out-dir", os.path.join(folder, "scaling")]
     if args.ranks:

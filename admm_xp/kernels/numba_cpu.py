@@ -229,6 +229,7 @@ class NumbaKernels:
         self.threads = default_threads() if threads is None else max(1, int(threads))
         self._local = threading.local()
         self._pool = None
+        self._blas = None  # a threadpoolctl controller, made on first use (scanning the libraries costs ~0.3 ms)
 
     def warmup(self, dtype) -> None:
         """Compile (or load from numba's cache) every loop for ``dtype`` before anything is timed."""
@@ -246,20 +247,26 @@ class NumbaKernels:
         """BLAS on one thread for a whole iteration: the chunks already use every core, and OpenBLAS's
         own threads, woken for the small d x d products and solves between chunks, would only get in
         their way (measured: 0.062 s per iteration on the embedded HIGGS rows with them, 0.033 without)."""
-        from threadpoolctl import threadpool_limits
+        return self._one_blas_thread()
 
-        return threadpool_limits(1, user_api="blas")
+    def _one_blas_thread(self):
+        """A context with BLAS on one thread. One controller per kernel set: threadpoolctl's
+        ``threadpool_limits`` rescans the loaded libraries at every call (~0.3 ms each)."""
+        if self._blas is None:
+            import scipy.linalg  # noqa: F401  (SciPy's own BLAS is loaded before the scan, so the limit covers it)
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController()
+        return self._blas.limit(limits=1, user_api="blas")
 
     def map_chunks(self, fn, n: int):
         """``[fn(slice) for each of T contiguous column chunks]``, in chunk order, on T threads."""
-        from threadpoolctl import threadpool_limits
-
         t = max(1, min(self.threads, n // 256 or 1))
         bounds = [n * c // t for c in range(t + 1)]
         slices = [slice(bounds[c], bounds[c + 1]) for c in range(t)]
         if t == 1:
             return [fn(slices[0])]
-        with threadpool_limits(1, user_api="blas"):  # a no-op inside iteration_context
+        with self._one_blas_thread():  # a no-op inside iteration_context
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="admm-xp")
             return list(self._pool.map(fn, slices))

@@ -61,13 +61,26 @@ def test_output_prox_matches_portable(rng, dtype, update):
         assert x == pytest.approx(float(y), rel=10 * tol, abs=10 * tol)
 
 
+def test_slab_columns_keep_the_z_slab_in_cache():
+    for rows in (1, 28, 300, 3072, 100_000):
+        for itemsize in (4, 8):
+            cols = numba_cpu.slab_columns(rows, itemsize)
+            assert cols & (cols - 1) == 0 and numba_cpu.SLAB_MIN <= cols <= numba_cpu.SLAB_MAX
+            # as wide as allowed, but never wider than the slab budget unless at the minimum width
+            assert cols == numba_cpu.SLAB_MIN or rows * cols * itemsize <= numba_cpu.SLAB_BYTES
+            assert cols == numba_cpu.SLAB_MAX or rows * 2 * cols * itemsize > numba_cpu.SLAB_BYTES
+
+
 @pytest.mark.parametrize("k", [1, 3, 8, 12])
 @pytest.mark.parametrize("with_bias", [False, True])
-def test_hidden_block_matches_the_reference_updates(rng, dtype, k, with_bias):
+@pytest.mark.parametrize("d", [40, 3000])  # one slab per block / several slabs and a partial one
+def test_hidden_block_matches_the_reference_updates(rng, dtype, k, with_bias, d):
     """The fused block loop (narrow next layer) and the BLAS path (wide) = updates.* on those columns."""
     from admm_xp import updates
 
-    d, n, cols = 40, 700, slice(123, 456)
+    n, cols = 700, slice(123, 456)
+    if d > 40 and k == 1:
+        assert numba_cpu.slab_columns(d, np.dtype(dtype).itemsize) < (cols.stop - cols.start) // 2
     z = rng.normal(size=(d, n)).astype(dtype)
     z_next = rng.normal(size=(k, n)).astype(dtype)
     a = np.zeros((d, n), dtype=dtype)

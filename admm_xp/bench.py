@@ -21,6 +21,14 @@ floor (the GEMM flops at the measured GEMM rate plus the minimum bytes of
 the elementwise steps at the measured bandwidth), the ratio of the measured
 time to that floor, the speedup over the naive version, and the peak memory
 against the bytes the algorithm must hold (X, a, z, lambda and the targets).
+
+A second floor shows where the rest of the gap lies: each matrix product of
+the iteration is timed on its own at its real shape (the pass's block width,
+one product per worker thread, as the passes run them), and the floor is
+recomputed with those rates. ``time / floor`` above that second ratio is
+the BLAS's rate at these shapes (a 300 x 300 Gram or a product with 28-long
+sides runs well below the large square GEMM); the second ratio itself is
+what the solver's own code loses around the products.
 """
 from __future__ import annotations
 
@@ -80,6 +88,68 @@ def measure_bandwidth(backend, dtype, nbytes: int | None = None, repeats: int = 
         _sync(backend)
         best = min(best, time.perf_counter() - t0)
     return {"bytes": n * itemsize, "seconds": best, "GBps": 2.0 * n * itemsize / best / 1e9}
+
+
+# Products whose fixed sides are this narrow run inside the fused elementwise loops (or are
+# bandwidth-bound thin products): the shape-rate floor keeps them at the GEMM rate.
+THIN = 8
+
+
+def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, min_seconds: float = 0.05) -> list[dict]:
+    """Rate of each per-sample product of the iteration (:func:`costmodel.per_sample_products`)
+    at the pass's block width, run as the passes run it: inside the kernels' iteration context,
+    one product per worker thread at once on that thread's own columns (``ops.map_chunks``),
+    the samples' operands being column views of wider arrays as in the solver's state.
+    Products with a side of at most THIN get ``gflops`` None."""
+    xp, dev = backend.xp, backend.device
+    dt = backend.dtype(dtype)
+    workers = max(1, int(getattr(ops, "threads", 1) or 1))
+    seen, out = {}, []
+    for p in costmodel.per_sample_products(widths):
+        M, K, N = p["shape"]
+        key = (p["shape"], p["gram"])
+        if min(x for x in (M, K, N) if x != "n") <= THIN:
+            out.append(dict(p, gflops=None))
+            continue
+        if key not in seen:
+            seen[key] = _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds)
+        out.append(dict(p, gflops=seen[key]))
+    return out
+
+
+def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds) -> float:
+    M, K, N = p["shape"]
+
+    def cols(rows, name):  # rows x (workers + 1) block; worker c uses columns c*block .. (c+1)*block
+        return xp.full((rows, (workers + 1) * block), 0.5, dtype=dt, device=dev)  # a product's speed is not data-dependent
+
+    if p["gram"]:
+        A = cols(M, "A")
+        one = lambda c: xp.matmul(A[:, c * block:(c + 1) * block], xp.matrix_transpose(A[:, c * block:(c + 1) * block]))  # noqa: E731
+    elif K == "n":
+        A, B = cols(M, "A"), cols(N, "B")
+        one = lambda c: xp.matmul(A[:, c * block:(c + 1) * block], xp.matrix_transpose(B[:, c * block:(c + 1) * block]))  # noqa: E731
+    else:
+        W, B = xp.full((M, K), 0.5, dtype=dt, device=dev), cols(K, "B")
+        one = lambda c: xp.matmul(W, B[:, c * block:(c + 1) * block])  # noqa: E731
+
+    def run(calls):  # every worker thread does `calls` products on its own columns
+        def chunk(sl):
+            c = sl.start // 256
+            for _ in range(calls):
+                one(c)
+        _sync(backend)
+        t0 = time.perf_counter()
+        with ops.iteration_context():
+            ops.map_chunks(chunk, 256 * workers)
+        _sync(backend)
+        return time.perf_counter() - t0
+
+    run(1)
+    calls = max(1, int(min_seconds / max(run(1), 1e-7)))
+    best = min(run(calls) for _ in range(repeats)) / calls
+    chunks = len(ops.map_chunks(lambda sl: None, 256 * workers))
+    return chunks * p["flops"] * block / best / 1e9
 
 
 def _copy_into(backend):
@@ -161,6 +231,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     _sync(backend)
     setup_s = time.perf_counter() - t0
     ops = kernels_for(xp, kernels)
+    products = measure_products(backend, dtype, widths, min(block, prob.n_local), ops)
     timer = StepTimer(backend.synchronize)
     times, first = [], None
     comm_before = getattr(comm, "comm_time", 0.0)
@@ -228,6 +299,10 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     floor_gemm = flops / (gemm["gflops"] * 1e9)
     floor_bytes = bytes_min / (bw["GBps"] * 1e9)
     floor = floor_gemm + floor_bytes
+    # the same floor with each product at its own measured rate at this shape (thin ones at the GEMM rate)
+    shape_gemm = fixed / (gemm["gflops"] * 1e9) + sum(
+        p["flops"] * prob.n_local / ((p["gflops"] or gemm["gflops"]) * 1e9) for p in products)
+    shape_floor = shape_gemm + floor_bytes
     out = {
         "time_per_iter_s": t_iter,
         "gemm_fraction": flops / t_iter / (gemm["gflops"] * 1e9),
@@ -247,6 +322,10 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         "floor_s": floor,
         "floor_gemm_s": floor_gemm,
         "floor_bytes_s": floor_bytes,
+        "products": products,
+        "product_block": min(block, prob.n_local),
+        "floor_at_product_rates_s": shape_floor,
+        "floor_ratio_at_product_rates": t_iter / shape_floor,
         "iteration_times_s": times,
         "first_iteration_s": first,
         "setup_s": setup_s,
@@ -341,6 +420,19 @@ def format_bench(r) -> str:
         f"  roofline floor      {r['floor_s']:10.4f} s        (GEMM {r['floor_gemm_s']:.4f} s + bytes {r['floor_bytes_s']:.4f} s)",
         f"  time / floor        {r['floor_ratio']:10.2f}",
     ]
+    if r.get("products"):
+        gemm = r["gemm"]["gflops"]
+        lines.append(f"  the products at this shape (blocks of {r['product_block']:,} samples), each on its own:")
+        for p in r["products"]:
+            if p["gflops"] is None:
+                continue
+            shape = " x ".join(str(x) for x in p["shape"]) + (" (Gram)" if p["gram"] else "")
+            lines.append(f"    {p['name']:<16} {shape:<22} {p['gflops']:8.1f} GFLOP/s = {p['gflops'] / gemm:.2f} of the GEMM rate")
+        thin = [p["name"] for p in r["products"] if p["gflops"] is None]
+        if thin:
+            lines.append(f"    thin, fused or bandwidth-bound (kept at the GEMM rate): {', '.join(thin)}")
+        lines.append(f"  floor at these rates {r['floor_at_product_rates_s']:8.4f} s        -> time / this floor "
+                     f"{r['floor_ratio_at_product_rates']:.2f}")
     if r.get("naive_time_per_iter_s"):
         lines.append(f"  naive iteration     {r['naive_time_per_iter_s']:10.4f} s        -> speedup {r['speedup_vs_naive']:.1f}x")
     lines.append(f"  peak memory         {r['peak_bytes'] / 2**20:10.1f} MiB      = {r['peak_memory_ratio']:.2f} x the {r['state_bytes'] / 2**20:.1f} MiB the algorithm must hold")

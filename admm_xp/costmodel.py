@@ -37,6 +37,29 @@ def flops_per_sample(widths, bias: bool = False) -> dict:
     return out
 
 
+def per_sample_products(widths) -> list[dict]:
+    """The matrix products behind :func:`flops_per_sample` (no bias), one entry each.
+
+    ``shape`` is ``(M, K, N)`` of an ``M x K`` by ``K x N`` product in which the
+    string ``"n"`` stands for the samples (the column block of a pass); a
+    ``gram`` product is ``A A^T`` with ``A`` of ``M x n``, counted as the
+    symmetric ``M^2`` flops per sample. ``flops`` are per sample.
+    """
+    L = len(widths) - 1
+    out = []
+    for l in range(1, L + 1):
+        d_in, d = widths[l - 1], widths[l]
+        out.append(dict(step="z", name=f"W_{l} a_{l - 1}", shape=(d, d_in, "n"), gram=False, flops=2 * d * d_in))
+        out.append(dict(step="W", name=f"z_{l} a_{l - 1}^T", shape=(d, "n", d_in), gram=False, flops=2 * d * d_in))
+        if l > 1:
+            out.append(dict(step="W", name=f"a_{l - 1} a_{l - 1}^T", shape=(d_in, "n", d_in), gram=True, flops=d_in**2))
+        if l < L:
+            d_next = widths[l + 1]
+            out.append(dict(step="a", name=f"W_{l + 1} h_{l}", shape=(d_next, d, "n"), gram=False, flops=2 * d * d_next))
+            out.append(dict(step="a", name=f"P_{l} r_{l}", shape=(d, d_next, "n"), gram=False, flops=2 * d * d_next))
+    return out
+
+
 def fixed_flops(widths, bias: bool = False) -> float:
     """Flops per iteration that do not grow with N: the small d x d factorisations and solves.
 

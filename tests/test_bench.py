@@ -31,6 +31,29 @@ def test_bench_record_is_consistent(tmp_path):
     assert r["peak_memory_ratio"] >= 0.99  # at least the state itself
     assert set(r["breakdown_s"]) >= {"W", "a_z_pass", "zL_lambda_pass", "metrics", "comm"}
     assert r["ranks"] == 1 and r["backend"] == "numpy" and r["dtype"] == "float64"
+    # the second floor: each product at its own measured rate (thin ones at the GEMM rate)
+    prods = r["products"]
+    assert [p["name"] for p in prods] == [p["name"] for p in costmodel.per_sample_products(widths)]
+    for p in prods:
+        thin = min(x for x in p["shape"] if x != "n") <= 8
+        assert (p["gflops"] is None) == thin and (thin or p["gflops"] > 0)
+    gemm_s = costmodel.fixed_flops(widths) / (r["gemm"]["gflops"] * 1e9) + sum(
+        p["flops"] * 4000 / ((p["gflops"] or r["gemm"]["gflops"]) * 1e9) for p in prods)
+    assert r["floor_at_product_rates_s"] == pytest.approx(gemm_s + r["floor_bytes_s"])
+    assert r["floor_ratio_at_product_rates"] == pytest.approx(r["time_per_iter_s"] / r["floor_at_product_rates_s"])
+    assert "floor at these rates" in res.stdout and "a_1 a_1^T" in res.stdout
+
+
+@pytest.mark.parametrize("widths", [(28, 300, 1), (3072, 100, 50, 1), (5, 7, 3, 2), (4, 9, 1)])
+def test_products_add_up_to_the_flop_count(widths):
+    """The bench's list of per-sample products is the cost model's flop count, term by term."""
+    prods = costmodel.per_sample_products(widths)
+    assert sum(p["flops"] for p in prods) == costmodel.flops_per_sample(widths)["total"]
+    for step in ("W", "a", "z"):
+        assert sum(p["flops"] for p in prods if p["step"] == step) == costmodel.flops_per_sample(widths)[step]
+    for p in prods:
+        M, K, N = p["shape"]
+        assert "n" in (K, N) and (p["flops"] == M * M if p["gram"] else p["flops"] == 2 * M * (N if K == "n" else K))
 
 
 def test_bench_rejects_bad_sizes(capsys):

@@ -46,7 +46,7 @@ def _add_partials(parts: list) -> dict:
 def _input_cross_block(z_blk, a_blk, bias, ops, xp):
     """``z a^T`` (and the row sums of z with a bias) of one block, in float64."""
     f64 = xp.float64
-    c = xp.astype(ops.matmul(z_blk, xp.matrix_transpose(a_blk)), f64)
+    c = xp.astype(ops.matmul(z_blk, xp.matrix_transpose(a_blk)), f64, copy=False)
     return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
 
 
@@ -119,9 +119,9 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             pre = pre + pre_b
             # sums for W_{l+1} = z_{l+1} a_l^+
             a_t = xp.matrix_transpose(a_new)
-            gram = gram + xp.astype(ops.matmul(a_new, a_t), f64)
+            gram = gram + xp.astype(ops.matmul(a_new, a_t), f64, copy=False)
             if cross_b is None:
-                cross_b = xp.astype(ops.matmul(z_next[:, sl], a_t), f64)
+                cross_b = xp.astype(ops.matmul(z_next[:, sl], a_t), f64, copy=False)
             cross = cross + cross_b
             if bias:
                 gram_sums = gram_sums + xp.sum(a_new, axis=1, dtype=f64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +43,17 @@ def test_bench_record_is_consistent(tmp_path):
     assert r["floor_at_product_rates_s"] == pytest.approx(gemm_s + r["floor_bytes_s"])
     assert r["floor_ratio_at_product_rates"] == pytest.approx(r["time_per_iter_s"] / r["floor_at_product_rates_s"])
     assert "floor at these rates" in res.stdout and "a_1 a_1^T" in res.stdout
+    # the scripts that turn records into the committed tables show the record's own ratios
+    root = Path(__file__).resolve().parents[1]
+    table = subprocess.run([sys.executable, str(root / "scripts" / "bench_table.py"), str(out)], capture_output=True, text=True)
+    assert table.returncode == 0, table.stderr
+    assert f"| {r['floor_ratio']:.2f} | {r['floor_at_product_rates_s']:.3f} s | {r['floor_ratio_at_product_rates']:.2f} |" in table.stdout
+    gpu_dir = tmp_path / "gpu"
+    gpu_dir.mkdir()
+    (gpu_dir / "bench_higgs.json").write_text(out.read_text())
+    summary = subprocess.run([sys.executable, str(root / "scripts" / "gpu_summary.py"), str(gpu_dir)], capture_output=True, text=True)
+    assert summary.returncode == 0, summary.stderr
+    assert f"| {r['floor_ratio']:.2f} | {r['floor_ratio_at_product_rates']:.2f} |" in summary.stdout
 
 
 @pytest.mark.parametrize("widths", [(28, 300, 1), (3072, 100, 50, 1), (5, 7, 3, 2), (4, 9, 1)])

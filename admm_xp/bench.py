@@ -120,21 +120,24 @@ def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, 
 def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds) -> float:
     M, K, N = p["shape"]
 
-    def cols(rows, name):  # rows x (workers + 1) block; worker c uses columns c*block .. (c+1)*block
-        return xp.full((rows, (workers + 1) * block), 0.5, dtype=dt, device=dev)  # a product's speed is not data-dependent
+    def cols(rows):
+        """rows x (workers + 1) blocks; worker c uses the column view c*block .. (c+1)*block (one block
+        wider than used, so even one worker's view is strided like the solver's state). The values do
+        not matter to a product's speed."""
+        return xp.full((rows, (workers + 1) * block), 0.5, dtype=dt, device=dev)
 
     if p["gram"]:
-        A = cols(M, "A")
+        A = cols(M)
         one = lambda c: xp.matmul(A[:, c * block:(c + 1) * block], xp.matrix_transpose(A[:, c * block:(c + 1) * block]))  # noqa: E731
     elif K == "n":
-        A, B = cols(M, "A"), cols(N, "B")
+        A, B = cols(M), cols(N)
         one = lambda c: xp.matmul(A[:, c * block:(c + 1) * block], xp.matrix_transpose(B[:, c * block:(c + 1) * block]))  # noqa: E731
     else:
-        W, B = xp.full((M, K), 0.5, dtype=dt, device=dev), cols(K, "B")
+        W, B = xp.full((M, K), 0.5, dtype=dt, device=dev), cols(K)
         one = lambda c: xp.matmul(W, B[:, c * block:(c + 1) * block])  # noqa: E731
 
     def run(calls):  # every worker thread does `calls` products on its own columns
-        def chunk(sl):
+        def chunk(sl):  # map_chunks splits 256 * workers columns into one 256-column chunk per worker
             c = sl.start // 256
             for _ in range(calls):
                 one(c)

@@ -146,6 +146,8 @@ BAD = {  # file name: (content, words the one-line error must contain)
     "text.csv": (_rows("1,0.5,abc"), "unreadable values"),
     "ragged.csv": (_rows("1,0.5"), "unreadable values"),
     "labels.csv": (_rows("0.5,0.5,0.2"), "labels must be class numbers"),
+    "huge_label.csv": (_rows("9.223372036854776e+18,0.5,0.2"), "is not a class number"),  # found by the fuzz test
+    "big_label.csv": (_rows("70000,0.5,0.2"), "is not a class number"),
     "one_column.csv": ("1\n0\n1\n", "needs a label column"),
     "empty.csv": ("", "empty"),
     "header_only.csv": ("label,x1,x2\n", "no data rows"),

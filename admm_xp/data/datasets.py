@@ -294,6 +294,7 @@ def _first_rows(X, y, first, n_keep):
 
 
 # Checks and standardisation -------------------------------------------------------------
+MAX_CLASS_LABEL = 65_535  # larger "labels" are almost surely a feature column read as labels
 def to_class_indices(y, path: str, allow_multiclass: bool) -> tuple[np.ndarray, int]:
     """Labels as class indices: {0,1} or {-1,+1} -> binary; integers 0..C-1 -> C classes."""
     y = np.asarray(y)
@@ -304,6 +305,10 @@ def to_class_indices(y, path: str, allow_multiclass: bool) -> tuple[np.ndarray, 
     values = np.unique(y)
     if values.size and np.any(values != np.round(values)):
         raise DataError(f"{path}: labels must be class numbers (0/1, -1/+1 or 0..C-1), found {values[:5].tolist()}")
+    if values.size and np.max(np.abs(values.astype(np.float64))) > MAX_CLASS_LABEL:
+        big = values[np.argmax(np.abs(values.astype(np.float64)))]
+        raise DataError(f"{path}: label {big!r} is not a class number (0/1, -1/+1 or 0..C-1 with C up to "
+                        f"{MAX_CLASS_LABEL + 1:,}); is the label column the right one?")
     values = values.astype(np.int64)
     if set(values.tolist()) <= {-1, 1}:
         return (y > 0).astype(np.int64), 2

@@ -42,7 +42,7 @@ import tracemalloc
 import numpy as np
 
 from . import costmodel, rng
-from .config import ADMMConfig
+from .config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, ADMMConfig
 from .errors import ConfigError
 
 
@@ -218,7 +218,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     d0 = int(features)
     widths = layer_widths(d0, hidden, 1)
     itemsize = 4 if dtype == "float32" else 8
-    block = block or ((1 << 20) if backend.is_gpu else 2048)
+    block = block or (GPU_BLOCK_SIZE if backend.is_gpu else CPU_BLOCK_SIZE)
     cfg = ADMMConfig(hidden=tuple(hidden), dtype=dtype, block_size=block, warm_start=warmup + repeats + 1)
 
     log(f"bench: GEMM and copy rates ({backend.label}, {dtype}) ...")

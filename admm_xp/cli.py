@@ -114,7 +114,7 @@ def add_train_parser(sub) -> None:
     g.add_argument("--multiplier", choices=("on", "off"), default=None, help="the output layer's Lagrange multiplier")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
-                   help="samples per cache block of the fused passes (default 2048 on cpu, 1048576 on cuda)")
+                   help="samples per cache block of the fused passes (default 4096 on cpu, 1048576 on cuda)")
     g.add_argument("--kernels", choices=("auto", "portable", "numba", "cupy"), default="auto",
                    help="elementwise kernels: auto picks numba on cpu and CuPy kernels on cuda; portable is the array-API reference")
     add_device_options(p)
@@ -135,10 +135,10 @@ def add_train_parser(sub) -> None:
 
 
 def config_from_args(args):
-    from .config import ADMMConfig
+    from .config import ADMMConfig, default_block_size
 
     dtype = args.dtype or ("float32" if str(args.device).startswith("cuda") else "float64")
-    block = args.block_size or (1 << 20 if str(args.device).startswith(("cuda", "torch:cuda")) else 2048)
+    block = args.block_size or default_block_size(args.device)
     onoff = {"on": True, "off": False, None: None}
     return ADMMConfig.from_preset(
         args.preset,

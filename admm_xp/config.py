@@ -36,6 +36,19 @@ def _as_tuple(value, name: str) -> tuple[float, ...]:
     return out
 
 
+# Samples per column block of the fused passes (cache blocking; results agree to rounding).
+# CPU: one block's m, a and z rows stay in the last-level cache while the layer's products run;
+# 4,096 measured 1-5% faster per iteration than 2,048 at the HIGGS and SVHN shapes on the
+# development machine. GPU: big enough to fill the device.
+CPU_BLOCK_SIZE = 4096
+GPU_BLOCK_SIZE = 1 << 20
+
+
+def default_block_size(device) -> int:
+    """The block size for a ``--device`` string: GPU_BLOCK_SIZE on CUDA devices, else CPU_BLOCK_SIZE."""
+    return GPU_BLOCK_SIZE if str(device).startswith(("cuda", "torch:cuda")) else CPU_BLOCK_SIZE
+
+
 @dataclass(frozen=True)
 class ADMMConfig:
     """Settings of the ADMM solver (Taylor et al. 2016, Algorithm 1).
@@ -94,7 +107,7 @@ class ADMMConfig:
     weight_decay: float = DEFAULT["weight_decay"]
     seed: int = 0
     dtype: str = "float64"
-    block_size: int = 2048
+    block_size: int = CPU_BLOCK_SIZE
     preset: str = field(default="default", compare=False)
 
     def __post_init__(self):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .backend import resolve_device
 from .comm import LocalComm
-from .config import ADMMConfig
+from .config import ADMMConfig, default_block_size
 from .data.datasets import Dataset, _validate, standardise
 from .errors import ConfigError, DataError
 from .hostio import to_host
@@ -83,7 +83,7 @@ class ADMMClassifier:
             self.preset, hidden=hidden, gamma=self.gamma, beta=self.beta, warm_start=self.warm_start,
             weight_decay=self.weight_decay, bias=self.bias, init=self.init, multiplier=self.multiplier,
             penalty_growth=self.penalty_growth, seed=self.seed, ridge=self.ridge,
-            dtype=self.dtype or ("float32" if gpu else "float64"), block_size=self.block_size or (1 << 20 if gpu else 2048))
+            dtype=self.dtype or ("float32" if gpu else "float64"), block_size=self.block_size or default_block_size(self.device))
 
     def fit(self, X, y, eval_set=None):
         """Train on rows ``X`` (n x d) with labels ``y``; ``eval_set=(X_test, y_test)`` adds test accuracy to history_."""

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from admm_xp import updates
-from admm_xp.config import PAPER, ADMMConfig
+from admm_xp.config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, PAPER, ADMMConfig, default_block_size
 from admm_xp.errors import ConfigError
 from admm_xp.hostio import from_host
 from conftest import to_np
@@ -118,6 +118,17 @@ def test_cli_records_the_preset_and_options(tmp_path):
     rec = json.loads(out.read_text())
     assert rec["config"]["preset"] == "paper+bias" and rec["config"]["bias"] is True
     assert rec["config"]["gamma"] == [10.0]
+    assert rec["config"]["block_size"] == CPU_BLOCK_SIZE  # the CPU default, from the one definition
+
+
+def test_default_block_size_follows_the_device():
+    from admm_xp.estimator import ADMMClassifier
+
+    assert default_block_size("cpu") == CPU_BLOCK_SIZE == ADMMConfig().block_size
+    assert default_block_size("array-api-strict") == CPU_BLOCK_SIZE
+    assert default_block_size("cuda") == default_block_size("cuda:1") == default_block_size("torch:cuda") == GPU_BLOCK_SIZE
+    assert ADMMClassifier(device="cuda:0")._config().block_size == GPU_BLOCK_SIZE
+    assert ADMMClassifier()._config().block_size == CPU_BLOCK_SIZE
 
 
 def test_cli_trains_a_ten_class_task(tmp_path):

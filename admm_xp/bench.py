@@ -118,6 +118,8 @@ def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, 
 
 
 def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds) -> float:
+    from .passes import sample_cross
+
     M, K, N = p["shape"]
 
     def cols(rows):
@@ -129,9 +131,9 @@ def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_sec
     if p["gram"]:
         A = cols(M)
         one = lambda c: xp.matmul(A[:, c * block:(c + 1) * block], xp.matrix_transpose(A[:, c * block:(c + 1) * block]))  # noqa: E731
-    elif K == "n":
+    elif K == "n":  # z a^T, turned the way the passes turn it
         A, B = cols(M), cols(N)
-        one = lambda c: xp.matmul(A[:, c * block:(c + 1) * block], xp.matrix_transpose(B[:, c * block:(c + 1) * block]))  # noqa: E731
+        one = lambda c: sample_cross(A[:, c * block:(c + 1) * block], B[:, c * block:(c + 1) * block], ops, xp)  # noqa: E731
     else:
         W, B = xp.full((M, K), 0.5, dtype=dt, device=dev), cols(K)
         one = lambda c: xp.matmul(W, B[:, c * block:(c + 1) * block])  # noqa: E731

@@ -43,7 +43,7 @@ def _add_partials(parts: list) -> dict:
     return total
 
 
-def _cross(z_blk, a_blk, ops, xp):
+def sample_cross(z_blk, a_blk, ops, xp):
     """``z a^T`` over the block's samples, as the product with the fewer output rows. OpenBLAS
     runs these long-inner-dimension products faster that way round: at the HIGGS shape (z of
     300 x 2048, X of 28 x 2048) ``(X z^T)^T`` took about 5% less time per iteration, while at the
@@ -57,7 +57,7 @@ def _cross(z_blk, a_blk, ops, xp):
 def _input_cross_block(z_blk, a_blk, bias, ops, xp):
     """``z a^T`` (and the row sums of z with a bias) of one block, in float64."""
     f64 = xp.float64
-    c = xp.astype(_cross(z_blk, a_blk, ops, xp), f64, copy=False)
+    c = xp.astype(sample_cross(z_blk, a_blk, ops, xp), f64, copy=False)
     return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
 
 
@@ -132,7 +132,7 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             a_t = xp.matrix_transpose(a_new)
             gram = gram + xp.astype(ops.matmul(a_new, a_t), f64, copy=False)
             if cross_b is None:
-                cross_b = xp.astype(_cross(z_next[:, sl], a_new, ops, xp), f64, copy=False)
+                cross_b = xp.astype(sample_cross(z_next[:, sl], a_new, ops, xp), f64, copy=False)
             cross = cross + cross_b
             if bias:
                 gram_sums = gram_sums + xp.sum(a_new, axis=1, dtype=f64)

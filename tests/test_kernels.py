@@ -113,3 +113,16 @@ def test_chunks_cover_every_column_once():
         parts = fast.map_chunks(lambda sl: (sl.start, sl.stop), n)
         assert parts[0][0] == 0 and parts[-1][1] == n
         assert all(parts[i][1] == parts[i + 1][0] for i in range(len(parts) - 1))
+
+
+@pytest.mark.parametrize("rows", [(5, 3), (3, 5), (4, 4)])
+def test_sample_cross_is_z_a_transpose_either_way_round(rng, rows):
+    """The passes' ``z a^T`` (computed as ``(a z^T)^T`` when z has more rows) is the same product."""
+    from admm_xp.kernels import kernels_for
+    from admm_xp.passes import sample_cross
+
+    z = rng.normal(size=(rows[0], 300))
+    a = rng.normal(size=(rows[1], 300))
+    got = np.asarray(sample_cross(z[:, 50:250], a[:, 50:250], kernels_for(xp), xp))
+    np.testing.assert_allclose(got, z[:, 50:250] @ a[:, 50:250].T, rtol=1e-12, atol=1e-12)
+    assert got.shape == (rows[0], rows[1])

@@ -295,6 +295,8 @@ def _first_rows(X, y, first, n_keep):
 
 # Checks and standardisation -------------------------------------------------------------
 MAX_CLASS_LABEL = 65_535  # larger "labels" are almost surely a feature column read as labels
+
+
 def to_class_indices(y, path: str, allow_multiclass: bool) -> tuple[np.ndarray, int]:
     """Labels as class indices: {0,1} or {-1,+1} -> binary; integers 0..C-1 -> C classes."""
     y = np.asarray(y)

@@ -268,6 +268,9 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         import cupy
 
         pool = cupy.get_default_memory_pool()
+        # drop the cached blocks of the rate measurements (GEMM, copy, products: several GiB) so
+        # that the pool's size after one iteration is the live arrays plus that iteration's peak
+        pool.free_all_blocks()
         admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=False)
         _sync(backend)
         peak = int(pool.total_bytes())

@@ -359,13 +359,15 @@ def register(sub) -> None:
     p.add_argument("--features", type=int, default=28, help="input features (default 28: HIGGS; 3072 is SVHN-shaped)")
     p.add_argument("--repeats", type=int, default=5, help="timed iterations after the warm-up (median reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
-    p.add_argument("--block-size", type=int, default=None, help="samples per cache block of the fused passes")
-    p.add_argument("--kernels", choices=("auto", "portable", "numba", "cupy"), default="auto")
+    p.add_argument("--block-size", type=int, default=None,
+                   help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")
+    p.add_argument("--kernels", choices=("auto", "portable", "numba", "cupy"), default="auto",
+                   help="elementwise kernels: auto picks numba on cpu and CuPy kernels on cuda; portable is the array-API reference")
     p.add_argument("--no-naive", action="store_true", help="skip the naive transcription (slow at large N)")
     p.add_argument("--ranks", type=int, metavar="P", help="run on P MPI ranks (relaunches under mpiexec)")
     p.add_argument("--allow-tf32", action="store_true", help="let CuPy use TF32 tensor cores for float32 products")
     p.add_argument("--out", metavar="bench.json", help="write the record here")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr (the result table still prints)")
     p.set_defaults(func=cmd_bench, relaunch_under_mpi=True)
 
 

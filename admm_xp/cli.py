@@ -15,6 +15,7 @@ import time
 import traceback
 
 from . import __version__
+from .config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE
 from .errors import ConfigError, UserError
 
 PROG = "admm-xp"
@@ -114,7 +115,7 @@ def add_train_parser(sub) -> None:
     g.add_argument("--multiplier", choices=("on", "off"), default=None, help="the output layer's Lagrange multiplier")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
-                   help="samples per cache block of the fused passes (default 4096 on cpu, 1048576 on cuda)")
+                   help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")
     g.add_argument("--kernels", choices=("auto", "portable", "numba", "cupy"), default="auto",
                    help="elementwise kernels: auto picks numba on cpu and CuPy kernels on cuda; portable is the array-API reference")
     add_device_options(p)

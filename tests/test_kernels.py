@@ -107,6 +107,34 @@ def test_hidden_block_matches_the_reference_updates(rng, dtype, k, with_bias, d)
     assert (cross is None) == (k > numba_cpu.FUSED_ACTIVATION_MAX_K)
 
 
+def test_float32_fused_sums_stay_accurate_over_long_blocks():
+    """float32 data: the fused loop adds each slab row in float32 and carries the rest in float64,
+    so its sums keep float32's accuracy however long the block. Equal terms are the hard case
+    for a float32 running sum (each addition rounds the same way once the sum is large): summed
+    in float32 along a whole 2^20-column row, they come out ~1e-4 off (checked below); the
+    fused loop's sums stay within 1e-5."""
+    d, n = 2, 1 << 20
+    z = np.full((d, n), 0.3, np.float32)
+    z_next = np.full((1, n), 0.7, np.float32)
+    m = np.full((d, n), 0.1, np.float32)
+    a = np.zeros_like(z)
+    Wt = np.full((1, d), 0.5, np.float32)
+    P = np.full((d, 1), 0.25, np.float32)
+    fast = numba_cpu.NumbaKernels(xp, threads=1)
+    _, act, pre, cross = fast.hidden_block(z, z_next, a, m, slice(0, n), Wt, None, P, 2.0, 0.5)
+    a64, z64, m64 = (x.astype(np.float64) for x in (a, z, m))
+    act_ref = np.sum((a64 - np.maximum(z64, 0)) ** 2)
+    pre_ref = np.sum((z64 - m64) ** 2)
+    assert act_ref > 0 and pre_ref > 0
+    assert act == pytest.approx(act_ref, rel=1e-5)
+    assert pre == pytest.approx(pre_ref, rel=1e-5)
+    np.testing.assert_allclose(cross, z_next.astype(np.float64) @ a64.T, rtol=1e-5)
+    # the same terms summed in float32 all the way are measurably worse: the float64 step matters
+    whole_row = numba_cpu._penalty_sums_slab(a[0], z[0], m[0], np.float32(0))[1]
+    row_ref = np.sum((z64[0] - m64[0]) ** 2)
+    assert abs(whole_row - row_ref) > 1e-5 * row_ref
+
+
 def test_chunks_cover_every_column_once():
     fast = numba_cpu.NumbaKernels(xp, threads=3)
     for n in (1, 5, 255, 256, 1000, 1001):

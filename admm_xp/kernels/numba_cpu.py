@@ -96,12 +96,34 @@ def _penalty_sums_row(a_row, z_row, m_row, zero):
     return s_act, s_pre
 
 
+# Slab-row sums: at most SLAB_MAX terms, added in the data's own precision (float32 lanes
+# for float32 data, twice as many per vector as float64 ones) and returned as float64,
+# which then carries the sum over rows, slabs and blocks. A float32 partial sum of
+# <= 1,024 terms, split over the vector lanes, is as accurate as the BLAS float32
+# products beside it (which sum 4,096-sample blocks in float32); float64 only from there
+# on keeps the error from growing with N (tested). float32 fused loop at the HIGGS
+# shape: 53 -> 47 ms per 100k columns on one core; float64 data is unchanged.
 @njit(**_SUM)
-def _dot(x, y):
-    s = 0.0
+def _penalty_sums_slab(a_row, z_row, m_row, zero):
+    """sum (a - h(z))^2 and sum (z - m)^2 of one slab row (<= SLAB_MAX terms)."""
+    s_act = zero
+    s_pre = zero
+    for j in range(a_row.shape[0]):
+        zn = z_row[j]
+        e1 = a_row[j] - max(zn, zero)
+        e2 = zn - m_row[j]
+        s_act += e1 * e1
+        s_pre += e2 * e2
+    return np.float64(s_act), np.float64(s_pre)
+
+
+@njit(**_SUM)
+def _dot_slab(x, y, zero):
+    """x . y of one slab row (<= SLAB_MAX terms), summed like :func:`_penalty_sums_slab`."""
+    s = zero
     for j in range(x.shape[0]):
-        s += np.float64(x[j]) * np.float64(y[j])
-    return s
+        s += x[j] * y[j]
+    return np.float64(s)
 
 
 # Block kernels -------------------------------------------------------------------------
@@ -139,9 +161,9 @@ def _hidden_block_small(z, z_next, a, m, j0, n, Wt, b, P, gamma, beta, zero, r, 
             for k in range(1, K):
                 _add_scaled(a_row, P[i, k], r[k, :w])
             for k in range(K):
-                cross[k, i] += _dot(z_next[k, c0 : c0 + w], a_row)
+                cross[k, i] += _dot_slab(z_next[k, c0 : c0 + w], a_row, zero)
             _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero)
-            s_act, s_pre = _penalty_sums_row(a_row, z_row, m_row, zero)
+            s_act, s_pre = _penalty_sums_slab(a_row, z_row, m_row, zero)
             act += s_act
             pre += s_pre
     return act, pre

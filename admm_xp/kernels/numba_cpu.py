@@ -1,10 +1,11 @@
 """NumPy fast path: fused elementwise loops (numba) and column chunks on every core.
 
-The loops compute the formulas of :mod:`admm_xp.updates` in float64
-registers (rounded once on store) and return float64 sums, so a block of
-columns is read once and written once. They take the solver's whole arrays
-plus a column offset, and walk them row by row over contiguous 1-D slices,
-which lets LLVM vectorise the inner loops. Parallelism is over column
+The loops compute the formulas of :mod:`admm_xp.updates` in the data's
+precision (the output layer's small step in float64) and return float64
+sums, so a block of columns is read once and written once. They take the
+solver's whole arrays plus a column offset, and walk them row by row over
+contiguous 1-D slices, which lets LLVM vectorise the inner loops; a software
+prefetch asks for the rows a little ahead. Parallelism is over column
 chunks: one thread per core runs the whole per-block pipeline (its BLAS
 calls single-threaded, its loops serial and free of the GIL), so small
 matrix products and elementwise loops never fight over cores. Imported only
@@ -16,7 +17,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
 # Sums only: reassociation lets LLVM vectorise a reduction (the order is fixed by
@@ -42,6 +46,50 @@ def slab_columns(rows: int, itemsize: int) -> int:
     while cols * 2 <= SLAB_MAX and rows * cols * 2 * itemsize <= SLAB_BYTES:
         cols *= 2
     return cols
+
+
+# Software prefetch -----------------------------------------------------------------------
+# The fused loop walks a block row by row in slabs of a few hundred columns, so each row of
+# z, m and a is a short stream (2 KiB at the HIGGS shape) that the hardware prefetcher only
+# picks up after it has started; asking for the row PREFETCH_ROWS ahead hides that start-up.
+# Measured at the HIGGS shape (two threads, 100k columns each): float64 loop 106 -> 88 ms,
+# float32 52 -> 46 ms. A hint only: it never changes a result.
+PREFETCH_ROWS = 2
+
+
+def _prefetch_intrinsic(write: int):
+    @intrinsic
+    def prefetch(typingctx, arr, i, j):
+        """Ask for the cache line holding ``arr[i, j]`` (``llvm.prefetch``, read or write, keep in all levels)."""
+        def codegen(context, builder, sig, args):
+            aryty = sig.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1], args[2]], wraparound=False,
+                                           boundscheck=False)
+            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+            fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]))
+            builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, write), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+            return context.get_dummy_value()
+
+        return types.void(arr, i, j), codegen
+
+    return prefetch
+
+
+_prefetch_read = _prefetch_intrinsic(0)
+_prefetch_write = _prefetch_intrinsic(1)
+
+
+@njit(**_JIT)
+def _prefetch_row(x, i, c0, w):
+    for j in range(c0, c0 + w, 64 // x.itemsize):
+        _prefetch_read(x, i, j)
+
+
+@njit(**_JIT)
+def _prefetch_row_for_write(x, i, c0, w):
+    for j in range(c0, c0 + w, 64 // x.itemsize):
+        _prefetch_write(x, i, j)
 
 
 # Row kernels (1-D, contiguous, vectorised) ---------------------------------------------
@@ -150,10 +198,15 @@ def _hidden_block_small(z, z_next, a, m, j0, n, Wt, b, P, gamma, beta, zero, r, 
             for j in range(w):
                 rk[j] = zn[j] - b[k]
         for i in range(d):
+            if i + PREFETCH_ROWS < d:
+                _prefetch_row(z, i + PREFETCH_ROWS, c0, w)
             z_row = z[i, c0 : c0 + w]
             for k in range(K):
                 _sub_relu_scaled(z_row, Wt[k, i], r[k, :w], zero)
         for i in range(d):
+            if i + PREFETCH_ROWS < d:  # z is still in cache from the first sweep
+                _prefetch_row(m, i + PREFETCH_ROWS, s0, w)
+                _prefetch_row_for_write(a, i + PREFETCH_ROWS, c0, w)
             z_row = z[i, c0 : c0 + w]
             a_row = a[i, c0 : c0 + w]
             m_row = m[i, s0 : s0 + w]

@@ -1,7 +1,12 @@
-"""Markdown table of `admm-xp bench` records: python scripts/bench_table.py results/bench/*.json"""
+"""Markdown table of `admm-xp bench` records: python scripts/bench_table.py results/bench/*.json
+
+One row per record, then the command, commit and machine of each, then, for every shape and
+dtype with several records (repeated runs), the spread of their time / floor ratios.
+"""
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 
 HEADER = ("| shape | dtype | N | time / iteration | floor | time / floor | floor at product rates | time / that floor "
@@ -21,6 +26,22 @@ def row(r: dict) -> str:
             f"| {', '.join(f'{g:.2f}' for g in grams) or '-'} | {naive} | {r['peak_memory_ratio']:.2f} |")
 
 
+def spread(recs: list[dict]) -> list[str]:
+    """One line per (shape, dtype) run more than once: the range and median of time / floor."""
+    groups: dict = {}
+    for r in recs:
+        groups.setdefault(("-".join(str(w) for w in r["layers"]), r["dtype"], r["n"]), []).append(r)
+    lines = []
+    for (shape, dtype, n), rs in groups.items():
+        if len(rs) < 2:
+            continue
+        ratios = sorted(r["floor_ratio"] for r in rs)
+        times = sorted(r["time_per_iter_s"] for r in rs)
+        lines.append(f"- {shape} {dtype}, N = {n:,}: {len(rs)} runs, time / floor {ratios[0]:.2f} to {ratios[-1]:.2f} "
+                     f"(median {statistics.median(ratios):.2f}), time / iteration {times[0]:.3f} to {times[-1]:.3f} s")
+    return lines
+
+
 def main(paths: list[str]) -> None:
     recs = [json.load(open(p)) for p in paths]
     if not recs:
@@ -34,6 +55,12 @@ def main(paths: list[str]) -> None:
         print(f"- `{p.rsplit('/', 1)[-1]}`: `{r['command']}`, commit `{r['commit'][:7]}`, {r['date']}, {m.get('cpu')} "
               f"({m.get('cores')} cores), {r['backend']} {r['dtype']}, {r['ranks']} rank(s) x {r.get('threads')} thread(s), "
               f"GEMM {r['gemm']['gflops']:.0f} GFLOP/s, copy {r['bandwidth']['GBps']:.1f} GB/s")
+    lines = spread(recs)
+    if lines:
+        print()
+        print("Repeated runs:")
+        print()
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,14 @@ def test_bench_record_is_consistent(tmp_path):
     table = subprocess.run([sys.executable, str(root / "scripts" / "bench_table.py"), str(out)], capture_output=True, text=True)
     assert table.returncode == 0, table.stderr
     assert f"| {r['floor_ratio']:.2f} | {r['floor_at_product_rates_s']:.3f} s | {r['floor_ratio_at_product_rates']:.2f} |" in table.stdout
+    assert "Repeated runs" not in table.stdout  # one record: no spread
+    slower = dict(r, time_per_iter_s=2 * r["time_per_iter_s"], floor_ratio=2 * r["floor_ratio"])
+    (tmp_path / "slower.json").write_text(json.dumps(slower))
+    table = subprocess.run([sys.executable, str(root / "scripts" / "bench_table.py"), str(out), str(tmp_path / "slower.json")],
+                           capture_output=True, text=True)
+    assert table.returncode == 0, table.stderr
+    assert (f"2 runs, time / floor {r['floor_ratio']:.2f} to {2 * r['floor_ratio']:.2f} "
+            f"(median {1.5 * r['floor_ratio']:.2f})") in table.stdout
     gpu_dir = tmp_path / "gpu"
     gpu_dir.mkdir()
     (gpu_dir / "bench_higgs.json").write_text(out.read_text())

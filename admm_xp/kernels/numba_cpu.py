@@ -150,7 +150,8 @@ def _penalty_sums_row(a_row, z_row, m_row, zero):
 # <= 1,024 terms, split over the vector lanes, is as accurate as the BLAS float32
 # products beside it (which sum 4,096-sample blocks in float32); float64 only from there
 # on keeps the error from growing with N (tested). float32 fused loop at the HIGGS
-# shape: 53 -> 47 ms per 100k columns on one core; float64 data is unchanged.
+# shape: 53 -> 47 ms per 100k columns on one core (the whole iteration, with both cores
+# sharing the memory bandwidth: within the run-to-run noise); float64 data is unchanged.
 @njit(**_SUM)
 def _penalty_sums_slab(a_row, z_row, m_row, zero):
     """sum (a - h(z))^2 and sum (z - m)^2 of one slab row (<= SLAB_MAX terms)."""

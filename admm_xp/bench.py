@@ -28,7 +28,10 @@ one product per worker thread, as the passes run them), and the floor is
 recomputed with those rates. ``time / floor`` above that second ratio is
 the BLAS's rate at these shapes (a 300 x 300 Gram or a product with 28-long
 sides runs well below the large square GEMM); the second ratio itself is
-what the solver's own code loses around the products.
+what the solver's own code loses around the products. The same rates split
+the iteration's time by work: each timed product's share, and everything
+else (the fused elementwise loops, the thin products, the sums and the
+d x d solves), so the next bottleneck is visible.
 """
 from __future__ import annotations
 
@@ -311,6 +314,11 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     shape_gemm = fixed / (gemm["gflops"] * 1e9) + sum(
         p["flops"] * prob.n_local / ((p["gflops"] or gemm["gflops"]) * 1e9) for p in products)
     shape_floor = shape_gemm + floor_bytes
+    # where the time goes, with the products split out: each timed product at its own rate
+    # (as in that floor); the rest is the elementwise loops, the thin products, sums and solves
+    for p in products:
+        p["seconds_per_iter"] = p["flops"] * prob.n_local / (p["gflops"] * 1e9) if p["gflops"] else None
+    outside_products = t_iter - sum(p["seconds_per_iter"] or 0.0 for p in products)
     out = {
         "time_per_iter_s": t_iter,
         "gemm_fraction": flops / t_iter / (gemm["gflops"] * 1e9),
@@ -334,6 +342,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         "product_block": min(block, prob.n_local),
         "floor_at_product_rates_s": shape_floor,
         "floor_ratio_at_product_rates": t_iter / shape_floor,
+        "time_outside_timed_products_s": outside_products,
         "iteration_times_s": times,
         "first_iteration_s": first,
         "setup_s": setup_s,
@@ -449,4 +458,10 @@ def format_bench(r) -> str:
     lines.append("  where the time goes (s per iteration):")
     for k, v in sorted(b.items(), key=lambda kv: -kv[1]):
         lines.append(f"    {k:<16} {v:8.4f}")
+    timed = sorted((p for p in r.get("products", []) if p.get("seconds_per_iter")), key=lambda p: -p["seconds_per_iter"])
+    if timed:  # records from before this split lack it
+        lines.append("  time / iteration split by work (the timed products at their rates above, and the rest):")
+        for p in timed:
+            lines.append(f"    {p['name']:<16} {p['seconds_per_iter']:8.4f}")
+        lines.append(f"    everything else  {r['time_outside_timed_products_s']:8.4f}   (elementwise loops, thin products, sums, d x d solves)")
     return "\n".join(lines)

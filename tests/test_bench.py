@@ -42,6 +42,14 @@ def test_bench_record_is_consistent(tmp_path):
         p["flops"] * 4000 / ((p["gflops"] or r["gemm"]["gflops"]) * 1e9) for p in prods)
     assert r["floor_at_product_rates_s"] == pytest.approx(gemm_s + r["floor_bytes_s"])
     assert r["floor_ratio_at_product_rates"] == pytest.approx(r["time_per_iter_s"] / r["floor_at_product_rates_s"])
+    # the time split by work: each timed product at its own rate, and the rest
+    for p in prods:
+        assert (p["seconds_per_iter"] is None) == (p["gflops"] is None)
+        if p["gflops"]:
+            assert p["seconds_per_iter"] == pytest.approx(p["flops"] * 4000 / (p["gflops"] * 1e9))
+    assert r["time_outside_timed_products_s"] == pytest.approx(
+        r["time_per_iter_s"] - sum(p["seconds_per_iter"] or 0.0 for p in prods))
+    assert "everything else" in res.stdout
     assert "floor at these rates" in res.stdout and "a_1 a_1^T" in res.stdout
     # the scripts that turn records into the committed tables show the record's own ratios
     root = Path(__file__).resolve().parents[1]

@@ -60,7 +60,9 @@ def _import(module: str, device: str, hint: str):
 
 def resolve_device(spec: str = "cpu") -> Backend:
     """Parse ``spec`` (see the module docstring) into a :class:`Backend`."""
-    spec = (spec or "cpu").strip()
+    spec = "cpu" if spec is None else str(spec).strip()
+    if not spec:
+        raise ConfigError("--device is empty; give cpu, cuda or cuda:N (also array-api-strict, torch)")
     low = spec.lower()
     if low in ("cpu", "numpy"):
         import array_api_compat.numpy as xp

@@ -35,7 +35,6 @@ d x d solves), so the next bottleneck is visible.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -359,8 +358,10 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
 
 
 def register(sub) -> None:
+    from .cli import RawDefaultsHelpFormatter
+
     p = sub.add_parser("bench", help="time one ADMM iteration against the machine's GEMM rate and bandwidth",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__, formatter_class=RawDefaultsHelpFormatter)
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (also array-api-strict, torch[:cpu])")
     p.add_argument("--dtype", choices=("float32", "float64"), default=None, help="default: float64 on cpu, float32 on cuda")
     p.add_argument("--n", type=int, default=None, help="samples (default 200,000 on cpu, 10,500,000 on cuda)")
@@ -395,7 +396,9 @@ def cmd_bench(args, comm) -> int:
 
         allow_tf32(backend)
     dtype = args.dtype or ("float32" if backend.is_gpu else "float64")
-    n = args.n or (10_500_000 if backend.is_gpu else 200_000)
+    n = args.n if args.n is not None else (10_500_000 if backend.is_gpu else 200_000)
+    if args.block_size is not None and args.block_size < 1:
+        raise ConfigError(f"--block-size must be an integer >= 1, got {args.block_size}")
     if n < 2 * comm.size:
         raise ConfigError(f"--n must be at least 2 per rank, got {n}")
     for name in ("repeats", "warmup"):
@@ -455,7 +458,8 @@ def format_bench(r) -> str:
     if r.get("naive_time_per_iter_s"):
         lines.append(f"  naive iteration     {r['naive_time_per_iter_s']:10.4f} s        -> speedup {r['speedup_vs_naive']:.1f}x")
     lines.append(f"  peak memory         {r['peak_bytes'] / 2**20:10.1f} MiB      = {r['peak_memory_ratio']:.2f} x the {r['state_bytes'] / 2**20:.1f} MiB the algorithm must hold")
-    lines.append("  where the time goes (s per iteration):")
+    lines.append("  where the time goes (mean s per timed iteration, by step; metrics, the evaluation after each, is not "
+                 "in time / iteration):")
     for k, v in sorted(b.items(), key=lambda kv: -kv[1]):
         lines.append(f"    {k:<16} {v:8.4f}")
     timed = sorted((p for p in r.get("products", []) if p.get("seconds_per_iter")), key=lambda p: -p["seconds_per_iter"])

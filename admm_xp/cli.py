@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 import traceback
 
@@ -72,9 +73,32 @@ def parse_floats(text: str, name: str) -> tuple[float, ...]:
     return values
 
 
+class _DefaultsMixin:
+    """Adds "(default: X)" to an option's help unless its text already gives the default
+    (argparse's ArgumentDefaultsHelpFormatter adds it always, so "(default 300) (default: 300)",
+    and "(default: None)" for options whose default comes from a preset)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
+class DefaultsHelpFormatter(_DefaultsMixin, argparse.HelpFormatter):
+    pass
+
+
+class RawDefaultsHelpFormatter(_DefaultsMixin, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 def parse_widths(text: str) -> tuple[int, ...]:
     try:
-        widths = tuple(int(t) for t in str(text).split(",") if t.strip() != "")
+        parts = str(text).split(",")
+        if len(parts) > 1 and any(t.strip() == "" for t in parts):
+            raise ValueError
+        widths = tuple(int(t) for t in parts if t.strip() != "")
     except ValueError:
         raise ConfigError(f"--hidden must be comma-separated integers such as 300 or 100,50, got {text!r}") from None
     if not widths:
@@ -91,7 +115,7 @@ def add_train_parser(sub) -> None:
         description="Train a ReLU network with a hinge-loss output by ADMM, without gradients. With no options: "
                     "the embedded real HIGGS rows, one hidden layer of 300, the default preset (the paper's method "
                     "with a weight decay; --preset paper for the paper's exact method).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     add_data_options(p)
     add_network_options(p)
@@ -139,6 +163,8 @@ def config_from_args(args):
     from .config import ADMMConfig, default_block_size
 
     dtype = args.dtype or ("float32" if str(args.device).startswith("cuda") else "float64")
+    if args.block_size is not None and args.block_size < 1:
+        raise ConfigError(f"--block-size must be an integer >= 1, got {args.block_size}")
     block = args.block_size or default_block_size(args.device)
     onoff = {"on": True, "off": False, None: None}
     return ADMMConfig.from_preset(
@@ -152,18 +178,44 @@ def config_from_args(args):
     )
 
 
+STOP_WORDS = {"iters": "all iterations run", "epochs": "all epochs run", "target": "reached --target-acc",
+              "max_time": "reached --max-time", "stopped": "stopped by a signal", "converged": "converged",
+              "line_search_failed": "line search found no better step"}
+
+
+def stop_words(reason: str) -> str:
+    """Why a run ended, in words for the final line."""
+    return STOP_WORDS.get(reason, reason)
+
+
 def check_output_path(path: str | None, option: str) -> None:
-    """Fail before any work when an output file could not be written."""
+    """Fail before any work when an output file could not be written there."""
     if not path:
         return
-    folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise ConfigError(f"{option} {path}: is a directory; give a file name")
-    probe = folder
+    check_output_dir(os.path.dirname(os.path.abspath(path)), option, shown=path)
+
+
+def check_output_dir(folder: str | None, option: str, shown: str | None = None) -> None:
+    """Fail before any work when files could not be made in ``folder`` (made later if missing).
+
+    Permission bits are not enough (root passes ``os.access`` everywhere, even in /proc), so the
+    nearest existing folder is tried for real: a hidden empty file is made there and removed."""
+    if not folder:
+        return
+    shown = shown or folder
+    probe = os.path.abspath(folder)
     while not os.path.exists(probe):
         probe = os.path.dirname(probe)
-    if not os.access(probe, os.W_OK):
-        raise ConfigError(f"{option} {path}: cannot write in {probe}; choose another path")
+    if not os.path.isdir(probe):
+        raise ConfigError(f"{option} {shown}: {probe} is a file, not a folder; choose another path")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".admm-xp-write-test-", dir=probe)
+        os.close(fd)
+        os.remove(tmp)
+    except OSError as exc:
+        raise ConfigError(f"{option} {shown}: cannot write in {probe} ({exc.strerror or exc}); choose another path") from None
 
 
 def setup_run(args, comm):
@@ -201,7 +253,9 @@ def cmd_train(args, comm) -> int:
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     if args.checkpoint:
-        check_output_path(os.path.join(args.checkpoint, "manifest.json"), "--checkpoint")
+        if os.path.exists(args.checkpoint) and not os.path.isdir(args.checkpoint):
+            raise ConfigError(f"--checkpoint {args.checkpoint}: is a file; give a folder for the checkpoints")
+        check_output_dir(args.checkpoint, "--checkpoint")
     if args.resume and not os.path.isdir(args.resume):
         raise ConfigError(f"--resume {args.resume}: no such folder; give the --checkpoint folder of an earlier run")
     backend, ds = setup_run(args, comm)
@@ -256,7 +310,7 @@ def cmd_train(args, comm) -> int:
             net.save(args.save_model)
         print(
             f"test accuracy {fin['test_acc']:.4f} (train {fin['train_acc']:.4f}, best test {fin['best_test_acc']:.4f}) "
-            f"after {fin['iters']} iterations, {fin['train_s']:.2f} s training ({fin['stop_reason']})"
+            f"after {fin['iters']} iterations, {fin['train_s']:.2f} s training ({stop_words(fin['stop_reason'])})"
         )
     if result.stop_reason == "stopped":
         code, name = stopper.exit_code(comm), stopper.name(comm)  # collectives: every rank calls them
@@ -283,7 +337,8 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--dataset", required=True, metavar="FILE", help=".csv or .npz rows to predict")
     p.add_argument("--label-col", type=int, default=0, metavar="I",
                    help="label column of a CSV (default 0); use --no-labels for a file of features only")
-    p.add_argument("--no-labels", action="store_true", help="the file holds features only")
+    p.add_argument("--no-labels", action="store_true",
+                   help="the file holds features only (for an .npz: ignore its y and print no accuracy)")
     p.add_argument("--out", metavar="FILE", help="write one predicted label per line here (default: stdout)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.set_defaults(func=cmd_predict)
@@ -302,6 +357,8 @@ def cmd_predict(args, comm) -> int:
     backend = resolve_device(args.device)
     if args.dataset.lower().endswith(".npz"):
         X, y, _, _ = read_labelled_file(args.dataset, LocalComm(), need_labels=False)
+        if args.no_labels:
+            y = None  # labels in the file are ignored, as asked
     elif args.no_labels:
         X, _, _, _ = read_labelled_file(args.dataset, LocalComm(), need_labels=False)
         y = None
@@ -348,6 +405,11 @@ def _need_sub(p) -> int:
 def cmd_data_fetch(args, comm) -> int:
     from .data.fetch import fetch
 
+    if args.base_url and not args.base_url.startswith(("http://", "https://", "file://")):
+        raise ConfigError(f"--base-url {args.base_url}: not a URL; give one starting with http://, https:// or file://")
+    if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
+        raise ConfigError(f"--data-dir {args.data_dir}: is a file; give a folder for the downloads")
+    check_output_dir(args.data_dir, "--data-dir")
     if comm.rank == 0:
         paths = fetch(args.name, args.data_dir, base_url=args.base_url, quiet=args.quiet, convert=not args.no_convert)
         for path in paths:
@@ -465,6 +527,10 @@ def main(argv=None) -> int:
         _fail(comm, f"{PROG}: error: out of memory; use fewer samples (--n-train), float32, or more ranks", 2)
         return 2
     except BrokenPipeError:
+        return 1
+    except OSError as exc:  # the file system refused (full disk, permissions, a path that went away)
+        where = f": {exc.filename}" if exc.filename else ""
+        _fail(comm, f"{PROG}: error: {exc.strerror or exc}{where}; check the path and free space, then rerun", 1)
         return 1
     except Exception as exc:  # a bug: show the traceback, and end every rank
         if type(exc).__name__ == "OutOfMemoryError":  # CuPy's, raised past the size check

@@ -121,7 +121,8 @@ class ADMMConfig:
         gamma = _as_tuple(self.gamma, "gamma")
         beta = _as_tuple(self.beta, "beta")
         if len(gamma) not in (1, len(hidden)):
-            raise ConfigError(f"gamma needs 1 or {len(hidden)} values (one per hidden layer), got {len(gamma)}")
+            raise ConfigError(f"gamma needs {'1 value' if len(hidden) == 1 else f'1 or {len(hidden)} values'} "
+                              f"(one per hidden layer), got {len(gamma)}")
         if len(beta) not in (1, len(hidden) + 1):
             raise ConfigError(f"beta needs 1 or {len(hidden) + 1} values (one per layer), got {len(beta)}")
         object.__setattr__(self, "gamma", gamma)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +86,8 @@ class Network:
     def load(cls, path: str) -> "Network":
         if not os.path.exists(path):
             raise DataError(f"{path}: no such model file; train one with `admm-xp train --save-model {path}`")
+        if not zipfile.is_zipfile(path):  # np.load would take it for a pickle and say so
+            raise DataError(f"{path}: not an admm_xp model file (not an .npz archive); give a file saved with --save-model")
         try:
             with np.load(path, allow_pickle=False) as f:
                 meta = json.loads(str(f["meta"]))
@@ -96,7 +99,8 @@ class Network:
         except DataError:
             raise
         except Exception as exc:  # zipfile, KeyError, JSON, ValueError ...
-            raise DataError(f"{path}: not an admm_xp model file ({str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__})") from None
+            reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+            raise DataError(f"{path}: not an admm_xp model file ({reason}); give a file saved with --save-model") from None
         net._check()
         return net
 

@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 
-from admm_xp.cli import add_data_options, add_device_options, check_output_path, parse_widths
+from admm_xp.cli import add_data_options, add_device_options, check_output_path, parse_widths, stop_words
 from admm_xp.errors import ConfigError
 
 from .losses import LOSSES
@@ -207,5 +207,5 @@ def cmd_baseline(args, comm) -> int:
                     ).save(args.save_model)
         unit = "epochs" if args.method in MINIBATCH else "iterations"
         print(f"test accuracy {fin['test_acc']:.4f} (train {fin['train_acc']:.4f}, best test {fin['best_test_acc']:.4f}) "
-              f"after {fin['iters']} {unit}, {fin['train_s']:.2f} s training ({fin['stop_reason']})")
+              f"after {fin['iters']} {unit}, {fin['train_s']:.2f} s training ({stop_words(fin['stop_reason'])})")
     return 0

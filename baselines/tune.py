@@ -13,11 +13,14 @@ less noisy than the last evaluation alone. The best point
 (ties: the first in grid order) and the whole table go to a run record, by
 default ``results/baselines/lr_search_<sgd|adam>.json`` or
 ``l2_search_<cg|lbfgs>.json``, from which ``baseline`` runs with the same
-data set, network and loss take their defaults.
+data set, network and loss take their defaults. A search there for another
+data set, network or loss is not replaced: give ``--out FILE`` for this one
+(``baseline --tuned FILE`` reads it).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -62,7 +65,8 @@ def add_tune_parser(sub) -> None:
                    help="fraction of the training rows held out to score the grid (default 0.2)")
     r.add_argument("--out", default=None, metavar="FILE",
                    help="the search's record (default: this checkout's results/baselines/lr_search_<method>.json "
-                        "for sgd and adam, l2_search_<method>.json for cg and lbfgs)")
+                        "for sgd and adam, l2_search_<method>.json for cg and lbfgs, read by `baseline` runs; "
+                        "a search there for another data set, network or loss is not replaced)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
     add_device_options(p)
     p.set_defaults(func=cmd_tune, results_dir=RESULTS)
@@ -114,6 +118,8 @@ def cmd_tune(args, comm) -> int:
     settings = [Settings(**common, **p) for p in points]  # every point is checked before any training
     out = args.out or search_path(args.results_dir, args.method)
     check_output_path(out, "--out")
+    if not args.out:
+        _keep_other_search(args, out)
     device = f"cuda:{comm.local_rank}" if comm.size > 1 and args.device == "cuda" else args.device
     backend = resolve_device(device)
     configure_threads(comm)
@@ -150,6 +156,39 @@ def cmd_tune(args, comm) -> int:
         write_json_atomic(out, rec)
         print(f"{args.method}: {_describe(chosen)} (validation accuracy {rows[best]['score']:.4f}) -> {out}")
     return 0
+
+
+def _keep_other_search(args, path: str) -> None:
+    """Refuse to replace the checkout's search (the one ``baseline`` runs read) with one for another run.
+
+    "Another run" is what :func:`baselines.cli.tuned_values` calls so: another data set, network or loss.
+    A search for the same run is refreshed; a file there that is not this method's search record is kept too."""
+    from . import cli
+
+    if not os.path.exists(path) or os.path.abspath(path) != os.path.abspath(search_path(cli.RESULTS, args.method)):
+        return  # nothing there, or not the file `baseline` runs read by default
+    shown = os.path.relpath(path)
+    try:
+        _, source = cli.tuned_values(argparse.Namespace(**{**vars(args), "tuned": None}))
+        if source is not None:
+            return  # the same data set, network and loss: a refresh
+        with open(path) as fh:
+            held = json.load(fh)["config"]
+    except (ConfigError, OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"{shown}: exists and is not a {args.method} search record; pass --out FILE to write "
+                          f"this search elsewhere (`baseline --tuned FILE` reads it)") from None
+    this = {"dataset": args.dataset, "hidden": list(cli.parse_hidden(args.hidden)), "loss": args.loss,
+            "bias": args.bias == "on"}
+    raise ConfigError(f"{shown} holds the {args.method} search for {_run_words(held)}, which `baseline` runs "
+                      f"use; this run ({_run_words(this)}) would replace it: pass --out FILE to keep this search "
+                      f"elsewhere (`baseline --tuned FILE` reads it)")
+
+
+def _run_words(cfg: dict) -> str:
+    hidden = cfg.get("hidden")
+    net = (",".join(str(w) for w in hidden) or "none") if isinstance(hidden, list) else hidden
+    return (f"dataset {cfg.get('dataset')}, hidden {net}, {cfg.get('loss')} loss, "
+            f"bias {'on' if cfg.get('bias') else 'off'}")
 
 
 def _describe(point: dict) -> str:

@@ -329,6 +329,36 @@ def test_tune_scores_on_validation_rows_and_runs_take_its_values(tmp_path):
     assert (cfg["lr"], cfg["l2"], cfg["tuned_from"]) == (best["lr"], best["l2"], os.path.relpath(search))
 
 
+def test_tune_without_out_keeps_the_checkouts_search_for_another_run(tmp_path, monkeypatch, capsys):
+    """The default search file is what `baseline` runs read: a search for another data set must not replace it."""
+    monkeypatch.setattr("baselines.cli.RESULTS", str(tmp_path / "results"))
+    default = tmp_path / "results" / "lr_search_sgd.json"
+    tiny = ["--n-train", "300", "--hidden", "4", "--epochs", "1", "--batch-size", "64", "--l2", "0"]
+    assert main(["baseline-tune", "--method", "sgd", *tiny, "--lr", "0.1", "--quiet"]) == 0  # no file yet: written
+    held = default.read_bytes()
+    assert json.loads(held)["config"]["dataset"] == "higgs-sample"
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    np.savetxt(tmp_path / "my.csv", np.column_stack([(X[:, 0] > 0).astype(int), X]), delimiter=",")
+    for other in (["--dataset", str(tmp_path / "my.csv")], ["--loss", "logistic"], ["--hidden", "5"]):
+        capsys.readouterr()
+        code = main(["baseline-tune", "--method", "sgd", *tiny, "--lr", "0.1", *other])  # not quiet: no progress line
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and err.startswith("admm-xp: error:"), err
+        assert "lr_search_sgd.json" in err and "higgs-sample" in err and "--out FILE" in err and "--tuned FILE" in err
+        assert default.read_bytes() == held
+    out = tmp_path / "mine.json"  # an explicit --out writes where asked
+    assert main(["baseline-tune", "--method", "sgd", *tiny, "--lr", "0.1", "--quiet", "--dataset",
+                 str(tmp_path / "my.csv"), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["dataset"] == str(tmp_path / "my.csv") and default.read_bytes() == held
+    # the same data set, network and loss: a refresh replaces it
+    assert main(["baseline-tune", "--method", "sgd", *tiny, "--lr", "0.03", "--quiet"]) == 0
+    assert json.loads(default.read_text())["final"]["chosen"]["lr"] == 0.03
+    default.write_text("{}")  # not a search record: kept, not overwritten
+    assert main(["baseline-tune", "--method", "sgd", *tiny, "--lr", "0.1", "--quiet"]) == 2
+    assert "not a sgd search record" in capsys.readouterr().err and default.read_text() == "{}"
+
+
 BAD = [
     ([], "--method"),
     (["--method", "newton"], "newton"),

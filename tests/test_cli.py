@@ -120,13 +120,19 @@ BAD_TRAIN = [
     (["--dataset", "nosuchfile.csv"], "no such file"),
     (["--dataset", "higgs"], "--data-dir"),
     (["--bogus-option"], "unrecognized"),
+    (["--hidden", "10,,5"], "--hidden"),
+    (["--block-size", "0"], "--block-size"),
+    (["--device", ""], "--device is empty"),
+    (["--gamma", "1,2,3"], "gamma needs 1 value"),
+    (["--checkpoint", "{good.npz}"], "is a file"),
+    (["--save-model", "{good.npz}/m.npz"], "is a file, not a folder"),
 ]
 
 
 @pytest.mark.parametrize("args,words", BAD_TRAIN, ids=[" ".join(a) for a, _ in BAD_TRAIN])
 def test_bad_train_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, args, words):
     files = _bad_inputs(tmp_path)
-    args = [files[a[1:-1]] if a.startswith("{") else a for a in args]
+    args = [files[a[1:].split("}")[0]] + a.split("}", 1)[1] if a.startswith("{") else a for a in args]
     out, model = tmp_path / "out" / "run.json", tmp_path / "out" / "m.npz"
     code = main(["train", "--iters", "2", "--quiet", "--out", str(out), "--save-model", str(model), *args])
     err = capsys.readouterr().err
@@ -135,6 +141,54 @@ def test_bad_train_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys,
     assert words in err, err
     assert "Traceback" not in err
     assert not out.exists() and not model.exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("option", ["--out", "--save-model"])
+def test_an_output_path_nobody_can_write_fails_before_training(tmp_path, capsys, option):
+    """Not a permission-bit check: /proc refuses new files even to root (who passes os.access)."""
+    other = tmp_path / ("m.npz" if option == "--out" else "run.json")
+    other_option = "--save-model" if option == "--out" else "--out"
+    code = main(["train", "--iters", "2", "--quiet", option, "/proc/admm-xp-test/x", other_option, str(other)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot write in /proc" in err, err
+    assert not other.exists()  # nothing written, the other output included
+
+
+def test_help_gives_each_default_once():
+    res = run_cli("train", "--help")
+    assert res.returncode == 0
+    assert "(default: None)" not in res.stdout and "(default 300) (default" not in res.stdout
+    assert "(default: 100)" in res.stdout  # --iters, whose text did not say it
+
+
+def test_bench_rejects_zero_samples_and_zero_block_size(capsys):
+    for args, words in ((["--n", "0"], "--n must be at least 2"), (["--block-size", "0"], "--block-size")):
+        code = main(["bench", "--no-naive", "--quiet", *args])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and words in err, err
+
+
+def test_predict_no_labels_on_an_npz_prints_no_accuracy(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 3))
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    model = tmp_path / "m.npz"
+    assert run_cli("train", "--dataset", str(tmp_path / "d.npz"), "--hidden", "4", "--iters", "2", "--quiet",
+                   "--save-model", str(model)).returncode == 0
+    with_labels = run_cli("predict", "--model", str(model), "--dataset", str(tmp_path / "d.npz"))
+    without = run_cli("predict", "--model", str(model), "--dataset", str(tmp_path / "d.npz"), "--no-labels")
+    assert with_labels.returncode == 0 and "accuracy" in with_labels.stderr
+    assert without.returncode == 0 and "accuracy" not in without.stderr
+    assert without.stdout == with_labels.stdout and len(without.stdout.split()) == 80
+
+
+def test_a_file_that_is_not_a_model_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(os.urandom(300))
+    code = main(["predict", "--model", str(bad), "--dataset", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "not an .npz archive" in err, err
 
 
 def test_predict_with_a_model_for_other_features(tmp_path, capsys):

@@ -143,8 +143,11 @@ def _rows(bad_line, n=40):
 BAD = {  # file name: (content, words the one-line error must contain)
     "nan.csv": (_rows("1,0.5,nan"), "NaN or inf"),
     "inf.csv": (_rows("1,0.5,inf"), "NaN or inf"),
-    "text.csv": (_rows("1,0.5,abc"), "unreadable values"),
-    "ragged.csv": (_rows("1,0.5"), "unreadable values"),
+    "text.csv": (_rows("1,0.5,abc"), "data row 1, field 3: 'abc' is not a number"),
+    "ragged.csv": (_rows("1,0.5"), "data row 2 has 3 fields, the rows before it 2"),
+    "ragged_later.csv": (_rows("1,0.5,0.2") + "1,0.5\n", "data row 42 has 2 fields, the rows before it 3"),
+    "semicolons.csv": ("".join(f"{i % 2};{i};{i * 2}\n" for i in range(30)), "seems to use another separator"),
+    "one_class.csv": ("".join(f"1,{i},{i * 2}\n" for i in range(30)), "needs at least two classes"),
     "labels.csv": (_rows("0.5,0.5,0.2"), "labels must be class numbers"),
     "huge_label.csv": (_rows("9.223372036854776e+18,0.5,0.2"), "is not a class number"),  # found by the fuzz test
     "big_label.csv": (_rows("70000,0.5,0.2"), "is not a class number"),

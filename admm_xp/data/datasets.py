@@ -351,6 +351,11 @@ def _validate(ds: Dataset, comm, allow_multiclass: bool) -> None:
     ds.n_features = widths.pop()
     if ds.n_features < 1:
         raise DataError(f"{src}: no feature columns")
+    lo = -comm.allreduce_max(-float(ytr.min()) if ytr.size else -np.inf)  # the training split's label range, all ranks
+    hi = comm.allreduce_max(float(ytr.max()) if ytr.size else -np.inf)
+    if lo == hi:
+        raise DataError(f"{src}: every training label is class {int(lo)}; a classifier needs at least two classes "
+                        "in the training split (is the label column the right one?)")
     classes = int(comm.allreduce_max(max(c1 if ds.y_train.size else 0, c2 if ds.y_test.size else 0, ds.n_classes)))
     ds.y_train, ds.y_test, ds.n_classes = ytr, yte, max(classes, 2)
     ds.n_train, ds.n_test = sum(n_tr), sum(n_te)

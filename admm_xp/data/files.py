@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import zipfile
 from typing import Callable
 
@@ -131,9 +132,30 @@ def _parse_lines(lines: bytes, path: str, first_line_no: int, delimiter: str) ->
     try:
         arr = np.loadtxt(io.BytesIO(lines), delimiter=delimiter, dtype=np.float64, ndmin=2, comments=None)
     except ValueError as exc:
-        where = f" near data row {first_line_no}" if first_line_no >= 0 else ""
-        raise DataError(f"{path}: unreadable values{where} ({_short(exc).split(';')[0]}); every field must be a number") from None
+        raise DataError(_unreadable(path, str(exc), first_line_no, delimiter)) from None
     return arr
+
+
+def _unreadable(path: str, message: str, first_line_no: int, delimiter: str) -> str:
+    """One line for a CSV chunk NumPy could not read: the field or row at fault, counted from 1 as a
+    user counts data rows (when this chunk's first row is known: ``first_line_no`` >= 1)."""
+    sep = f"separated by {delimiter!r}"
+
+    def row(r: int) -> str:  # r: the row within the chunk, counted from 1
+        return f"data row {first_line_no + r - 1:,}" if first_line_no >= 1 else "a data row"
+
+    bad = re.match(r"could not convert string (['\"])(.*)\1 to \w+ at row (\d+), column (\d+)", message)
+    if bad:
+        value, r, c = bad.group(2), int(bad.group(3)) + 1, int(bad.group(4))  # NumPy: row from 0, column from 1
+        hint = f"; every field must be a number, {sep}"
+        if delimiter not in value and any(d in value for d in ";\t|"):
+            hint += " (this file seems to use another separator)"
+        return f"{path}: {row(r)}, field {c}: {value[:40]!r} is not a number{hint}"
+    ragged = re.search(r"number of columns changed from (\d+) to (\d+) at row (\d+)", message)
+    if ragged:
+        before, after, r = (int(g) for g in ragged.groups())  # NumPy: row from 1
+        return f"{path}: {row(r)} has {after} fields, the rows before it {before}; every row needs the same fields, {sep}"
+    return f"{path}: unreadable values ({_short(Exception(message))}); every field must be a number, {sep}"
 
 
 def _looks_like_header(line: bytes, delimiter: str) -> bool:
@@ -197,7 +219,7 @@ def csv_rows(path: str, rank: int = 0, size: int = 1, *, delimiter: str = ",", r
         b1 = _next_line_start(fh, b1, data_start)
         fh.seek(b0)
         chunk = fh.read(max(0, b1 - b0))
-    arr = _parse_lines(chunk, path, -1, delimiter)
+    arr = _parse_lines(chunk, path, 1 if b0 == data_start else -1, delimiter)  # rows are counted on the first rank
     return arr, header, None
 
 

@@ -1,15 +1,6 @@
 """Hyper-parameter sweeps on validation rows, and the ablation of each option.
 
-``admm-xp sweep`` trains ADMM over a grid of settings (gamma, beta, weight
-decay, ...) and scores each by its accuracy on validation rows carved from
-the training split (a seeded fraction, by row index); the test split is
-never read. Its table chose the ``default`` preset (:mod:`admm_xp.config`).
-
-``admm-xp ablation`` trains the paper's method, the paper's method with one
-option changed at a time, and the default preset on three tasks (the
-embedded HIGGS rows, a synthetic SVHN-shaped task with 3,072 features and
-hidden layers 100 and 50, and a synthetic 10-class task), and tabulates the
-best and final test accuracy and the time to the paper's targets.
+The two commands' descriptions follow (``SWEEP_DESCRIPTION``, ``ABLATION_DESCRIPTION``).
 """
 from __future__ import annotations
 
@@ -21,6 +12,21 @@ import time
 
 from .atomic import write_csv_atomic
 from .errors import ConfigError
+
+SWEEP_DESCRIPTION = """\
+Train ADMM over a grid of settings (gamma x beta x weight decay) and score
+each by its accuracy on validation rows carved from the training split (a
+seeded fraction, by row index); the test split is never read. Writes
+sweep.json, sweep.csv and sweep.md (best first) to --out-dir. Its table
+chose the `default` preset (admm_xp.config)."""
+
+ABLATION_DESCRIPTION = """\
+Train the paper's method, the paper's method with one option changed at a
+time, and the default preset on three tasks (the embedded HIGGS rows, a
+synthetic SVHN-shaped task with 3,072 features and hidden layers 100 and 50,
+and a synthetic 10-class task), and tabulate the best and final test
+accuracy and the time to the paper's targets. Writes ablation.json,
+ablation.csv and ablation.md to --out-dir."""
 
 TASKS = {
     # name: (data set, hidden widths, training samples or None for all, target accuracy)
@@ -71,19 +77,32 @@ def cmd_sweep(args, comm) -> int:
     from .cli import parse_widths
     from .runrecord import base_record, write_json_atomic, write_text_atomic
 
+    from .config import ADMMConfig
+    from .scaling import check_dataset, check_min, check_out_dir
+
     if comm.size > 1:
         raise ConfigError("run `admm-xp sweep` without mpiexec")
+    # Every option is checked here, before any training; files are written only at the end.
     if not 0 < args.validation < 1:
         raise ConfigError(f"--validation must be in (0, 1), got {args.validation}")
+    check_min(args.iters, "--iters")
+    check_min(args.n_train, "--n-train", hint=" (leave it out to use every training row)")
+    check_min(args.seed, "--seed", minimum=0)
     hidden = parse_widths(args.hidden)
+    check_dataset(args.dataset, command="sweep")
     grid = {"gamma": _floats(args.gamma, "--gamma"), "beta": _floats(args.beta, "--beta"),
             "weight_decay": _floats(args.weight_decay, "--weight-decay")}
     combos = list(itertools.product(*grid.values()))
-    os.makedirs(args.out_dir, exist_ok=True)
+    settings = [{"gamma": (g,), "beta": (b,), "weight_decay": w} for g, b, w in combos]
+    for cfg_kw in settings:  # a bad grid value (gamma <= 0, weight decay < 0) fails now, not after hours of training
+        try:
+            ADMMConfig.from_preset(args.preset, hidden=hidden, **cfg_kw)
+        except ConfigError as exc:
+            raise ConfigError(f"--gamma / --beta / --weight-decay grid: {exc}") from None
+    check_out_dir(args.out_dir, "--out-dir")
     rows, meta_ds = [], None
-    for i, values in enumerate(combos, 1):
+    for i, (values, cfg_kw) in enumerate(zip(combos, settings), 1):
         kw = dict(zip(grid, values))
-        cfg_kw = {"gamma": (kw["gamma"],), "beta": (kw["beta"],), "weight_decay": kw["weight_decay"]}
         t0 = time.perf_counter()
         ds, cfg, res, m = _train(args.dataset, hidden, args.n_train, cfg_kw, args.preset, args.iters,
                                  validation=args.validation, seed=args.seed)
@@ -98,6 +117,7 @@ def cmd_sweep(args, comm) -> int:
                                                          "preset": args.preset, "seed": args.seed})
     rec["history"] = rows
     rec["final"] = {"best": rows[0], "score": "accuracy on the validation rows after the last iteration"}
+    os.makedirs(args.out_dir, exist_ok=True)
     write_json_atomic(os.path.join(args.out_dir, "sweep.json"), rec)
     write_csv_atomic(os.path.join(args.out_dir, "sweep.csv"), rows)
     md = [f"# Sweep on {meta_ds['name']} (validation rows, not the test split)", "",
@@ -114,14 +134,19 @@ def cmd_sweep(args, comm) -> int:
 # ablation ------------------------------------------------------------------------------
 def cmd_ablation(args, comm) -> int:
     from .runrecord import base_record, write_json_atomic, write_text_atomic
+    from .scaling import check_min, check_out_dir
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp ablation` without mpiexec")
+    # Every option is checked here, before any training; files are written only at the end.
     names = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = [t for t in names if t not in TASKS]
     if unknown:
         raise ConfigError(f"unknown ablation task(s) {unknown}: use {', '.join(TASKS)}")
-    os.makedirs(args.out_dir, exist_ok=True)
+    if not names:
+        raise ConfigError(f"--tasks names no task: use one or more of {', '.join(TASKS)}")
+    check_min(args.iters, "--iters")
+    check_out_dir(args.out_dir, "--out-dir")
     rows, histories = [], {}
     quick_n = {"higgs-sample": 6000, "synthetic-svhn": 4000, "synthetic-multiclass": 8000}
     for task in names:
@@ -146,6 +171,7 @@ def cmd_ablation(args, comm) -> int:
                       ranks=1, config={"iters": args.iters, "quick": args.quick, "options": [o for o, _ in OPTIONS]})
     rec["history"] = histories
     rec["final"] = {"rows": rows}
+    os.makedirs(args.out_dir, exist_ok=True)
     write_json_atomic(os.path.join(args.out_dir, "ablation.json"), rec)
     write_csv_atomic(os.path.join(args.out_dir, "ablation.csv"), rows)
     md = _ablation_markdown(rec, rows, args)
@@ -191,26 +217,33 @@ def _ablation_markdown(rec, rows, args) -> str:
 
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="grid-search ADMM's penalties on validation rows carved from the training split",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="higgs-sample")
-    p.add_argument("--hidden", default="300")
-    p.add_argument("--n-train", type=int, default=None, help="training rows before the validation rows are carved off")
-    p.add_argument("--iters", type=int, default=100)
-    p.add_argument("--validation", type=float, default=0.2, help="fraction of the training rows used for scoring (default 0.2)")
-    p.add_argument("--gamma", default="0.1,0.3,1,3,10", help="values of gamma to try")
-    p.add_argument("--beta", default="0.1,0.3,1,3,10", help="values of beta to try")
-    p.add_argument("--weight-decay", default="0,1", help="values of the weight decay to try")
-    p.add_argument("--preset", choices=("default", "paper"), default="paper", help="other settings come from this preset")
-    p.add_argument("--seed", type=int, default=0, help="seed of the validation split")
-    p.add_argument("--out-dir", default="results/sweep")
-    p.add_argument("--quiet", action="store_true")
+                       description=SWEEP_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="higgs-sample", metavar="NAME|FILE",
+                   help="data set to tune on, as for `admm-xp train` (default higgs-sample, the embedded HIGGS rows)")
+    p.add_argument("--hidden", default="300", metavar="W[,W...]", help="hidden layer widths, e.g. 300 or 100,50 (default 300)")
+    p.add_argument("--n-train", type=int, default=None, metavar="N",
+                   help="training rows, >= 1, before the validation rows are carved off (default: all)")
+    p.add_argument("--iters", type=int, default=100, metavar="K", help="ADMM iterations per setting, >= 1 (default 100)")
+    p.add_argument("--validation", type=float, default=0.2, metavar="F",
+                   help="fraction of the training rows used for scoring, in (0, 1) (default 0.2)")
+    p.add_argument("--gamma", default="0.1,0.3,1,3,10", metavar="G[,G...]", help="values of gamma to try (default 0.1,0.3,1,3,10)")
+    p.add_argument("--beta", default="0.1,0.3,1,3,10", metavar="B[,B...]", help="values of beta to try (default 0.1,0.3,1,3,10)")
+    p.add_argument("--weight-decay", default="0,1", metavar="W[,W...]", help="values of the weight decay to try (default 0,1)")
+    p.add_argument("--preset", choices=("default", "paper"), default="paper",
+                   help="other settings come from this preset (default paper)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the validation split (default 0)")
+    p.add_argument("--out-dir", default="results/sweep", metavar="DIR",
+                   help="folder for sweep.json, sweep.csv and sweep.md (default results/sweep)")
+    p.add_argument("--quiet", action="store_true", help="no progress line per setting (default: one on stderr)")
     p.set_defaults(func=cmd_sweep)
 
     a = sub.add_parser("ablation", help="train each option against the paper's method on three tasks",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    a.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, from {', '.join(TASKS)}")
-    a.add_argument("--iters", type=int, default=100)
-    a.add_argument("--quick", action="store_true", help="fewer training samples per task")
-    a.add_argument("--out-dir", default="results/ablation")
-    a.add_argument("--quiet", action="store_true")
+                       description=ABLATION_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("--tasks", default=",".join(TASKS), metavar="TASK[,TASK...]",
+                   help=f"comma-separated, from {', '.join(TASKS)} (default: all three)")
+    a.add_argument("--iters", type=int, default=100, metavar="K", help="ADMM iterations per run, >= 1 (default 100)")
+    a.add_argument("--quick", action="store_true", help="fewer training samples per task (default: all of them)")
+    a.add_argument("--out-dir", default="results/ablation", metavar="DIR",
+                   help="folder for ablation.json, ablation.csv and ablation.md (default results/ablation)")
+    a.add_argument("--quiet", action="store_true", help="no progress line per run (default: one on stderr)")
     a.set_defaults(func=cmd_ablation)

@@ -73,8 +73,12 @@ def _run(cmd_args: list, out: str, label: str, log, timeout: int, env=None) -> d
     tty = sys.stderr.isatty()
     cmd = [sys.executable, "-m", "admm_xp", *cmd_args, "--out", out] + ([] if tty else ["--quiet"])
     t0 = time.monotonic()
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None if tty else subprocess.PIPE, text=True, timeout=timeout,
-                         env=env or dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None if tty else subprocess.PIPE, text=True, timeout=timeout,
+                             env=env or dict(os.environ, PYTHONUNBUFFERED="1"))
+    except subprocess.TimeoutExpired:
+        log(f"reproduce: {label} FAILED (took longer than --timeout {timeout} s)")
+        return None
     if res.returncode != 0 or not os.path.exists(out):
         tail = ((res.stderr or "").strip().splitlines() or ["(no message)"])[-1]
         log(f"reproduce: {label} FAILED ({tail})")
@@ -113,9 +117,14 @@ def _panel_setup(args, fig: str):
     return problem, PROBLEMS[problem], data, synthetic, _budget(args, problem), folder
 
 
-def figure_time(args, fig: str, log) -> dict:
-    """1b / 2b: accuracy against time for every method."""
+def figure_time(args, fig: str, log, failed: list | None = None) -> dict | None:
+    """1b / 2b: accuracy against time for every method.
+
+    A run that fails is logged and named in ``failed``; the panel holds the runs that succeeded, and
+    nothing is written when none did (the return value is then None)."""
     from .runrecord import write_json_atomic
+
+    failed = [] if failed is None else failed
 
     problem, P, data, synthetic, b, folder = _panel_setup(args, fig)
     common = ["--dataset", data, "--hidden", _hidden(args, problem), "--device", args.device]
@@ -131,6 +140,11 @@ def figure_time(args, fig: str, log) -> dict:
         fname = label.replace(" (paper preset)", "_paper") + ".json"
         if _run(cmd, os.path.join(folder, fname), f"figure {fig}: {label} ({i}/{len(runs)})", log, args.timeout) is not None:
             records[label] = fname
+        else:
+            failed.append(f"figure {fig}: {label}")
+    if not records:
+        log(f"reproduce: figure {fig}: every run failed; no panel written")
+        return None
     rows, curves, n_train = _time_panel(folder, fig, data, synthetic, records)
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
     meta = _meta(args, fig, data, synthetic, records)
@@ -184,23 +198,39 @@ def _describe(data, synthetic, records, folder) -> str:
     return data
 
 
-def figure_cores(args, fig: str, log) -> dict:
-    """1a / 2a: time to target against cores, measured and modelled, with reference lines."""
+def figure_cores(args, fig: str, log, failed: list | None = None) -> dict | None:
+    """1a / 2a: time to target against cores, measured and modelled, with reference lines.
+
+    When the scaling runs fail, that is logged and named in ``failed``, nothing is written and the
+    return value is None."""
     from .runrecord import write_json_atomic
 
+    failed = [] if failed is None else failed
     problem, P, data, synthetic, b, folder = _panel_setup(args, fig)
     cmd = [sys.executable, "-m", "admm_xp", "scaling", "--dataset", data, "--hidden", _hidden(args, problem),
-           "--iters", str(max(b["iters"], 40)), "--target-acc", str(P["target"]), "--out-dir", os.path.join(folder, "scaling")]
+           "--iters", str(max(b["iters"], 40)), "--target-acc", str(P["target"]), "--out-dir", os.path.join(folder, "scaling"),
+           "--timeout", str(args.timeout)]
+    ranks = _scaling_ranks(args)
     if args.ranks:
-        cmd += ["--rank-counts", ",".join(str(p) for p in _powers(args.ranks))]
+        cmd += ["--rank-counts", ",".join(str(p) for p in ranks)]
+    if args.data_dir and not synthetic and data in ("higgs", "svhn"):
+        cmd += ["--data-dir", args.data_dir]
     if b["n_train"]:
         cmd += ["--n-train", str(b["n_train"])]
     if args.quick or args.iters_override:
         cmd += ["--quick"]
     log(f"reproduce: figure {fig}: ADMM on 1..P ranks and the scaling model ...")
-    res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=args.timeout * 4)
-    if res.returncode != 0:
-        raise UserError(f"figure {fig}: the scaling runs failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}")
+    # Each scaling run has its own --timeout; this outer limit only guards against a hung launcher.
+    outer = args.timeout * (len(ranks) + 8) + 600
+    try:
+        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=outer)
+    except subprocess.TimeoutExpired:
+        res = None
+    if res is None or res.returncode != 0:
+        why = f"took longer than {outer} s" if res is None else (res.stderr.strip().splitlines() or ["?"])[-1]
+        log(f"reproduce: figure {fig}: the scaling runs FAILED ({why})")
+        failed.append(f"figure {fig}: the scaling runs")
+        return None
     panel = _cores_panel(args.out, fig, data, synthetic)
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), panel["rows"])
     meta = _meta(args, fig, data, synthetic, {"scaling": "scaling/scaling.json"})
@@ -310,6 +340,13 @@ def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
     return out
 
 
+def _scaling_ranks(args) -> list:
+    """The rank counts figures 1a / 2a measure: 1, 2, 4, ... up to --ranks, else up to this machine's cores."""
+    from .scaling import _rank_list
+
+    return _powers(args.ranks) if args.ranks else _rank_list(None)
+
+
 def _powers(p):
     out, k = [], 1
     while k < p:
@@ -323,16 +360,18 @@ def register(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--figure", choices=("1a", "1b", "2a", "2b", "all"), default="all", help="which panel (default all)")
     p.add_argument("--quick", action="store_true", help="small budgets: under ten minutes on two cores (what results/ holds)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the accuracy-against-time runs")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the accuracy-against-time runs (default cpu)")
     p.add_argument("--ranks", type=int, default=None, metavar="P",
                    help="largest rank count of the measured scaling points (default: this machine's cores)")
-    p.add_argument("--data-dir", metavar="DIR", help="folder with the full HIGGS / SVHN files (else stand-ins)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="an existing folder with the full HIGGS / SVHN files (default: none, the stand-ins: embedded HIGGS "
+                        "rows, synthetic SVHN-shaped data)")
     p.add_argument("--hidden-higgs", default=PROBLEMS["higgs"]["hidden"], metavar="W[,W...]",
                    help=f"hidden widths for HIGGS (figures 2a, 2b; default the paper's {PROBLEMS['higgs']['hidden']})")
     p.add_argument("--hidden-svhn", default=PROBLEMS["svhn"]["hidden"], metavar="W[,W...]",
                    help=f"hidden widths for SVHN (figures 1a, 1b; default the paper's {PROBLEMS['svhn']['hidden']})")
-    p.add_argument("--out", default="results/reproduce", help="output folder (default results/reproduce)")
-    p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per run")
+    p.add_argument("--out", default="results/reproduce", metavar="DIR", help="output folder (default results/reproduce)")
+    p.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds allowed per run, >= 1 (default 1800)")
     p.add_argument("--plot-only", action="store_true",
                    help="run nothing: redraw the PNGs from the records an earlier run left in --out")
     # Overrides for small test runs.
@@ -343,13 +382,17 @@ def register(sub) -> None:
 
 
 def cmd_reproduce(args, comm) -> int:
-    from .cli import check_output_path
+    from .scaling import MPIEXEC_HINT, check_data_dir, check_min, check_out_dir, check_positive, find_mpiexec
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp reproduce` itself without mpiexec: it launches the MPI runs")
-    if args.ranks is not None and args.ranks < 1:
-        raise ConfigError(f"--ranks must be >= 1, got {args.ranks}")
-    check_output_path(os.path.join(args.out, "x"), "--out")
+    # Every option is checked here, before any run starts or any file is written.
+    check_min(args.ranks, "--ranks")
+    check_min(args.timeout, "--timeout", hint=" seconds")
+    check_min(args.n_train, "--n-train")
+    check_min(args.iters_override, "--iters-override")
+    check_positive(args.max_time_override, "--max-time-override", " (seconds)")
+    check_out_dir(args.out, "--out")
     from .cli import parse_widths
 
     for opt in ("hidden_higgs", "hidden_svhn"):
@@ -360,6 +403,16 @@ def cmd_reproduce(args, comm) -> int:
                               f"got {getattr(args, opt)!r}") from None
     todo = ["1b", "2b", "1a", "2a"] if args.figure == "all" else [args.figure]
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    if not args.plot_only:
+        from .backend import resolve_device
+
+        resolve_device(args.device)  # an unknown or unusable device fails here, in one line
+        check_data_dir(args.data_dir)
+        if any(FIGURES[f][1] == "cores" for f in todo):
+            top = max(_scaling_ranks(args))
+            if top > 1 and find_mpiexec() is None:
+                raise ConfigError(f"figures 1a and 2a run ADMM on up to {top} MPI ranks and need mpiexec on PATH: "
+                                  f"{MPIEXEC_HINT}; or use --ranks 1, or --figure 1b / 2b")
     if args.plot_only:
         from .figures import have_matplotlib
 
@@ -369,16 +422,28 @@ def cmd_reproduce(args, comm) -> int:
             plot_only(args.out, fig)
             log(f"reproduce: redrew {os.path.join(args.out, f'fig{fig}', f'fig{fig}.png')}")
         return 0
+    if args.data_dir:
+        for problem in dict.fromkeys(FIGURES[f][0] for f in todo):
+            data, _ = _data(args, problem)
+            if data == PROBLEMS[problem]["stand_in"]:
+                log(f"reproduce: {args.data_dir} has no full {problem.upper()} files; figures {PROBLEMS[problem]['figure']}a/b "
+                    f"use the stand-in {data}")
     t0 = time.monotonic()
-    metas = {}
+    metas, failed = {}, []
     for fig in todo:
-        metas[fig] = figure_time(args, fig, log) if FIGURES[fig][1] == "time" else figure_cores(args, fig, log)
-    summary = summary_markdown(args.out)
-    from .runrecord import write_text_atomic
+        run = figure_time if FIGURES[fig][1] == "time" else figure_cores
+        metas[fig] = run(args, fig, log, failed)
+    if any(m is not None for m in metas.values()):
+        summary = summary_markdown(args.out)
+        from .runrecord import write_text_atomic
 
-    write_text_atomic(os.path.join(args.out, "summary.md"), summary)
-    print(summary)
+        write_text_atomic(os.path.join(args.out, "summary.md"), summary)
+        print(summary)
     log(f"reproduce: done in {time.monotonic() - t0:.0f} s; outputs in {args.out}")
+    if failed:
+        print(f"admm-xp: error: {len(failed)} run(s) failed: {'; '.join(failed)} (see the messages above)",
+              file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

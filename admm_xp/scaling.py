@@ -31,6 +31,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 
 from . import costmodel
 from .atomic import write_csv_atomic
@@ -71,16 +72,91 @@ def _iters_to(rec, target):
 ONE_CORE = {"ADMM_XP_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+MPIEXEC_HINT = "pip install 'admm_xp[mpi]' (mpi4py and the mpich wheel)"
+
+
+def find_mpiexec() -> str | None:
+    """The ``mpiexec`` the runs over several ranks use: the one on PATH (as ``--ranks`` does)."""
+    return shutil.which("mpiexec")
+
+
+# Up-front checks of the options (shared with `reproduce`, `sweep` and `ablation`) -------------------
+def check_min(value, option: str, minimum: int = 1, hint: str = "") -> None:
+    """An integer option that must be >= ``minimum`` (None = not given, fine)."""
+    if value is not None and value < minimum:
+        raise ConfigError(f"{option} must be >= {minimum}, got {value}{hint}")
+
+
+def check_positive(value, option: str, hint: str = "", zero_ok: bool = False) -> None:
+    """A finite number > 0 (>= 0 with ``zero_ok``); None = not given, fine."""
+    if value is None:
+        return
+    ok = math.isfinite(value) and (value >= 0 if zero_ok else value > 0)
+    if not ok:
+        raise ConfigError(f"{option} must be a finite number {'>= 0' if zero_ok else '> 0'}{hint}, got {value}")
+
+
+def check_accuracy(value, option: str) -> None:
+    if value is not None and not 0 < value <= 1:
+        raise ConfigError(f"{option} must be a test accuracy in (0, 1], such as 0.64, got {value}")
+
+
+def check_out_dir(folder: str, option: str) -> None:
+    """Fail before any run when the output folder cannot be made or written (it is made later if missing)."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ConfigError(f"{option} {folder}: is a file; give a folder")
+    probe = os.path.abspath(folder)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise ConfigError(f"{option} {folder}: {probe} is a file, not a folder; choose another path")
+    try:  # permission bits are not enough (root passes os.access everywhere): try for real
+        fd, tmp = tempfile.mkstemp(prefix=".admm-xp-write-test-", dir=probe)
+        os.close(fd)
+        os.remove(tmp)
+    except OSError as exc:
+        raise ConfigError(f"{option} {folder}: cannot write in {probe} ({exc.strerror or exc}); choose another path") from None
+
+
+def check_data_dir(folder, option: str = "--data-dir") -> None:
+    if folder and not os.path.isdir(folder):
+        raise ConfigError(f"{option} {folder}: no such folder; give the folder holding the HIGGS / SVHN files "
+                          f"(`admm-xp data fetch higgs --data-dir DIR`)")
+
+
+def check_dataset(name: str, data_dir=None, option: str = "--dataset", command: str | None = None) -> None:
+    """A cheap check of a --dataset value (the runs load it): a known name, or a file that exists.
+
+    ``command``: a command without --data-dir, which cannot use the full HIGGS / SVHN files."""
+    from .data import NAMED
+
+    if name in ("higgs", "svhn", "svhn10") and command:
+        raise ConfigError(f"`admm-xp {command}` cannot read the full {name} files: use higgs-sample, synthetic-svhn, "
+                          f"synthetic-multiclass or a .csv/.npz file")
+    if name in ("higgs", "svhn", "svhn10") and not data_dir:
+        raise ConfigError(f"{option} {name} needs --data-dir DIR with the full files (`admm-xp data fetch "
+                          f"{name.rstrip('10')} --data-dir DIR`), or use the stand-ins higgs-sample / synthetic-svhn")
+    if name not in NAMED and not os.path.isfile(name):
+        if os.path.splitext(name)[1] or os.path.sep in name:
+            raise ConfigError(f"{option} {name}: no such file; give an existing .csv/.npz file or one of {', '.join(NAMED)}")
+        raise ConfigError(f"{option} {name}: unknown data set and no such file; use one of {', '.join(NAMED)} "
+                          f"or a path to a .csv/.npz file")
+
+
 def _launch(ranks, args, out, timeout):
     env = dict(os.environ, MPIEXEC_TIMEOUT=str(timeout), PYTHONUNBUFFERED="1", **ONE_CORE)
     if ranks == 1:
         cmd = [sys.executable, "-m", "admm_xp", *args, "--out", out]
     else:
-        mpiexec = shutil.which("mpiexec")
+        mpiexec = find_mpiexec()
         if mpiexec is None:
-            raise ConfigError("scaling over ranks needs mpiexec: pip install 'admm_xp[mpi]'")
+            raise ConfigError(f"scaling over ranks needs mpiexec on PATH: {MPIEXEC_HINT}")
         cmd = [mpiexec, "-n", str(ranks), sys.executable, "-m", "admm_xp", *args, "--out", out]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60, env=env)
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60, env=env)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"the {ranks}-rank run took longer than --timeout {timeout} s; raise --timeout, "
+                        f"or use fewer --iters or --n-train") from None
     if res.returncode != 0:
         tail = (res.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise UserError(f"the {ranks}-rank run failed: {tail}")
@@ -93,23 +169,26 @@ def register(sub) -> None:
         "scaling", help="measure strong scaling over MPI ranks and model it out to thousands of cores",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--dataset", default="higgs-sample", help="the fixed problem's data set (default: embedded HIGGS)")
-    p.add_argument("--n-train", type=int, help="training samples of the fixed problem (default: all)")
-    p.add_argument("--hidden", default="300", help="hidden widths of the fixed problem (default 300)")
-    p.add_argument("--iters", type=int, default=100, help="iterations per run (default 100)")
+    p.add_argument("--dataset", default="higgs-sample", metavar="NAME|FILE", help="the fixed problem's data set (default: embedded HIGGS)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the full HIGGS / SVHN files, for --dataset higgs or svhn "
+                                                     "(default: none)")
+    p.add_argument("--n-train", type=int, metavar="N", help="training samples of the fixed problem, >= 1 (default: all)")
+    p.add_argument("--hidden", default="300", metavar="W[,W...]", help="hidden widths of the fixed problem (default 300)")
+    p.add_argument("--iters", type=int, default=100, metavar="K", help="iterations per run, >= 1 (default 100)")
     p.add_argument("--rank-counts", default=None, metavar="P[,P...]",
                    help="rank counts to measure (default: 1, 2, 4, ... up to this machine's cores)")
-    p.add_argument("--target-acc", type=float, default=0.64, help="target test accuracy for time-to-target (default 0.64)")
-    p.add_argument("--latency", type=float, default=ASSUMED_LATENCY,
-                   help=f"assumed cluster allreduce latency per step, seconds (default {ASSUMED_LATENCY:g})")
-    p.add_argument("--bandwidth", type=float, default=ASSUMED_BANDWIDTH,
-                   help=f"assumed cluster bandwidth, bytes/s (default {ASSUMED_BANDWIDTH:g})")
+    p.add_argument("--target-acc", type=float, default=0.64, metavar="A", help="target test accuracy for time-to-target, in (0, 1] (default 0.64)")
+    p.add_argument("--latency", type=float, default=ASSUMED_LATENCY, metavar="S",
+                   help=f"assumed cluster allreduce latency per step, seconds >= 0 (default {ASSUMED_LATENCY:g})")
+    p.add_argument("--bandwidth", type=float, default=ASSUMED_BANDWIDTH, metavar="B",
+                   help=f"assumed cluster bandwidth, bytes/s > 0 (default {ASSUMED_BANDWIDTH:g})")
     p.add_argument("--svhn-iters-to-target", type=int, default=None, metavar="K",
-                   help="iterations ADMM needs to reach 95%% on SVHN, for the SVHN time-to-target model "
+                   help="iterations (>= 1) ADMM needs to reach 95%% on SVHN, for the SVHN time-to-target model "
                         "(default: measured on the synthetic SVHN-shaped task when it gets there)")
-    p.add_argument("--out-dir", default="results/scaling", help="where to write records, CSV and the summary")
+    p.add_argument("--out-dir", default="results/scaling", metavar="DIR",
+                   help="where to write records, CSV and the summary (default results/scaling)")
     p.add_argument("--quick", action="store_true", help="fewer iterations and smaller calibration runs")
-    p.add_argument("--timeout", type=int, default=1800, help="seconds allowed per run")
+    p.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds allowed per run, >= 1 (default 1800)")
     p.set_defaults(func=cmd_scaling)
 
 
@@ -141,14 +220,30 @@ def cmd_scaling(args, comm) -> int:
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp scaling` itself without mpiexec: it launches the MPI runs")
-    parse_widths(args.hidden)  # a bad value fails here, before any run is launched
+    # Every option is checked here, before any run is launched or any file written.
+    parse_widths(args.hidden)
     ranks = _rank_list(args.rank_counts)
+    check_min(args.iters, "--iters")
+    check_min(args.n_train, "--n-train", hint=" (leave it out to use every training sample)")
+    check_accuracy(args.target_acc, "--target-acc")
+    check_positive(args.latency, "--latency", " (seconds, e.g. 2e-6)", zero_ok=True)
+    check_positive(args.bandwidth, "--bandwidth", " (bytes/s, e.g. 5e9 for 5 GB/s)")
+    check_min(args.svhn_iters_to_target, "--svhn-iters-to-target", hint=" (leave it out to measure it)")
+    check_min(args.timeout, "--timeout", hint=" seconds")
+    check_data_dir(args.data_dir)
+    check_dataset(args.dataset, args.data_dir)
+    if max(ranks) > 1 and find_mpiexec() is None:
+        raise ConfigError(f"measuring {max(ranks)} ranks needs mpiexec on PATH: {MPIEXEC_HINT}; "
+                          f"or measure one rank only with --rank-counts 1")
+    check_out_dir(args.out_dir, "--out-dir")
     iters = args.iters
     out_dir = args.out_dir
     os.makedirs(out_dir, exist_ok=True)
     base = ["train", "--dataset", args.dataset, "--hidden", args.hidden, "--iters", str(iters), "--quiet", "--eval-every", "1"]
-    if args.n_train:
+    if args.n_train is not None:
         base += ["--n-train", str(args.n_train)]
+    if args.data_dir:
+        base += ["--data-dir", args.data_dir]
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
 
     # 1. The fixed problem on 1..P ranks.
@@ -164,9 +259,13 @@ def cmd_scaling(args, comm) -> int:
     here = {"alpha_s": None, "bandwidth_Bps": None}
     if max(ranks) > 1:
         env = dict(os.environ, MPIEXEC_TIMEOUT="300")
-        res = subprocess.run([shutil.which("mpiexec") or "mpiexec", "-n", str(max(ranks)), sys.executable, "-m",
-                              "admm_xp.mpibench", "--out", net_path], capture_output=True, text=True, timeout=400, env=env)
-        if res.returncode == 0:
+        try:
+            res = subprocess.run([find_mpiexec() or "mpiexec", "-n", str(max(ranks)), sys.executable, "-m",
+                                  "admm_xp.mpibench", "--out", net_path], capture_output=True, text=True, timeout=400, env=env)
+        except subprocess.TimeoutExpired:
+            res = None
+            log("scaling: the allreduce measurement timed out; the model is drawn without this machine's network")
+        if res is not None and res.returncode == 0:
             with open(net_path) as fh:
                 here = json.load(fh)
 
@@ -188,7 +287,8 @@ def cmd_scaling(args, comm) -> int:
         recs = {}
         for n in sizes:
             recs[n] = _launch(1, ["train", "--dataset", data, "--hidden", hid, "--iters", cal_iters, "--quiet",
-                                  "--n-train", str(n), "--eval-every", "1000"],
+                                  "--n-train", str(n), "--eval-every", "1000"]
+                              + (["--data-dir", args.data_dir] if args.data_dir and data == args.dataset else []),
                               os.path.join(out_dir, f"calibrate_{name}_n{n}.json"), args.timeout)
         if name == fixed_name and ranks[0] == 1:  # the large shard is the measured 1-rank run itself
             big, t_big = n_fixed, _median_iter(rec1, "iter_s")
@@ -208,7 +308,7 @@ def cmd_scaling(args, comm) -> int:
         if name == fixed_name:
             k, _ = _iters_to(rec1, target)
             src = f"measured in the 1-rank run above ({rec1['dataset']}, {rec1['n_train']:,} samples)"
-        elif name == "svhn" and args.svhn_iters_to_target:
+        elif name == "svhn" and args.svhn_iters_to_target is not None:
             k, src = args.svhn_iters_to_target, "given with --svhn-iters-to-target"
         else:
             cap = "60" if args.quick else "150"

@@ -1,0 +1,173 @@
+"""`scaling`, `reproduce`, `sweep` and `ablation`: every option is checked before any run or file.
+
+Bad input ends in one line on stderr and exit code 2 with nothing written; a run that fails makes
+`reproduce` exit non-zero and name it. These tests run in-process and start no training.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import types
+
+import pytest
+
+from admm_xp import reproduce
+from admm_xp.cli import build_parser, main
+
+
+def _fails_in_one_line(capsys, argv, *needles, code=2):
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == code, err
+    assert err.strip().count("\n") == 0 and err.startswith("admm-xp: error:"), err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in err, (n, err)
+    return err
+
+
+# scaling ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("opt, value", [
+    ("--bandwidth", "0"), ("--bandwidth", "nan"), ("--target-acc", "5"), ("--target-acc", "0"), ("--latency", "-1"),
+    ("--timeout", "0"), ("--n-train", "0"), ("--svhn-iters-to-target", "-1"), ("--svhn-iters-to-target", "0"),
+    ("--iters", "0"), ("--data-dir", "/nonexistent/admm-xp"), ("--dataset", "no-such-set"), ("--dataset", "higgs"),
+])
+def test_scaling_rejects_bad_options_before_any_run(tmp_path, capsys, opt, value):
+    out = tmp_path / "s"
+    _fails_in_one_line(capsys, ["scaling", opt, value, "--rank-counts", "1", "--out-dir", str(out)], opt)
+    assert not out.exists()
+
+
+def test_scaling_needs_mpiexec_before_the_one_rank_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no mpiexec anywhere
+    out = tmp_path / "s"
+    _fails_in_one_line(capsys, ["scaling", "--rank-counts", "1,2", "--iters", "1", "--n-train", "64", "--out-dir", str(out)],
+                       "mpiexec", "--rank-counts 1")
+    assert not out.exists()  # no train_p1.json: the check came first
+
+
+def test_scaling_out_dir_that_is_a_file(tmp_path, capsys):
+    f = tmp_path / "f"
+    f.write_text("x")
+    _fails_in_one_line(capsys, ["scaling", "--rank-counts", "1", "--out-dir", str(f)], "--out-dir", "is a file")
+
+
+# reproduce -------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, needle", [
+    (["--quick", "--device", "tpu", "--figure", "1b"], "unknown device 'tpu'"),
+    (["--quick", "--device", "tpu"], "unknown device 'tpu'"),
+    (["--quick", "--timeout", "-1"], "--timeout"),
+    (["--quick", "--timeout", "0"], "--timeout"),
+    (["--data-dir", "/nonexistent/admm-xp"], "--data-dir /nonexistent/admm-xp: no such folder"),
+    (["--figure", "1b", "--n-train", "0"], "--n-train"),
+])
+def test_reproduce_rejects_bad_options_before_any_run(tmp_path, capsys, argv, needle):
+    out = tmp_path / "r"
+    _fails_in_one_line(capsys, ["reproduce", *argv, "--out", str(out)], needle)
+    assert not out.exists()
+
+
+def test_reproduce_needs_mpiexec_for_the_cores_panels(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    out = tmp_path / "r"
+    _fails_in_one_line(capsys, ["reproduce", "--figure", "1a", "--ranks", "2", "--out", str(out)], "mpiexec", "--ranks 1")
+    assert not out.exists()
+
+
+def _fake_subprocess(run):
+    return types.SimpleNamespace(run=run, PIPE=subprocess.PIPE, TimeoutExpired=subprocess.TimeoutExpired)
+
+
+def test_reproduce_exits_nonzero_and_names_the_runs_that_failed(tmp_path, capsys, monkeypatch):
+    def run(cmd, **kw):  # every training run times out
+        raise subprocess.TimeoutExpired(cmd, kw.get("timeout"))
+
+    monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(run))
+    out = tmp_path / "r"
+    rc = main(["reproduce", "--quick", "--figure", "1b", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "Traceback" not in err
+    assert "6 run(s) failed" in err and "figure 1b: admm;" in err and "figure 1b: lbfgs" in err
+    assert "--timeout 1800" in err  # each timed-out run says why
+    assert not (out / "fig1b" / "fig1b.csv").exists() and not (out / "summary.md").exists()  # no empty panel, no summary
+
+
+def test_reproduce_keeps_the_runs_that_succeeded_and_still_exits_nonzero(tmp_path, capsys, monkeypatch):
+    def run(cmd, **kw):  # only ADMM (default preset) succeeds
+        out = cmd[cmd.index("--out") + 1]
+        if cmd[3] == "train" and "--preset" not in cmd:
+            rec = {"history": [{"iter": 1, "time_s": 0.1, "test_acc": 0.5}, {"iter": 2, "time_s": 0.2, "test_acc": 0.97}],
+                   "n_train": 10, "n_test": 5, "machine": {}, "backend": "numpy", "dtype": "float64", "commit": "0" * 10,
+                   "final": {"best_test_acc": 0.97}}
+            with open(out, "w") as fh:
+                json.dump(rec, fh)
+            return types.SimpleNamespace(returncode=0, stderr="")
+        return types.SimpleNamespace(returncode=2, stderr="admm-xp: error: something went wrong\n")
+
+    monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(run))
+    monkeypatch.setattr("admm_xp.figures.have_matplotlib", lambda: False)
+    out = tmp_path / "r"
+    rc = main(["reproduce", "--quick", "--figure", "1b", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "5 run(s) failed" in err and "figure 1b: admm (paper preset)" in err and "something went wrong" in err
+    assert "figure 1b: admm;" not in err
+    rows = (out / "fig1b" / "fig1b.csv").read_text().splitlines()
+    assert len(rows) == 3  # header and the two points of the run that succeeded
+    assert (out / "summary.md").exists()
+
+
+def test_reproduce_scaling_failure_exits_nonzero_without_a_panel(tmp_path, capsys, monkeypatch):
+    def run(cmd, **kw):
+        raise subprocess.TimeoutExpired(cmd, kw.get("timeout"))
+
+    monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(run))
+    out = tmp_path / "r"
+    rc = main(["reproduce", "--figure", "2a", "--ranks", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and "figure 2a: the scaling runs" in err and "Traceback" not in err
+    assert not (out / "fig2a" / "fig2a.csv").exists()
+
+
+# sweep and ablation ----------------------------------------------------------------------
+@pytest.mark.parametrize("argv, needle", [
+    (["sweep", "--iters", "0"], "--iters must be >= 1"),
+    (["sweep", "--n-train", "0"], "--n-train"),
+    (["sweep", "--gamma", "1,0"], "--gamma"),
+    (["sweep", "--weight-decay", "-1"], "--weight-decay"),
+    (["sweep", "--dataset", "no-such-set"], "--dataset"),
+    (["ablation", "--iters", "0"], "--iters must be >= 1"),
+    (["ablation", "--tasks", ","], "--tasks"),
+])
+def test_sweep_and_ablation_reject_bad_options_before_training(tmp_path, capsys, argv, needle):
+    out = tmp_path / "o"
+    _fails_in_one_line(capsys, [*argv, "--out-dir", str(out)], needle)
+    assert not out.exists()
+
+
+# help ------------------------------------------------------------------------------------
+def _subparser(name):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[name]
+
+
+@pytest.mark.parametrize("name", ["sweep", "ablation", "scaling", "reproduce"])
+def test_every_option_has_help_that_states_its_default(name):
+    p = _subparser(name)
+    for action in p._actions:
+        if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
+            continue
+        assert action.help, f"{name} {action.option_strings} has no help"
+        takes_value = action.nargs != 0
+        if takes_value:
+            assert "default" in action.help, f"{name} {action.option_strings}: help does not state the default"
+
+
+def test_sweep_and_ablation_have_their_own_descriptions():
+    sweep, ablation = _subparser("sweep").description, _subparser("ablation").description
+    assert sweep and ablation and sweep != ablation
+    assert "validation" in sweep and "ablation" not in sweep.lower()
+    assert "three tasks" in ablation and "grid" not in ablation

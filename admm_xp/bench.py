@@ -14,12 +14,12 @@ In one process (or on every rank under mpiexec) it measures
 3. the naive transcription of Algorithm 1 (:mod:`admm_xp.naive`) at the
    same shape.
 
-From the cost model (:mod:`admm_xp.costmodel`: the per-sample products of
-../shared/paper/algorithm.md plus the d x d factorisations and solves of
-each iteration) it reports the flops per iteration, the achieved GFLOP/s, the fraction of the GEMM rate, the roofline
-floor (the GEMM flops at the measured GEMM rate plus the minimum bytes of
-the elementwise steps at the measured bandwidth), the ratio of the measured
-time to that floor, the speedup over the naive version, and the peak memory
+From the cost model (:mod:`admm_xp.costmodel`: the per-sample matrix
+products of Algorithm 1 plus the d x d factorisations and solves of each
+iteration) it reports the flops per iteration, the achieved GFLOP/s, the
+fraction of the GEMM rate, the roofline floor (the GEMM flops at the
+measured GEMM rate plus the minimum bytes of the elementwise steps at the
+measured bandwidth), the ratio of the measured time to that floor, the speedup over the naive version, and the peak memory
 against the bytes the algorithm must hold (X, a, z, lambda and the targets).
 
 A second floor shows where the rest of the gap lies: each matrix product of

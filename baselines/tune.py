@@ -79,14 +79,14 @@ def search_path(results_dir: str, method: str) -> str:
 
 def _grid(args) -> list[dict]:
     defaults = DEFAULT_GRID[args.method]
-    l2s = parse_floats(args.l2 or defaults["l2"], "--l2")
+    l2s = parse_floats(defaults["l2"] if args.l2 is None else args.l2, "--l2")
     if args.method not in MINIBATCH:
-        wrong = [o for o, v in (("--lr", args.lr), ("--batch-size", args.batch_size), ("--schedule", args.schedule)) if v]
+        wrong = [o for o, v in (("--lr", args.lr), ("--batch-size", args.batch_size), ("--schedule", args.schedule)) if v is not None]
         if wrong:
             raise ConfigError(f"{', '.join(wrong)}: {args.method} has no learning rate or batches to search; search --l2")
         return [{"l2": l2} for l2 in l2s]
-    lrs = parse_floats(args.lr or defaults["lr"], "--lr")
-    text = args.batch_size or defaults["batch_size"]
+    lrs = parse_floats(defaults["lr"] if args.lr is None else args.lr, "--lr")
+    text = defaults["batch_size"] if args.batch_size is None else args.batch_size
     try:
         sizes = tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:

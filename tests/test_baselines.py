@@ -417,6 +417,8 @@ def test_bad_tune_input_and_bad_output_paths(tmp_path, capsys):
         (["baseline-tune", "--method", "cg", "--lr", "0.1"], "search --l2"),
         (["baseline-tune", "--method", "sgd", "--validation", "1.5"], "--validation"),
         (["baseline-tune", "--method", "sgd", "--lr", "x"], "--lr"),
+        (["baseline-tune", "--method", "sgd", "--lr", ""], "--lr must not be empty"),
+        (["baseline-tune", "--method", "cg", "--lr", ""], "search --l2"),
         (["baseline", "--method", "cg", "--out", str(tmp_path)], "is a directory"),
     ]
     for args, words in cases:

@@ -124,6 +124,7 @@ BAD_TRAIN = [
     (["--block-size", "0"], "--block-size"),
     (["--device", ""], "--device is empty"),
     (["--gamma", "1,2,3"], "gamma needs 1 value"),
+    (["--dataset", "synthetic", "--n-test", "0"], "--n-test must be >= 1"),
     (["--checkpoint", "{good.npz}"], "is a file"),
     (["--save-model", "{good.npz}/m.npz"], "is a file, not a folder"),
 ]

@@ -98,6 +98,8 @@ def load_dataset(
     comm = comm or LocalComm()
     if n_train is not None and n_train < 1:
         raise DataError(f"--n-train must be >= 1, got {n_train}")
+    if n_test is not None and n_test < 1:
+        raise DataError(f"--n-test must be >= 1, got {n_test}")
     if name == "higgs-sample":
         ds = _embedded_higgs(n_train, comm)
     elif name == "higgs":

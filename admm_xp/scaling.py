@@ -31,7 +31,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 
 from . import costmodel
 from .atomic import write_csv_atomic
@@ -103,19 +102,11 @@ def check_accuracy(value, option: str) -> None:
 
 def check_out_dir(folder: str, option: str) -> None:
     """Fail before any run when the output folder cannot be made or written (it is made later if missing)."""
+    from .cli import check_output_dir
+
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ConfigError(f"{option} {folder}: is a file; give a folder")
-    probe = os.path.abspath(folder)
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe):
-        raise ConfigError(f"{option} {folder}: {probe} is a file, not a folder; choose another path")
-    try:  # permission bits are not enough (root passes os.access everywhere): try for real
-        fd, tmp = tempfile.mkstemp(prefix=".admm-xp-write-test-", dir=probe)
-        os.close(fd)
-        os.remove(tmp)
-    except OSError as exc:
-        raise ConfigError(f"{option} {folder}: cannot write in {probe} ({exc.strerror or exc}); choose another path") from None
+    check_output_dir(folder, option)
 
 
 def check_data_dir(folder, option: str = "--data-dir") -> None:

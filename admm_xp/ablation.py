@@ -1,6 +1,8 @@
 """Hyper-parameter sweeps on validation rows, and the ablation of each option.
 
-The two commands' descriptions follow (``SWEEP_DESCRIPTION``, ``ABLATION_DESCRIPTION``).
+``admm-xp sweep`` and ``admm-xp ablation``: what each does is in
+``SWEEP_DESCRIPTION`` and ``ABLATION_DESCRIPTION`` below, which are also
+their ``--help`` pages.
 """
 from __future__ import annotations
 
@@ -75,9 +77,8 @@ def _floats(text, name):
 # sweep ---------------------------------------------------------------------------------
 def cmd_sweep(args, comm) -> int:
     from .cli import parse_widths
-    from .runrecord import base_record, write_json_atomic, write_text_atomic
-
     from .config import ADMMConfig
+    from .runrecord import base_record, write_json_atomic, write_text_atomic
     from .scaling import check_dataset, check_min, check_out_dir
 
     if comm.size > 1:

@@ -79,7 +79,7 @@ def cmd_sweep(args, comm) -> int:
     from .cli import parse_widths
     from .config import ADMMConfig
     from .runrecord import base_record, write_json_atomic, write_text_atomic
-    from .scaling import check_dataset, check_min, check_out_dir
+    from .checks import check_dataset, check_min, check_output_dir
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp sweep` without mpiexec")
@@ -100,7 +100,7 @@ def cmd_sweep(args, comm) -> int:
             ADMMConfig.from_preset(args.preset, hidden=hidden, **cfg_kw)
         except ConfigError as exc:
             raise ConfigError(f"--gamma / --beta / --weight-decay grid: {exc}") from None
-    check_out_dir(args.out_dir, "--out-dir")
+    check_output_dir(args.out_dir, "--out-dir")
     rows, meta_ds = [], None
     for i, (values, cfg_kw) in enumerate(zip(combos, settings), 1):
         kw = dict(zip(grid, values))
@@ -135,7 +135,7 @@ def cmd_sweep(args, comm) -> int:
 # ablation ------------------------------------------------------------------------------
 def cmd_ablation(args, comm) -> int:
     from .runrecord import base_record, write_json_atomic, write_text_atomic
-    from .scaling import check_min, check_out_dir
+    from .checks import check_min, check_output_dir
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp ablation` without mpiexec")
@@ -147,7 +147,7 @@ def cmd_ablation(args, comm) -> int:
     if not names:
         raise ConfigError(f"--tasks names no task: use one or more of {', '.join(TASKS)}")
     check_min(args.iters, "--iters")
-    check_out_dir(args.out_dir, "--out-dir")
+    check_output_dir(args.out_dir, "--out-dir")
     rows, histories = [], {}
     quick_n = {"higgs-sample": 6000, "synthetic-svhn": 4000, "synthetic-multiclass": 8000}
     for task in names:

@@ -383,7 +383,8 @@ def register(sub) -> None:
 
 def cmd_bench(args, comm) -> int:
     from .backend import resolve_device
-    from .cli import check_output_path, parse_widths
+    from .checks import check_output_path
+    from .cli import parse_widths
     from .runrecord import base_record, write_json_atomic
     from .threads import configure_threads
 

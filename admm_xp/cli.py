@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 import traceback
 
 from . import __version__
+from .checks import MPIEXEC_HINT, check_output_dir, check_output_path, find_mpiexec
 from .config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE
 from .errors import ConfigError, UserError
 
@@ -188,36 +188,6 @@ def stop_words(reason: str) -> str:
     return STOP_WORDS.get(reason, reason)
 
 
-def check_output_path(path: str | None, option: str) -> None:
-    """Fail before any work when an output file could not be written there."""
-    if not path:
-        return
-    if os.path.isdir(path):
-        raise ConfigError(f"{option} {path}: is a directory; give a file name")
-    check_output_dir(os.path.dirname(os.path.abspath(path)), option, shown=path)
-
-
-def check_output_dir(folder: str | None, option: str, shown: str | None = None) -> None:
-    """Fail before any work when files could not be made in ``folder`` (made later if missing).
-
-    Permission bits are not enough (root passes ``os.access`` everywhere, even in /proc), so the
-    nearest existing folder is tried for real: a hidden empty file is made there and removed."""
-    if not folder:
-        return
-    shown = shown or folder
-    probe = os.path.abspath(folder)
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe):
-        raise ConfigError(f"{option} {shown}: {probe} is a file, not a folder; choose another path")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".admm-xp-write-test-", dir=probe)
-        os.close(fd)
-        os.remove(tmp)
-    except OSError as exc:
-        raise ConfigError(f"{option} {shown}: cannot write in {probe} ({exc.strerror or exc}); choose another path") from None
-
-
 def setup_run(args, comm):
     """Backend, threads and data for a training command (shared by train, baseline, bench)."""
     from .backend import resolve_device
@@ -253,8 +223,6 @@ def cmd_train(args, comm) -> int:
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     if args.checkpoint:
-        if os.path.exists(args.checkpoint) and not os.path.isdir(args.checkpoint):
-            raise ConfigError(f"--checkpoint {args.checkpoint}: is a file; give a folder for the checkpoints")
         check_output_dir(args.checkpoint, "--checkpoint")
     if args.resume and not os.path.isdir(args.resume):
         raise ConfigError(f"--resume {args.resume}: no such folder; give the --checkpoint folder of an earlier run")
@@ -407,8 +375,6 @@ def cmd_data_fetch(args, comm) -> int:
 
     if args.base_url and not args.base_url.startswith(("http://", "https://", "file://")):
         raise ConfigError(f"--base-url {args.base_url}: not a URL; give one starting with http://, https:// or file://")
-    if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
-        raise ConfigError(f"--data-dir {args.data_dir}: is a file; give a folder for the downloads")
     check_output_dir(args.data_dir, "--data-dir")
     if comm.rank == 0:
         paths = fetch(args.name, args.data_dir, base_url=args.base_url, quiet=args.quiet, convert=not args.no_convert)
@@ -473,12 +439,11 @@ def _maybe_relaunch(args, argv) -> int | None:
         if size != ranks:
             raise ConfigError(f"--ranks {ranks} but this run has {size} MPI rank(s); launch with mpiexec -n {ranks}")
         return None
-    import shutil
     import subprocess
 
-    mpiexec = shutil.which("mpiexec")
+    mpiexec = find_mpiexec()
     if mpiexec is None:
-        raise ConfigError("--ranks needs mpiexec on PATH: pip install 'admm_xp[mpi]' (mpi4py and the mpich wheel)")
+        raise ConfigError(f"--ranks needs mpiexec on PATH: {MPIEXEC_HINT}")
     rest = _strip_option(list(argv), "--ranks")
     cmd = [mpiexec, "-n", str(ranks), sys.executable, "-m", "admm_xp", *rest]
     return subprocess.call(cmd)

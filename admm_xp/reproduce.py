@@ -382,7 +382,7 @@ def register(sub) -> None:
 
 
 def cmd_reproduce(args, comm) -> int:
-    from .scaling import MPIEXEC_HINT, check_data_dir, check_min, check_out_dir, check_positive, find_mpiexec
+    from .checks import MPIEXEC_HINT, check_data_dir, check_min, check_output_dir, check_positive, find_mpiexec
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp reproduce` itself without mpiexec: it launches the MPI runs")
@@ -392,7 +392,7 @@ def cmd_reproduce(args, comm) -> int:
     check_min(args.n_train, "--n-train")
     check_min(args.iters_override, "--iters-override")
     check_positive(args.max_time_override, "--max-time-override", " (seconds)")
-    check_out_dir(args.out, "--out")
+    check_output_dir(args.out, "--out")
     from .cli import parse_widths
 
     for opt in ("hidden_higgs", "hidden_svhn"):

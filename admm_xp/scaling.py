@@ -27,13 +27,14 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 
 from . import costmodel
 from .atomic import write_csv_atomic
+from .checks import (MPIEXEC_HINT, check_accuracy, check_data_dir, check_dataset, check_min, check_output_dir,
+                     check_positive, find_mpiexec)
 from .errors import ConfigError, UserError
 
 PAPER_PROBLEMS = {
@@ -69,69 +70,6 @@ def _iters_to(rec, target):
 
 # One core per rank: the scaling runs and calibrations use one thread each (BLAS and fused loops).
 ONE_CORE = {"ADMM_XP_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-MPIEXEC_HINT = "pip install 'admm_xp[mpi]' (mpi4py and the mpich wheel)"
-
-
-def find_mpiexec() -> str | None:
-    """The ``mpiexec`` the runs over several ranks use: the one on PATH (as ``--ranks`` does)."""
-    return shutil.which("mpiexec")
-
-
-# Up-front checks of the options (shared with `reproduce`, `sweep` and `ablation`) -------------------
-def check_min(value, option: str, minimum: int = 1, hint: str = "") -> None:
-    """An integer option that must be >= ``minimum`` (None = not given, fine)."""
-    if value is not None and value < minimum:
-        raise ConfigError(f"{option} must be >= {minimum}, got {value}{hint}")
-
-
-def check_positive(value, option: str, hint: str = "", zero_ok: bool = False) -> None:
-    """A finite number > 0 (>= 0 with ``zero_ok``); None = not given, fine."""
-    if value is None:
-        return
-    ok = math.isfinite(value) and (value >= 0 if zero_ok else value > 0)
-    if not ok:
-        raise ConfigError(f"{option} must be a finite number {'>= 0' if zero_ok else '> 0'}{hint}, got {value}")
-
-
-def check_accuracy(value, option: str) -> None:
-    if value is not None and not 0 < value <= 1:
-        raise ConfigError(f"{option} must be a test accuracy in (0, 1], such as 0.64, got {value}")
-
-
-def check_out_dir(folder: str, option: str) -> None:
-    """Fail before any run when the output folder cannot be made or written (it is made later if missing)."""
-    from .cli import check_output_dir
-
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise ConfigError(f"{option} {folder}: is a file; give a folder")
-    check_output_dir(folder, option)
-
-
-def check_data_dir(folder, option: str = "--data-dir") -> None:
-    if folder and not os.path.isdir(folder):
-        raise ConfigError(f"{option} {folder}: no such folder; give the folder holding the HIGGS / SVHN files "
-                          f"(`admm-xp data fetch higgs --data-dir DIR`)")
-
-
-def check_dataset(name: str, data_dir=None, option: str = "--dataset", command: str | None = None) -> None:
-    """A cheap check of a --dataset value (the runs load it): a known name, or a file that exists.
-
-    ``command``: a command without --data-dir, which cannot use the full HIGGS / SVHN files."""
-    from .data import NAMED
-
-    if name in ("higgs", "svhn", "svhn10") and command:
-        raise ConfigError(f"`admm-xp {command}` cannot read the full {name} files: use higgs-sample, synthetic-svhn, "
-                          f"synthetic-multiclass or a .csv/.npz file")
-    if name in ("higgs", "svhn", "svhn10") and not data_dir:
-        raise ConfigError(f"{option} {name} needs --data-dir DIR with the full files (`admm-xp data fetch "
-                          f"{name.rstrip('10')} --data-dir DIR`), or use the stand-ins higgs-sample / synthetic-svhn")
-    if name not in NAMED and not os.path.isfile(name):
-        if os.path.splitext(name)[1] or os.path.sep in name:
-            raise ConfigError(f"{option} {name}: no such file; give an existing .csv/.npz file or one of {', '.join(NAMED)}")
-        raise ConfigError(f"{option} {name}: unknown data set and no such file; use one of {', '.join(NAMED)} "
-                          f"or a path to a .csv/.npz file")
 
 
 def _launch(ranks, args, out, timeout):
@@ -226,7 +164,7 @@ def cmd_scaling(args, comm) -> int:
     if max(ranks) > 1 and find_mpiexec() is None:
         raise ConfigError(f"measuring {max(ranks)} ranks needs mpiexec on PATH: {MPIEXEC_HINT}; "
                           f"or measure one rank only with --rank-counts 1")
-    check_out_dir(args.out_dir, "--out-dir")
+    check_output_dir(args.out_dir, "--out-dir")
     iters = args.iters
     out_dir = args.out_dir
     os.makedirs(out_dir, exist_ok=True)

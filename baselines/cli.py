@@ -11,7 +11,8 @@ import argparse
 import json
 import os
 
-from admm_xp.cli import add_data_options, add_device_options, check_output_path, parse_widths, stop_words
+from admm_xp.checks import check_output_path
+from admm_xp.cli import add_data_options, add_device_options, parse_widths, stop_words
 from admm_xp.errors import ConfigError
 
 from .losses import LOSSES

@@ -25,7 +25,8 @@ import os
 import sys
 import time
 
-from admm_xp.cli import add_data_options, add_device_options, check_output_path, parse_floats
+from admm_xp.checks import check_output_path
+from admm_xp.cli import add_data_options, add_device_options, parse_floats
 from admm_xp.errors import ConfigError
 
 from .schedules import SCHEDULES

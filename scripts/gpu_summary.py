@@ -18,7 +18,8 @@ def main(folder: str) -> None:
     print("# GPU device check\n")
     any_rec = None
     rows = []
-    for name, label in (("bench_higgs.json", "HIGGS scale"), ("bench_svhn.json", "SVHN scale"), ("bench_naive.json", "1M, with naive")):
+    for name, label in (("bench_higgs.json", "HIGGS scale"), ("bench_higgs_f64.json", "HIGGS scale"),
+                        ("bench_naive.json", "1M, with naive"), ("bench_svhn.json", "SVHN scale")):
         r = load(folder, name)
         if r is None:
             rows.append(f"| {label} | not produced (see tests.log) | | | | | | |")

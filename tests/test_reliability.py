@@ -232,3 +232,24 @@ def test_fuzzed_cli_values(tmp_path_factory, capsys, option, value):
     code = main(["train", "--n-train", "300", "--hidden", "4", "--iters", "1", "--quiet", "--out",
                  os.path.join(out_dir, "run.json"), option, value])
     _check_clean_failure(code, capsys.readouterr().err, out_dir)
+
+
+def test_a_copied_tree_without_git_records_the_commit_it_was_given(monkeypatch):
+    """The GPU check runs a copy of the tree without .git: its records name the commit passed in."""
+    import subprocess
+
+    from admm_xp import runrecord
+
+    def no_git(*args, **kwargs):
+        raise OSError("git: not found")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    runrecord.source_commit.cache_clear()
+    try:
+        monkeypatch.setenv("ADMM_XP_SOURCE_COMMIT", "a6c03a7")
+        assert runrecord.source_commit() == "a6c03a7 (copied tree, no git checkout)"
+        runrecord.source_commit.cache_clear()
+        monkeypatch.delenv("ADMM_XP_SOURCE_COMMIT")
+        assert "no git checkout" in runrecord.source_commit() and "a6c03a7" not in runrecord.source_commit()
+    finally:
+        runrecord.source_commit.cache_clear()

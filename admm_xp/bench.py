@@ -132,13 +132,13 @@ def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_sec
 
     if p["gram"]:
         A = cols(M)
-        one = lambda c: xp.matmul(A[:, c * block:(c + 1) * block], xp.matrix_transpose(A[:, c * block:(c + 1) * block]))  # noqa: E731
+        one = lambda c: ops.long_product(A[:, c * block:(c + 1) * block], xp.matrix_transpose(A[:, c * block:(c + 1) * block]))  # noqa: E731
     elif K == "n":  # z a^T, turned the way the passes turn it
         A, B = cols(M), cols(N)
         one = lambda c: sample_cross(A[:, c * block:(c + 1) * block], B[:, c * block:(c + 1) * block], ops, xp)  # noqa: E731
     else:
         W, B = xp.full((M, K), 0.5, dtype=dt, device=dev), cols(K)
-        one = lambda c: xp.matmul(W, B[:, c * block:(c + 1) * block])  # noqa: E731
+        one = lambda c: ops.matmul(W, B[:, c * block:(c + 1) * block])  # noqa: E731
 
     def run(calls):  # every worker thread does `calls` products on its own columns
         def chunk(sl):  # map_chunks splits 256 * workers columns into one 256-column chunk per worker

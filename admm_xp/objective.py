@@ -20,20 +20,25 @@ from .iteration import IterationSums
 def objective_parts(state, prob, cfg, xp) -> IterationSums:
     """This rank's sums of the objective's parts at ``state`` (unfused reference)."""
     sums = IterationSums()
-    f64 = xp.float64
     a_prev = prob.X
     L = state.n_layers
     for l in range(L - 1):
         m = updates.affine(state.W[l], a_prev, cfg.bias, xp)
-        sums.act.append(xp.sum((state.a[l] - updates.relu(state.z[l], xp)) ** 2, dtype=f64))
-        sums.pre.append(xp.sum((state.z[l] - m) ** 2, dtype=f64))
+        sums.act.append(_total(xp, (state.a[l] - updates.relu(state.z[l], xp)) ** 2))
+        sums.pre.append(_total(xp, (state.z[l] - m) ** 2))
         a_prev = state.a[l]
     m = updates.affine(state.W[L - 1], a_prev, cfg.bias, xp)
     zL = state.z[L - 1]
-    sums.loss = xp.sum(xp.maximum(1.0 - prob.S * zL, 0.0), dtype=f64)
-    sums.lag = xp.sum(zL * state.lam, dtype=f64)
-    sums.pen = xp.sum((zL - m) ** 2, dtype=f64)
+    sums.loss = _total(xp, xp.maximum(1.0 - prob.S * zL, 0.0))
+    sums.lag = _total(xp, zL * state.lam)
+    sums.pen = _total(xp, (zL - m) ** 2)
     return sums
+
+
+def _total(xp, x):
+    """Sum of all of x in float64, row by row first: a whole-array reduction in one step gets a
+    single thread block on CuPy (seconds at 10M samples), one row each gets many."""
+    return xp.sum(xp.sum(x, axis=-1, dtype=xp.float64))
 
 
 def combine(flat_sums, pen, n_hidden: int) -> dict:
@@ -70,12 +75,14 @@ def predict_labels(scores, xp):
     return xp.argmax(scores, axis=0)
 
 
-def count_correct(W, X, y, bias: bool, xp, ops=None, block: int = 2048):
+def count_correct(W, X, y, bias: bool, xp, ops=None, block: int | None = None):
     """Number of samples (columns of X) whose predicted class equals ``y`` (a 0-d int array).
 
     With ``ops`` (the kernels of :func:`admm_xp.kernels.kernels_for`) the forward
     pass runs in column chunks on every core, each block's activations in
-    reused buffers.
+    reused buffers. ``block`` samples at a time (default: the kernels' ``eval_block``,
+    small on the CPU so that a block stays in cache, a million on the GPU so that
+    each launch has enough work).
     """
     n = X.shape[1]
     dev = aac.device(X)
@@ -83,7 +90,7 @@ def count_correct(W, X, y, bias: bool, xp, ops=None, block: int = 2048):
         from .kernels.portable import PortableKernels
 
         ops = PortableKernels(xp)
-        block = max(block, 1 << 15)
+    block = block or ops.eval_block
 
     def chunk(cols: slice):
         correct = xp.zeros((), dtype=xp.int64, device=dev)

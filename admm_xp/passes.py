@@ -44,20 +44,20 @@ def _add_partials(parts: list) -> dict:
 
 
 def sample_cross(z_blk, a_blk, ops, xp):
-    """``z a^T`` over the block's samples, as the product with the fewer output rows. OpenBLAS
-    runs these long-inner-dimension products faster that way round: at the HIGGS shape (z of
-    300 x 2048, X of 28 x 2048) ``(X z^T)^T`` took about 5% less time per iteration, while at the
-    SVHN shape (z of 100 x 2048, X of 3072 x 2048) the same turn cost 10-20% more (bench,
+    """``z a^T`` over the block's samples, in float64, as the product with the fewer output rows.
+    OpenBLAS runs these long-inner-dimension products faster that way round: at the HIGGS shape
+    (z of 300 x 2048, X of 28 x 2048) ``(X z^T)^T`` took about 5% less time per iteration, while
+    at the SVHN shape (z of 100 x 2048, X of 3072 x 2048) the same turn cost 10-20% more (bench,
     2-core development machine). Any order gives the same sums up to rounding."""
     if z_blk.shape[0] > a_blk.shape[0]:
-        return xp.matrix_transpose(ops.matmul(a_blk, xp.matrix_transpose(z_blk)))
-    return ops.matmul(z_blk, xp.matrix_transpose(a_blk))
+        return xp.matrix_transpose(ops.long_product(a_blk, xp.matrix_transpose(z_blk)))
+    return ops.long_product(z_blk, xp.matrix_transpose(a_blk))
 
 
 def _input_cross_block(z_blk, a_blk, bias, ops, xp):
     """``z a^T`` (and the row sums of z with a bias) of one block, in float64."""
     f64 = xp.float64
-    c = xp.astype(sample_cross(z_blk, a_blk, ops, xp), f64, copy=False)
+    c = sample_cross(z_blk, a_blk, ops, xp)
     return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
 
 
@@ -130,9 +130,9 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             pre = pre + pre_b
             # sums for W_{l+1} = z_{l+1} a_l^+
             a_t = xp.matrix_transpose(a_new)
-            gram = gram + xp.astype(ops.matmul(a_new, a_t), f64, copy=False)
+            gram = gram + ops.long_product(a_new, a_t)
             if cross_b is None:
-                cross_b = xp.astype(sample_cross(z_next[:, sl], a_new, ops, xp), f64, copy=False)
+                cross_b = sample_cross(z_next[:, sl], a_new, ops, xp)
             cross = cross + cross_b
             if bias:
                 gram_sums = gram_sums + xp.sum(a_new, axis=1, dtype=f64)

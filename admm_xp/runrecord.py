@@ -31,9 +31,13 @@ SCHEMA_KEYS = (
 def source_commit() -> str:
     """The git commit of the admm_xp source tree (``-dirty`` if it has uncommitted changes), else the version.
 
-    A copy of the tree without ``.git`` (the GPU check's machine) names its
-    commit in ``ADMM_XP_SOURCE_COMMIT``; the record then says it was copied.
+    A copy of the tree made elsewhere (the GPU check's machine, which gets the
+    files but not an up-to-date ``.git``) names its commit in
+    ``ADMM_XP_SOURCE_COMMIT``, which then wins; the record says it was copied.
     """
+    copied = os.environ.get("ADMM_XP_SOURCE_COMMIT", "").strip()
+    if copied:
+        return f"{copied} (copied tree)"
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         sha = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
@@ -47,9 +51,6 @@ def source_commit() -> str:
         pass
     from . import __version__
 
-    copied = os.environ.get("ADMM_XP_SOURCE_COMMIT", "").strip()
-    if copied:
-        return f"{copied} (copied tree, no git checkout)"
     return f"admm_xp {__version__} (no git checkout)"
 
 

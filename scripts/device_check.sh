@@ -7,7 +7,7 @@
 # It needs array-api-compat (and array-api-strict for the test suite's
 # fixtures) carried as wheels in .whl/ (see scripts/fetch_device_wheels.sh),
 # runs the project from this tree (PYTHONPATH=.; set ADMM_XP_SOURCE_COMMIT to
-# the commit it was copied from, since .git does not travel), and writes at most eight
+# the commit it was copied from: the .git that travels can be stale), and writes at most eight
 # files under $OUT:
 #   summary.md            what ran, on which GPU, with the numbers
 #   tests.log             the CuPy tests (pytest -m cupy) and every step's errors

@@ -2,12 +2,15 @@
 
 The kernels compute exactly the formulas of :mod:`admm_xp.updates` (the
 tests run them against the portable code on a GPU); the sums the objective
-needs are float64 reductions that stay on the device (no host round trip).
-Imported only for the CuPy backend.
+needs are float64 reductions that stay on the device (no host round trip),
+each split over the samples (:mod:`admm_xp.kernels.pieces`) so that many
+thread blocks share it. Imported only for the CuPy backend.
 """
 from __future__ import annotations
 
 import cupy as cp
+
+from .pieces import long_product, long_sum
 
 _z_hidden = cp.ElementwiseKernel(
     "T a, T m, T gamma, T beta",
@@ -57,8 +60,17 @@ _dot_sum = cp.ReductionKernel(
 )
 
 
+def _rows(kernel):
+    """``kernel`` (a two-input ReductionKernel) summed over the last axis: what long_sum needs."""
+    return lambda x, y: kernel(x, y, axis=x.ndim - 1)
+
+
+_act_rows, _diff_rows, _hinge_rows, _dot_rows = (_rows(k) for k in (_act_sq, _diff_sq, _hinge_sum, _dot_sum))
+
+
 class CupyKernels:
     name = "cupy"
+    eval_block = 1 << 20  # samples per block of the accuracy's forward pass: few, large launches
 
     def __init__(self, xp):
         self.xp = xp
@@ -90,6 +102,10 @@ class CupyKernels:
     def matmul(self, A, B, out=None):
         return cp.matmul(A, B, out=out)
 
+    def long_product(self, A, B):
+        """``A @ B`` in float64 over a long inner dimension, as a batched product of pieces."""
+        return long_product(A, B, self.xp, matmul=cp.matmul)
+
     def add_matmul(self, h, P, r, out=None):
         out = cp.matmul(P, r, out=out)
         out += h
@@ -101,11 +117,13 @@ class CupyKernels:
     def hidden_prox(self, a, m, gamma, beta, out=None):
         t = a.dtype.type
         z = _z_hidden(a, m, t(gamma), t(beta), out) if out is not None else _z_hidden(a, m, t(gamma), t(beta))
-        return z, _act_sq(a, z), _diff_sq(z, m)
+        return z, long_sum(_act_rows, (a, z), self.xp), long_sum(_diff_rows, (z, m), self.xp)
 
     def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None):
         t = m.dtype.type
         z = out_z if out_z is not None else cp.empty_like(m)
         lam_new = out_lam if out_lam is not None else cp.empty_like(lam)
         _z_output(m, s, lam, t(beta), bool(update_multiplier), z, lam_new)
-        return z, lam_new, _hinge_sum(s, z), _dot_sum(z, lam_new), _diff_sq(z, m)
+        xp = self.xp
+        return (z, lam_new, long_sum(_hinge_rows, (s, z), xp), long_sum(_dot_rows, (z, lam_new), xp),
+                long_sum(_diff_rows, (z, m), xp))

@@ -314,6 +314,7 @@ def _c_contiguous(x) -> bool:
 
 class NumbaKernels:
     name = "numba"
+    eval_block = 2048  # samples per block of the accuracy's forward pass: each block stays in cache
 
     def __init__(self, xp, threads: int | None = None):
         self.xp = xp
@@ -385,6 +386,10 @@ class NumbaKernels:
 
     def matmul(self, A, B, out=None):
         return np.matmul(A, B, out=out)
+
+    def long_product(self, A, B):
+        """``A @ B`` in float64, for a long inner dimension (the samples): Gram and cross sums."""
+        return np.matmul(A, B).astype(np.float64, copy=False)
 
     def add_matmul(self, h, P, r, out=None):
         if out is None:

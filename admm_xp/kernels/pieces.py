@@ -1,0 +1,67 @@
+"""Sums over the long sample dimension, split into pieces so that a GPU can share them out.
+
+On a GPU, a product ``A B`` with a small output and a long inner dimension
+(the Gram matrix ``a a^T`` of 300 x 1M columns, or ``z a^T``) gives the
+matrix library only a handful of output tiles to spread over its ~130
+multiprocessors, and CuPy's user-defined reductions give a whole-array sum
+to a single thread block. Both ran at a few percent of the hardware's rate
+in the first GPU check (results/gpu/). Cutting the sample dimension into
+``k`` pieces turns each into ``k`` independent pieces of work (a batched
+product, a reduction with ``rows x k`` outputs) whose small partial results
+are then added in float64.
+
+Written in the array API (``xp``) with views only (no copies), so the CPU
+tests check the arithmetic; only the CuPy kernels use it.
+"""
+from __future__ import annotations
+
+PIECE = 4096  # samples per piece, at least
+MAX_PIECES = 256  # pieces per sum, at most
+
+
+def _pieces(w: int, piece: int, max_pieces: int) -> tuple[int, int]:
+    """(k, s): k pieces of s columns covering the first k*s of w columns; k < 2 means do not split."""
+    k = min(w // piece, max_pieces)
+    return (k, w // k) if k >= 2 else (1, w)
+
+
+def long_product(A, B, xp, matmul=None, piece: int = PIECE, max_pieces: int = MAX_PIECES):
+    """``A @ B`` in float64, for A (M x K) and B (K x N) with a long inner dimension K.
+
+    The first ``k * s`` columns of A (rows of B) go as one batched product of k
+    pieces of s; the k partial products and the leftover columns' product are
+    summed in float64. ``matmul`` is the product to use (default ``xp.matmul``).
+    """
+    matmul = matmul or xp.matmul
+    f64 = xp.float64
+    M, K = A.shape
+    N = B.shape[1]
+    k, s = _pieces(K, piece, max_pieces)
+    if k < 2:
+        return xp.astype(matmul(A, B), f64, copy=False)
+    used = k * s
+    A3 = xp.permute_dims(xp.reshape(A[:, :used], (M, k, s)), (1, 0, 2))  # k x M x s
+    B3 = xp.reshape(B[:used, :], (k, s, N))  # k x s x N
+    C = xp.sum(matmul(A3, B3), axis=0, dtype=f64)
+    if used < K:
+        C = C + xp.astype(matmul(A[:, used:], B[used:, :]), f64)
+    return C
+
+
+def long_sum(reduce_last, arrays, xp, piece: int = PIECE, max_pieces: int = MAX_PIECES):
+    """The float64 total of ``reduce_last(*arrays)`` over all elements of same-shape 2-D arrays.
+
+    ``reduce_last(*views)`` must sum its elementwise expression over the last
+    axis of its (2-D or 3-D) arguments, in float64. Each row's columns are cut
+    into k pieces of s (views of shape rows x k x s), so the reduction has
+    rows * k outputs to share out; the leftover columns are summed apart.
+    """
+    rows, w = arrays[0].shape
+    k, s = _pieces(w, piece, max_pieces)
+    if k < 2:
+        return xp.sum(reduce_last(*arrays))
+    used = k * s
+    total = xp.sum(reduce_last(*[xp.reshape(x[:, :used], (rows, k, s)) for x in arrays]))
+    if used < w:
+        total = total + xp.sum(reduce_last(*[x[:, used:] for x in arrays]))
+    return total

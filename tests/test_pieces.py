@@ -1,0 +1,62 @@
+"""Sums over the sample dimension split into pieces (the GPU's Gram, cross and objective sums)
+equal the plain sums, on every backend, for column views of wider arrays and leftover columns."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from admm_xp.hostio import to_host
+from admm_xp.kernels import kernels_for
+from admm_xp.kernels.pieces import _pieces, long_product, long_sum
+
+
+def _views(backend, rng, rows, cols, start=3, extra=11):
+    """A rows x cols column view into a wider array, as the solver's blocks are."""
+    xp = backend.xp
+    wide = xp.asarray(rng.normal(size=(rows, start + cols + extra)), device=backend.device)
+    return wide, wide[:, start:start + cols]
+
+
+@pytest.mark.parametrize("cols, piece", [(1000, 64), (1024, 64), (1000, 2000), (130, 64)])
+def test_long_product_equals_the_plain_product(backend, rng, cols, piece):
+    xp = backend.xp
+    _, A = _views(backend, rng, 7, cols)
+    _, B = _views(backend, rng, 5, cols, start=0)
+    Bt = xp.matrix_transpose(B)
+    got = long_product(A, Bt, xp, piece=piece, max_pieces=9)
+    assert got.dtype == xp.float64
+    assert got.shape == (7, 5)
+    want = to_host(A) @ to_host(B).T
+    np.testing.assert_allclose(to_host(got), want, rtol=1e-12, atol=1e-12)
+    gram = long_product(A, xp.matrix_transpose(A), xp, piece=piece, max_pieces=9)
+    np.testing.assert_allclose(to_host(gram), to_host(A) @ to_host(A).T, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cols, piece", [(1000, 64), (999, 100), (50, 64)])
+def test_long_sum_equals_the_plain_sum(backend, rng, cols, piece):
+    xp = backend.xp
+    _, x = _views(backend, rng, 6, cols)
+    _, y = _views(backend, rng, 6, cols, start=1)
+    reduce_last = lambda a, b: xp.sum((a - b) ** 2, axis=-1, dtype=xp.float64)  # noqa: E731
+    got = long_sum(reduce_last, (x, y), xp, piece=piece, max_pieces=8)
+    want = float(np.sum((to_host(x) - to_host(y)) ** 2))
+    assert float(got) == pytest.approx(want, rel=1e-12)
+
+
+def test_pieces_cover_every_column_once():
+    for w in (0, 1, 100, 4095, 4096, 8192, 8193, 1 << 20, 10_500_000):
+        k, s = _pieces(w, 4096, 256)
+        assert k * s <= w and (k == 1 or s >= 4096)
+        assert k <= 256
+        if k == 1:
+            assert s == w and w < 2 * 4096
+
+
+def test_every_kernel_set_gives_long_products_in_float64(backend, rng):
+    ops = kernels_for(backend.xp)
+    xp = backend.xp
+    A = xp.asarray(rng.normal(size=(4, 300)).astype(np.float32), device=backend.device)
+    got = ops.long_product(A, xp.matrix_transpose(A))
+    assert got.dtype == xp.float64
+    want = to_host(A).astype(np.float64) @ to_host(A).astype(np.float64).T
+    np.testing.assert_allclose(to_host(got), want, rtol=1e-5)

@@ -132,7 +132,7 @@ def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_sec
 
     if p["gram"]:
         A = cols(M)
-        one = lambda c: ops.long_product(A[:, c * block:(c + 1) * block], xp.matrix_transpose(A[:, c * block:(c + 1) * block]))  # noqa: E731
+        one = lambda c: ops.gram(A[:, c * block:(c + 1) * block])  # noqa: E731
     elif K == "n":  # z a^T, turned the way the passes turn it
         A, B = cols(M), cols(N)
         one = lambda c: sample_cross(A[:, c * block:(c + 1) * block], B[:, c * block:(c + 1) * block], ops, xp)  # noqa: E731

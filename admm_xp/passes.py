@@ -129,8 +129,7 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             act = act + act_b
             pre = pre + pre_b
             # sums for W_{l+1} = z_{l+1} a_l^+
-            a_t = xp.matrix_transpose(a_new)
-            gram = gram + ops.long_product(a_new, a_t)
+            gram = gram + ops.gram(a_new)
             if cross_b is None:
                 cross_b = sample_cross(z_next[:, sl], a_new, ops, xp)
             cross = cross + cross_b

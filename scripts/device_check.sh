@@ -9,14 +9,14 @@
 # runs the project from this tree (PYTHONPATH=.; set ADMM_XP_SOURCE_COMMIT to
 # the commit it was copied from: the .git that travels can be stale), and writes at most eight
 # files under $OUT:
-#   summary.md            what ran, on which GPU, with the numbers
-#   tests.log             the CuPy tests (pytest -m cupy) and every step's errors
+#   summary.md            what ran, on which GPU, with the numbers (and scripts/gpu_probe.py's table)
+#   tests.log             the CuPy tests (pytest -m cupy), every step's output and errors
 #   bench_higgs.json      ADMM iteration at HIGGS scale: 10.5M x 28, hidden 300, float32
 #   bench_higgs_f64.json  the same in float64
 #   bench_naive.json      the same HIGGS network at 1M samples with the naive transcription
 #   bench_svhn.json       ADMM iteration at SVHN scale: 120,290 x 3,072, hidden 100,50, float32
 #   train_gpu.json        `admm-xp train --device cuda` on the embedded HIGGS rows
-#   baselines_gpu.json    the gradient baselines on the GPU (synthetic data)
+#   baselines_gpu.json    the gradient baselines on the GPU (synthetic data; SKIP_BASELINES=1 skips them)
 # All data at the paper's sizes is synthetic (the full files are not on that machine).
 #
 # The steps run most important first, each under its own time limit, and the
@@ -24,7 +24,7 @@
 # slow or failing step costs its own limit and no more.
 #
 # Dry run on a machine without a GPU (checks the script, not the GPU):
-#   DEVICE=cpu N_HIGGS=20000 N_NAIVE=5000 N_SVHN=2000 OUT=/tmp/dc scripts/device_check.sh
+#   DEVICE=cpu N_HIGGS=20000 N_NAIVE=5000 N_SVHN=2000 BLOCK=4096 OUT=/tmp/dc scripts/device_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu/latest}
@@ -35,6 +35,8 @@ DEADLINE=${DEADLINE:-360}
 N_HIGGS=${N_HIGGS:-10500000}
 N_NAIVE=${N_NAIVE:-1000000}
 N_SVHN=${N_SVHN:-120290}
+BLOCK=${BLOCK:-1048576}
+SKIP_BASELINES=${SKIP_BASELINES:-0}
 if ls .whl/*.whl >/dev/null 2>&1; then
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/admm_xp_site .whl/*.whl \
     && export PYTHONPATH=/tmp/admm_xp_site
@@ -70,6 +72,10 @@ run 100 "$PY" -m admm_xp bench --device "$DEVICE" --dtype float32 --n "$N_HIGGS"
 step "CuPy tests (pytest -m cupy)"
 run 100 "$PY" -m pytest -q -p no:cacheprovider -m cupy tests
 
+step "probe: each operation of one block on its own"
+run 45 "$PY" scripts/gpu_probe.py --device "$DEVICE" --n "$N_HIGGS" --block "$BLOCK"
+grep -A40 '^# ' "$LOG" | sed -n '/^# /,/^exit code/p' | grep -v '^exit code' > "$OUT/probe.txt"
+
 step "bench: naive transcription at 1M, float32"
 run 60 "$PY" -m admm_xp bench --device "$DEVICE" --dtype float32 --n "$N_NAIVE" --repeats 3 --quiet --out "$OUT/bench_naive.json"
 
@@ -83,10 +89,11 @@ run 60 "$PY" -m admm_xp bench --device "$DEVICE" --dtype float32 --n "$N_SVHN" -
 step "train on the embedded HIGGS rows"
 run 40 "$PY" -m admm_xp train --device "$DEVICE" --quiet --out "$OUT/train_gpu.json"
 
-step "baselines on the GPU"
 tmp=$(mktemp -d)
+[ "$SKIP_BASELINES" = 1 ] || step "baselines on the GPU"
 # HIGGS-shaped (28 features, hidden 300) synthetic data at 1M samples, each method for 6 s of training.
 for m in sgd adam cg lbfgs; do
+  [ "$SKIP_BASELINES" = 1 ] && break
   run 25 "$PY" -m admm_xp baseline --method "$m" --device "$DEVICE" --dataset synthetic --n-train "$N_NAIVE" --max-time 6 \
     --quiet --out "$tmp/higgs_$m.json"
 done
@@ -100,6 +107,7 @@ PYEOF
 
 step "summary"
 "$PY" scripts/gpu_summary.py "$OUT" > "$OUT/summary.md" 2>> "$LOG"
-{ echo; echo '```'; cat "$OUT/env.txt"; echo '```'; } >> "$OUT/summary.md"; rm -f "$OUT/env.txt"
+{ echo; echo '```'; cat "$OUT/probe.txt" 2>/dev/null; echo; cat "$OUT/env.txt"; echo '```'; } >> "$OUT/summary.md"
+rm -f "$OUT/env.txt" "$OUT/probe.txt"
 step "done"
 cat "$OUT/summary.md"

@@ -34,6 +34,16 @@ def test_cupy_kernels_match_the_portable_code(dtype):
     assert float(cp.mean(cp.isclose(z1, z2, rtol=tol, atol=tol))) > 0.999
     assert float(act1) == pytest.approx(float(act2), rel=10 * tol)
     assert float(pre1) == pytest.approx(float(pre2), rel=10 * tol)
+    wide = cp.zeros((30, 1200), dtype=dtype)
+    for k in (1, 3):  # width 1: the one-pass outer-product kernel; wider: a product, then the add
+        P = cp.asarray(rng.normal(size=(30, k)).astype(dtype))
+        rk = cp.asarray(rng.normal(size=(k, 1000)).astype(dtype))
+        view = wide[:, 100:1100]
+        got = fast.add_matmul(a, P, rk, out=view)
+        want = ref.add_matmul(a, P, rk)
+        np.testing.assert_allclose(cp.asnumpy(wide[:, 100:1100]), cp.asnumpy(want), rtol=10 * tol, atol=10 * tol)
+        np.testing.assert_allclose(cp.asnumpy(got), cp.asnumpy(want), rtol=10 * tol, atol=10 * tol)
+        assert float(cp.abs(wide[:, :100]).max()) == 0 and float(cp.abs(wide[:, 1100:]).max()) == 0
     s = cp.asarray(rng.choice([-1.0, 1.0], (1, 1000)).astype(dtype))
     lam = cp.asarray(rng.normal(size=(1, 1000)).astype(dtype))
     out1 = fast.output_prox(m[:1], s, lam.copy(), 0.7, True)

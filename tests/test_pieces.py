@@ -23,13 +23,23 @@ def test_long_product_equals_the_plain_product(backend, rng, cols, piece):
     _, A = _views(backend, rng, 7, cols)
     _, B = _views(backend, rng, 5, cols, start=0)
     Bt = xp.matrix_transpose(B)
-    got = long_product(A, Bt, xp, piece=piece, max_pieces=9)
-    assert got.dtype == xp.float64
-    assert got.shape == (7, 5)
-    want = to_host(A) @ to_host(B).T
-    np.testing.assert_allclose(to_host(got), want, rtol=1e-12, atol=1e-12)
-    gram = long_product(A, xp.matrix_transpose(A), xp, piece=piece, max_pieces=9)
-    np.testing.assert_allclose(to_host(gram), to_host(A) @ to_host(A).T, rtol=1e-12, atol=1e-12)
+    copies = []
+
+    def gather(x):  # what the GPU does with each operand's pieces: a contiguous copy
+        copies.append(x.shape)
+        return xp.asarray(x, copy=True)
+
+    for g in (None, gather):
+        got = long_product(A, Bt, xp, piece=piece, max_pieces=9, gather=g)
+        assert got.dtype == xp.float64
+        assert got.shape == (7, 5)
+        want = to_host(A) @ to_host(B).T
+        np.testing.assert_allclose(to_host(got), want, rtol=1e-12, atol=1e-12)
+        gram = long_product(A, None, xp, piece=piece, max_pieces=9, gather=g)
+        assert gram.shape == (7, 7)
+        np.testing.assert_allclose(to_host(gram), to_host(A) @ to_host(A).T, rtol=1e-12, atol=1e-12)
+    split = cols // piece >= 2
+    assert len(copies) == (3 if split else 0)  # A and B for the product, A alone for the Gram
 
 
 @pytest.mark.parametrize("cols, piece", [(1000, 64), (999, 100), (50, 64)])
@@ -52,11 +62,14 @@ def test_pieces_cover_every_column_once():
             assert s == w and w < 2 * 4096
 
 
-def test_every_kernel_set_gives_long_products_in_float64(backend, rng):
+@pytest.mark.parametrize("cols", [300, 20_000])
+def test_every_kernel_set_gives_gram_and_long_products_in_float64(backend, rng, cols):
     ops = kernels_for(backend.xp)
     xp = backend.xp
-    A = xp.asarray(rng.normal(size=(4, 300)).astype(np.float32), device=backend.device)
-    got = ops.long_product(A, xp.matrix_transpose(A))
-    assert got.dtype == xp.float64
-    want = to_host(A).astype(np.float64) @ to_host(A).astype(np.float64).T
-    np.testing.assert_allclose(to_host(got), want, rtol=1e-5)
+    wide = xp.asarray(rng.normal(size=(4, cols + 5)).astype(np.float32), device=backend.device)
+    A = wide[:, 2:cols + 2]
+    B = xp.asarray(rng.normal(size=(3, cols)).astype(np.float32), device=backend.device)
+    A64, B64 = to_host(A).astype(np.float64), to_host(B).astype(np.float64)
+    for got, want in ((ops.gram(A), A64 @ A64.T), (ops.long_product(A, xp.matrix_transpose(B)), A64 @ B64.T)):
+        assert got.dtype == xp.float64
+        np.testing.assert_allclose(to_host(got), want, rtol=1e-5, atol=1e-5 * np.sqrt(cols))

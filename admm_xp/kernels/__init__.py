@@ -15,10 +15,10 @@ offers the same few block operations:
 ``output_prox(m, s, lam, beta, update_multiplier, out_z, out_lam)``
     the output z update of :func:`admm_xp.updates.z_output_hinge`, the
     multiplier update, and the sums ``hinge``, ``<z, lambda>``, ``(z - m)^2``.
-``long_product(A, B)``
-    ``A @ B`` in float64 for an inner dimension over the samples (the Gram
-    matrix ``a a^T`` and the cross sums ``z a^T``); on the GPU a batched
-    product of pieces (:mod:`admm_xp.kernels.pieces`).
+``gram(a)``, ``long_product(A, B)``
+    ``a a^T`` and ``A @ B`` in float64 for an inner dimension over the
+    samples (the Gram matrix and the cross sums ``z a^T``); on the GPU a
+    batched product of contiguous pieces (:mod:`admm_xp.kernels.pieces`).
 ``eval_block``
     samples per block of the accuracy's forward pass.
 ``view(x, sl)``

@@ -43,6 +43,8 @@ _z_output = cp.ElementwiseKernel(
     "admm_xp_z_output_hinge",
 )
 
+_add_outer = cp.ElementwiseKernel("T h, T p, T r", "T a", "a = h + p * r", "admm_xp_add_outer")
+
 _act_sq = cp.ReductionKernel(
     "T a, T z", "float64 s",
     "((double)a - (z > (T)0 ? (double)z : 0.0)) * ((double)a - (z > (T)0 ? (double)z : 0.0))",
@@ -103,10 +105,16 @@ class CupyKernels:
         return cp.matmul(A, B, out=out)
 
     def long_product(self, A, B):
-        """``A @ B`` in float64 over a long inner dimension, as a batched product of pieces."""
-        return long_product(A, B, self.xp, matmul=cp.matmul)
+        """``A @ B`` in float64 over a long inner dimension, as a batched product of contiguous pieces."""
+        return long_product(A, B, self.xp, matmul=cp.matmul, gather=cp.ascontiguousarray)
+
+    def gram(self, a):
+        """``a a^T`` in float64, as a batched product of contiguous pieces of a."""
+        return long_product(a, None, self.xp, matmul=cp.matmul, gather=cp.ascontiguousarray)
 
     def add_matmul(self, h, P, r, out=None):
+        if P.shape[1] == 1:  # a next layer of width 1 (HIGGS's output): h + P r is one elementwise pass
+            return _add_outer(h, P, r, out) if out is not None else _add_outer(h, P, r)
         out = cp.matmul(P, r, out=out)
         out += h
         return out

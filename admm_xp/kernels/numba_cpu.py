@@ -391,6 +391,10 @@ class NumbaKernels:
         """``A @ B`` in float64, for a long inner dimension (the samples): Gram and cross sums."""
         return np.matmul(A, B).astype(np.float64, copy=False)
 
+    def gram(self, a):
+        """``a a^T`` in float64 (a's columns are samples)."""
+        return np.matmul(a, a.T).astype(np.float64, copy=False)
+
     def add_matmul(self, h, P, r, out=None):
         if out is None:
             out = np.empty_like(h)

@@ -25,26 +25,37 @@ def _pieces(w: int, piece: int, max_pieces: int) -> tuple[int, int]:
     return (k, w // k) if k >= 2 else (1, w)
 
 
-def long_product(A, B, xp, matmul=None, piece: int = PIECE, max_pieces: int = MAX_PIECES):
-    """``A @ B`` in float64, for A (M x K) and B (K x N) with a long inner dimension K.
+def long_product(A, B, xp, matmul=None, piece: int = PIECE, max_pieces: int = MAX_PIECES, gather=None):
+    """``A @ B`` in float64, for A (M x K) and B (K x N) with a long inner dimension K;
+    with B None, the Gram matrix ``A @ A^T``.
 
     The first ``k * s`` columns of A (rows of B) go as one batched product of k
     pieces of s; the k partial products and the leftover columns' product are
-    summed in float64. ``matmul`` is the product to use (default ``xp.matmul``).
+    summed in float64. ``matmul`` is the product to use (default ``xp.matmul``);
+    ``gather(x)``, if given, makes each operand's pieces contiguous first (the
+    solver's blocks are column views of a very wide array, and on a GPU a
+    product that reads hundreds of rows megabytes apart misses its address
+    translation caches).
     """
     matmul = matmul or xp.matmul
+    gather = gather or (lambda x: x)
     f64 = xp.float64
     M, K = A.shape
-    N = B.shape[1]
     k, s = _pieces(K, piece, max_pieces)
     if k < 2:
-        return xp.astype(matmul(A, B), f64, copy=False)
+        return xp.astype(matmul(A, xp.matrix_transpose(A) if B is None else B), f64, copy=False)
     used = k * s
-    A3 = xp.permute_dims(xp.reshape(A[:, :used], (M, k, s)), (1, 0, 2))  # k x M x s
-    B3 = xp.reshape(B[:used, :], (k, s, N))  # k x s x N
+    A3 = gather(xp.permute_dims(xp.reshape(A[:, :used], (M, k, s)), (1, 0, 2)))  # k x M x s
+    if B is None:  # the Gram matrix: one operand, gathered once
+        B3 = xp.permute_dims(A3, (0, 2, 1))
+    else:
+        Bt = xp.matrix_transpose(B)  # N x K
+        N = Bt.shape[0]
+        B3 = xp.permute_dims(gather(xp.permute_dims(xp.reshape(Bt[:, :used], (N, k, s)), (1, 0, 2))), (0, 2, 1))
     C = xp.sum(matmul(A3, B3), axis=0, dtype=f64)
     if used < K:
-        C = C + xp.astype(matmul(A[:, used:], B[used:, :]), f64)
+        rest = A[:, used:]
+        C = C + xp.astype(matmul(rest, xp.matrix_transpose(rest) if B is None else B[used:, :]), f64, copy=False)
     return C
 
 

@@ -42,6 +42,11 @@ class PortableKernels:
         """``A @ B`` in float64, for a long inner dimension (the samples): Gram and cross sums."""
         return self.xp.astype(self.xp.matmul(A, B), self.xp.float64, copy=False)
 
+    def gram(self, a):
+        """``a a^T`` in float64 (a's columns are samples)."""
+        xp = self.xp
+        return xp.astype(xp.matmul(a, xp.matrix_transpose(a)), xp.float64, copy=False)
+
     def add_matmul(self, h, P, r, out=None):
         return h + self.xp.matmul(P, r)
 

@@ -1,0 +1,111 @@
+"""Time each operation of one hidden-layer block on its own, and the alternatives tried for it.
+
+Used by scripts/device_check.sh on a GPU to see where an iteration's time goes
+below the granularity of `admm-xp bench` (which splits by step and by the
+three big products). Arrays are shaped as the solver's state at the HIGGS
+shape: rows of N samples, the block a column view of the first B of them.
+Runs on any backend (a dry run on the CPU checks the script):
+
+    python scripts/gpu_probe.py --device cuda --n 10500000 --block 1048576
+    python scripts/gpu_probe.py --device cpu --n 200000 --block 4096
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument("--n", type=int, default=10_500_000, help="samples in the state arrays (their row length)")
+    p.add_argument("--block", type=int, default=1 << 20, help="samples per block (the view timed)")
+    p.add_argument("--hidden", type=int, default=300)
+    p.add_argument("--features", type=int, default=28)
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+
+    from admm_xp.backend import resolve_device
+    from admm_xp.kernels import kernels_for
+    from admm_xp.kernels.pieces import long_product, long_sum
+    from admm_xp.passes import sample_cross
+
+    backend = resolve_device(args.device)
+    xp, dev = backend.xp, backend.device
+    ops = kernels_for(xp)
+    dt = backend.dtype(args.dtype)
+    item = 4 if args.dtype == "float32" else 8
+    d, f, n, B = args.hidden, args.features, args.n, min(args.block, args.n)
+    sl = slice(0, B)
+    a = xp.full((d, n), 0.5, dtype=dt, device=dev)
+    z = xp.full((d, n), 0.25, dtype=dt, device=dev)
+    X = xp.full((f, n), 0.5, dtype=dt, device=dev)
+    zn = xp.full((1, n), 0.5, dtype=dt, device=dev)
+    av, zv, Xv, znv = a[:, sl], z[:, sl], X[:, sl], zn[:, sl]
+    ac = xp.asarray(av, copy=True)
+    m = xp.full((d, B), 0.1, dtype=dt, device=dev)
+    W1 = xp.full((d, f), 0.01, dtype=dt, device=dev)
+    Wt = xp.full((1, d), 0.01, dtype=dt, device=dev)
+    P = xp.full((d, 1), 0.01, dtype=dt, device=dev)
+    r = xp.full((1, B), 0.3, dtype=dt, device=dev)
+    mm = xp.matmul
+    gather = None
+    if backend.name == "cupy":
+        import cupy
+
+        mm, gather = cupy.matmul, cupy.ascontiguousarray
+    act_rows = lambda x, y: xp.sum((x - xp.maximum(y, 0)) ** 2, axis=-1, dtype=xp.float64)  # noqa: E731
+    blk = d * B * item
+
+    def add_matmul_product_then_add():
+        out = mm(P, r)
+        av[...] = out + ac  # the old path: a product into a temporary, then the add written through the view
+
+    cases = [
+        ("copy, contiguous block (reference)", lambda: xp.asarray(ac, copy=True), 2 * blk, None),
+        ("gram: 2-D product on the view", lambda: mm(av, xp.matrix_transpose(av)), None, 2 * d * d * B),
+        ("gram: 2-D product, contiguous block", lambda: mm(ac, xp.matrix_transpose(ac)), None, 2 * d * d * B),
+        ("gram: pieces of the view", lambda: long_product(av, None, xp, matmul=mm), None, 2 * d * d * B),
+        ("gram: contiguous pieces (ops.gram)", lambda: ops.gram(av), None, 2 * d * d * B),
+        ("z a^T: pieces of the views", lambda: long_product(Xv, xp.matrix_transpose(zv), xp, matmul=mm), None, 2 * d * f * B),
+        ("z a^T: contiguous pieces (sample_cross)", lambda: sample_cross(zv, Xv, ops, xp), None, 2 * d * f * B),
+        ("W_1 a_0 into m", lambda: ops.matmul(W1, Xv, out=ops.scratch("m", d, B, dt, dev)), None, 2 * d * f * B),
+        ("thin: W_2 h (1 x 300 x B)", lambda: ops.matmul(Wt, ac), blk, 2 * d * B),
+        ("relu(z) into a new block", lambda: ops.relu(zv), 2 * blk, None),
+        ("h + P r into the view: product, then add", add_matmul_product_then_add, 3 * blk, None),
+        ("h + P r into the view: ops.add_matmul", lambda: ops.add_matmul(ac, P, r, out=ops.view(a, sl)), 2 * blk, None),
+        ("z update + 2 sums (ops.hidden_prox)", lambda: ops.hidden_prox(av, m, 10.0, 1.0, out=ops.view(z, sl)), 7 * blk, None),
+        ("one sum, split (long_sum)", lambda: long_sum(act_rows, (av, zv), xp), 2 * blk, None),
+        ("one sum, whole block at once", lambda: xp.sum((av - xp.maximum(zv, 0)) ** 2, dtype=xp.float64), 2 * blk, None),
+        ("row sums of the view (bias)", lambda: xp.sum(av, axis=1, dtype=xp.float64), blk, None),
+        ("z_2 a_1^T: contiguous pieces", lambda: sample_cross(znv, av, ops, xp), blk, 2 * d * B),
+    ]
+    if gather is not None:
+        cases.insert(1, ("gather the view's pieces (copy)", lambda: gather(
+            xp.permute_dims(xp.reshape(av[:, :B - B % 256], (d, 256, B // 256)), (1, 0, 2))), 2 * blk, None))
+
+    print(f"# {backend.label} {args.dtype}: state rows of {n:,} samples, block of {B:,}, hidden {d}, features {f}; "
+          f"median of {args.repeats} after one untimed call")
+    print(f"{'operation':44s} {'ms':>9s} {'GB/s':>8s} {'GFLOP/s':>9s}")
+    for name, fn, nbytes, flops in cases:
+        try:
+            fn()
+            backend.synchronize()
+            ts = []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                fn()
+                backend.synchronize()
+                ts.append(time.perf_counter() - t)
+            s = statistics.median(ts)
+            gbs = f"{nbytes / s / 1e9:8.0f}" if nbytes else f"{'':8s}"
+            gfl = f"{flops / s / 1e9:9.0f}" if flops else f"{'':9s}"
+            print(f"{name:44s} {s * 1e3:9.3f} {gbs} {gfl}", flush=True)
+        except Exception as exc:  # a failing alternative must not hide the others' numbers
+            print(f"{name:44s} failed: {type(exc).__name__}: {exc}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

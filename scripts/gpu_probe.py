@@ -82,6 +82,36 @@ def main() -> None:
         ("row sums of the view (bias)", lambda: xp.sum(av, axis=1, dtype=xp.float64), blk, None),
         ("z_2 a_1^T: contiguous pieces", lambda: sample_cross(znv, av, ops, xp), blk, 2 * d * B),
     ]
+    # The long cross products z a^T in other forms: plain 2-D products on the views and on contiguous
+    # copies, the other turn, and (width 1) the matrix-vector form.
+    Xc, zc, znc = xp.asarray(Xv, copy=True), xp.asarray(zv, copy=True), xp.asarray(znv, copy=True)
+    T = xp.matrix_transpose
+    cases += [
+        ("z a^T: 2-D X z^T on the views", lambda: mm(Xv, T(zv)), None, 2 * d * f * B),
+        ("z a^T: 2-D X z^T on contiguous copies", lambda: mm(Xc, T(zc)), None, 2 * d * f * B),
+        ("z a^T: 2-D z X^T on contiguous copies", lambda: mm(zc, T(Xc)), None, 2 * d * f * B),
+        ("z a^T: pieces, other turn (z X^T)", lambda: long_product(zv, T(Xv), xp, matmul=mm, gather=gather), None, 2 * d * f * B),
+        ("z a^T: pieces of contiguous copies", lambda: long_product(Xc, T(zc), xp, matmul=mm, gather=gather), None, 2 * d * f * B),
+        ("z_2 a_1^T: 2-D z a^T on the views", lambda: mm(znv, T(av)), blk, 2 * d * B),
+        ("z_2 a_1^T: 2-D a z^T on the views", lambda: mm(av, T(znv)), blk, 2 * d * B),
+        ("z_2 a_1^T: 2-D a z^T, contiguous", lambda: mm(ac, T(znc)), blk, 2 * d * B),
+        ("z_2 a_1^T: 2-D z a^T, contiguous", lambda: mm(znc, T(ac)), blk, 2 * d * B),
+        ("z_2 a_1^T: row sums of a * z", lambda: xp.sum(av * znv, axis=1, dtype=xp.float64), blk, 2 * d * B),
+    ]
+    if gather is not None:
+        import cupy
+
+        def pieces_nn(A, Bm):  # batched product with both operands' pieces C-contiguous as multiplied
+            k, s_ = 256, B // 256
+            A3 = gather(xp.permute_dims(xp.reshape(A[:, :k * s_], (A.shape[0], k, s_)), (1, 0, 2)))
+            B3 = gather(xp.permute_dims(xp.reshape(Bm[:, :k * s_], (Bm.shape[0], k, s_)), (1, 2, 0)))
+            return xp.sum(cupy.matmul(A3, B3), axis=0, dtype=xp.float64)
+
+        cases += [
+            ("z a^T: pieces, both C-contiguous (k,s,N)", lambda: pieces_nn(Xv, zv), None, 2 * d * f * B),
+            ("z_2 a_1^T: pieces, both C-contiguous", lambda: pieces_nn(znv, av), blk, 2 * d * B),
+            ("gram: pieces, both C-contiguous", lambda: pieces_nn(av, av), None, 2 * d * d * B),
+        ]
     if gather is not None:
         cases.insert(1, ("gather the view's pieces (copy)", lambda: gather(
             xp.permute_dims(xp.reshape(av[:, :B - B % 256], (d, 256, B // 256)), (1, 0, 2))), 2 * blk, None))

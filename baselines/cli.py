@@ -12,7 +12,7 @@ import json
 import os
 
 from admm_xp.checks import check_output_path
-from admm_xp.cli import add_data_options, add_device_options, parse_widths, stop_words
+from admm_xp.cli import add_data_options, add_device_options, parse_widths, stop_words, target_words
 from admm_xp.errors import ConfigError
 
 from .losses import LOSSES
@@ -208,5 +208,6 @@ def cmd_baseline(args, comm) -> int:
                     ).save(args.save_model)
         unit = "epochs" if args.method in MINIBATCH else "iterations"
         print(f"test accuracy {fin['test_acc']:.4f} (train {fin['train_acc']:.4f}, best test {fin['best_test_acc']:.4f}) "
-              f"after {fin['iters']} {unit}, {fin['train_s']:.2f} s training ({stop_words(fin['stop_reason'])})")
+              f"after {fin['iters']} {unit}, {fin['train_s']:.2f} s training ({stop_words(fin['stop_reason'])})"
+              + target_words(result.history, args.target_acc, ds.name, unit.rstrip("s")))
     return 0

@@ -213,3 +213,28 @@ def test_default_train_command_is_the_quick_start():
     acc = float(res.stdout.split()[2])
     assert acc >= 0.63
     assert "admm 100/100" in res.stderr  # plain log lines when stderr is not a terminal
+
+
+def test_final_line_says_when_the_papers_target_or_the_given_one_was_first_reached(tmp_path):
+    """On HIGGS rows the final line names the first evaluation at >= 64% (the paper's target), as the
+    record's history has it; with --target-acc it names that target; on other data it says nothing."""
+    from admm_xp.cli import target_words
+
+    out = tmp_path / "run.json"
+    res = run_cli("train", "--n-train", "3000", "--hidden", "64", "--iters", "30", "--quiet", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    hist = json.loads(out.read_text())["history"]
+    first = next((h for h in hist if h["test_acc"] >= 0.64), None)
+    line = res.stdout.strip().splitlines()[-1]
+    if first is None:
+        assert line.endswith("; did not reach 64% (the paper's HIGGS target)")
+    else:
+        assert line.endswith(f"; reached 64% (the paper's HIGGS target) after {first['time_s']:.2f} s, iteration {first['iter']}")
+
+    hist = [{"iter": 0, "time_s": 0.0, "test_acc": 0.5}, {"iter": 4, "time_s": 1.25, "test_acc": 0.7},
+            {"iter": 8, "time_s": 2.5, "test_acc": 0.96}]
+    assert target_words(hist, None, "higgs-sample") == "; reached 64% (the paper's HIGGS target) after 1.25 s, iteration 4"
+    assert target_words(hist, None, "synthetic-svhn") == "; reached 95% (the paper's SVHN target) after 2.50 s, iteration 8"
+    assert target_words(hist, 0.97, "higgs", unit="epoch") == "; did not reach 97% (--target-acc)"
+    assert target_words(hist, 0.695, "csv:mine.csv", unit="epoch") == "; reached 69.5% (--target-acc) after 1.25 s, epoch 4"
+    assert target_words(hist, None, "synthetic") == ""

@@ -117,6 +117,17 @@ def _panel_setup(args, fig: str):
     return problem, PROBLEMS[problem], data, synthetic, _budget(args, problem), folder
 
 
+def _drop_stale_panel(folder: str, fig: str, log) -> None:
+    """Remove a panel (PNG, CSV, JSON) left in ``folder`` by an earlier run, when this run could not
+    make a new one: it would otherwise pass for this run's result (and summary.md would list it)."""
+    stale = [os.path.join(folder, f"fig{fig}.{ext}") for ext in ("png", "csv", "json")]
+    stale = [p for p in stale if os.path.exists(p)]
+    for path in stale:
+        os.remove(path)
+    if stale:
+        log(f"reproduce: figure {fig}: removed the panel of an earlier run from {folder}")
+
+
 def figure_time(args, fig: str, log, failed: list | None = None) -> dict | None:
     """1b / 2b: accuracy against time for every method.
 
@@ -144,6 +155,7 @@ def figure_time(args, fig: str, log, failed: list | None = None) -> dict | None:
             failed.append(f"figure {fig}: {label}")
     if not records:
         log(f"reproduce: figure {fig}: every run failed; no panel written")
+        _drop_stale_panel(folder, fig, log)
         return None
     rows, curves, n_train = _time_panel(folder, fig, data, synthetic, records)
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
@@ -230,6 +242,7 @@ def figure_cores(args, fig: str, log, failed: list | None = None) -> dict | None
         why = f"took longer than {outer} s" if res is None else (res.stderr.strip().splitlines() or ["?"])[-1]
         log(f"reproduce: figure {fig}: the scaling runs FAILED ({why})")
         failed.append(f"figure {fig}: the scaling runs")
+        _drop_stale_panel(folder, fig, log)
         return None
     panel = _cores_panel(args.out, fig, data, synthetic)
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), panel["rows"])
@@ -433,12 +446,15 @@ def cmd_reproduce(args, comm) -> int:
     for fig in todo:
         run = figure_time if FIGURES[fig][1] == "time" else figure_cores
         metas[fig] = run(args, fig, log, failed)
-    if any(m is not None for m in metas.values()):
-        summary = summary_markdown(args.out)
+    summary_path = os.path.join(args.out, "summary.md")
+    if any(os.path.exists(os.path.join(args.out, f"fig{f}", f"fig{f}.json")) for f in FIGURES):
+        summary = summary_markdown(args.out)  # the panels now in the folder, this run's and earlier ones'
         from .runrecord import write_text_atomic
 
-        write_text_atomic(os.path.join(args.out, "summary.md"), summary)
+        write_text_atomic(summary_path, summary)
         print(summary)
+    elif os.path.exists(summary_path):  # every panel it listed is gone
+        os.remove(summary_path)
     log(f"reproduce: done in {time.monotonic() - t0:.0f} s; outputs in {args.out}")
     if failed:
         print(f"admm-xp: error: {len(failed)} run(s) failed: {'; '.join(failed)} (see the messages above)",

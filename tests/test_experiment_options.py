@@ -171,3 +171,34 @@ def test_sweep_and_ablation_have_their_own_descriptions():
     assert sweep and ablation and sweep != ablation
     assert "validation" in sweep and "ablation" not in sweep.lower()
     assert "three tasks" in ablation and "grid" not in ablation
+
+
+def test_a_failed_rerun_leaves_no_panel_of_the_earlier_run(tmp_path, capsys, monkeypatch):
+    """Rerun into the same folder with every run failing: the earlier run's panel and summary are
+    removed, not passed off as this run's."""
+    def ok(cmd, **kw):
+        out = cmd[cmd.index("--out") + 1]
+        rec = {"history": [{"iter": 1, "time_s": 0.1, "test_acc": 0.5}, {"iter": 2, "time_s": 0.2, "test_acc": 0.97}],
+               "n_train": 10, "n_test": 5, "machine": {}, "backend": "numpy", "dtype": "float64", "commit": "0" * 10,
+               "final": {"best_test_acc": 0.97}}
+        with open(out, "w") as fh:
+            json.dump(rec, fh)
+        return types.SimpleNamespace(returncode=0, stderr="")
+
+    def broken(cmd, **kw):
+        return types.SimpleNamespace(returncode=2, stderr="admm-xp: error: something went wrong\n")
+
+    monkeypatch.setattr("admm_xp.figures.have_matplotlib", lambda: False)
+    out = tmp_path / "r"
+    monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(ok))
+    assert main(["reproduce", "--quick", "--figure", "1b", "--out", str(out)]) == 0
+    assert (out / "fig1b" / "fig1b.csv").exists() and (out / "fig1b" / "fig1b.json").exists()
+    assert (out / "summary.md").exists()
+    capsys.readouterr()
+
+    monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(broken))
+    assert main(["reproduce", "--quick", "--figure", "1b", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "removed the panel of an earlier run" in err
+    assert not (out / "fig1b" / "fig1b.csv").exists() and not (out / "fig1b" / "fig1b.json").exists()
+    assert not (out / "summary.md").exists()

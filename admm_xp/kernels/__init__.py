@@ -17,8 +17,10 @@ offers the same few block operations:
     multiplier update, and the sums ``hinge``, ``<z, lambda>``, ``(z - m)^2``.
 ``gram(a)``, ``long_product(A, B)``
     ``a a^T`` and ``A @ B`` in float64 for an inner dimension over the
-    samples (the Gram matrix and the cross sums ``z a^T``); on the GPU a
-    batched product of contiguous pieces (:mod:`admm_xp.kernels.pieces`).
+    samples (the Gram matrix and the cross sums ``z a^T``); on the GPU the
+    Gram is a batched product of contiguous pieces
+    (:mod:`admm_xp.kernels.pieces`), the cross sums a product of contiguous
+    copies of the blocks.
 ``eval_block``
     samples per block of the accuracy's forward pass.
 ``view(x, sl)``

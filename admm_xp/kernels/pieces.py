@@ -1,17 +1,20 @@
 """Sums over the long sample dimension, split into pieces so that a GPU can share them out.
 
 On a GPU, a product ``A B`` with a small output and a long inner dimension
-(the Gram matrix ``a a^T`` of 300 x 1M columns, or ``z a^T``) gives the
-matrix library only a handful of output tiles to spread over its ~130
-multiprocessors, and CuPy's user-defined reductions give a whole-array sum
-to a single thread block. Both ran at a few percent of the hardware's rate
-in the first GPU check (results/gpu/). Cutting the sample dimension into
-``k`` pieces turns each into ``k`` independent pieces of work (a batched
-product, a reduction with ``rows x k`` outputs) whose small partial results
-are then added in float64.
+(the Gram matrix ``a a^T`` of 300 x 1M columns) gives the matrix library
+only a handful of output tiles to spread over its ~130 multiprocessors, and
+CuPy's user-defined reductions give a whole-array sum to a single thread
+block. Both ran at a few percent of the hardware's rate in the first GPU
+check (results/gpu/). Cutting the sample dimension into ``k`` pieces turns
+each into ``k`` independent pieces of work (a batched product, a reduction
+with ``rows x k`` outputs) whose small partial results are then added in
+float64, which also keeps the working precision's sums short.
 
-Written in the array API (``xp``) with views only (no copies), so the CPU
-tests check the arithmetic; only the CuPy kernels use it.
+Written in the array API (``xp``), with views of the operands (and copies
+only where ``gather`` makes them), so the CPU tests check the arithmetic.
+The CuPy kernels use it for the Gram matrix and the objective's sums; the
+cross sums ``z a^T`` ran faster there as one 2-D product of contiguous
+copies (``CupyKernels.long_product``).
 """
 from __future__ import annotations
 

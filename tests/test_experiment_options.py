@@ -94,17 +94,23 @@ def test_reproduce_exits_nonzero_and_names_the_runs_that_failed(tmp_path, capsys
     assert not (out / "fig1b" / "fig1b.csv").exists() and not (out / "summary.md").exists()  # no empty panel, no summary
 
 
+def _succeeds(cmd, **kw):
+    """A training run that writes a two-point record to its --out and exits 0."""
+    rec = {"history": [{"iter": 1, "time_s": 0.1, "test_acc": 0.5}, {"iter": 2, "time_s": 0.2, "test_acc": 0.97}],
+           "n_train": 10, "n_test": 5, "machine": {}, "backend": "numpy", "dtype": "float64", "commit": "0" * 10,
+           "final": {"best_test_acc": 0.97}}
+    with open(cmd[cmd.index("--out") + 1], "w") as fh:
+        json.dump(rec, fh)
+    return types.SimpleNamespace(returncode=0, stderr="")
+
+
+def _fails(cmd, **kw):
+    return types.SimpleNamespace(returncode=2, stderr="admm-xp: error: something went wrong\n")
+
+
 def test_reproduce_keeps_the_runs_that_succeeded_and_still_exits_nonzero(tmp_path, capsys, monkeypatch):
     def run(cmd, **kw):  # only ADMM (default preset) succeeds
-        out = cmd[cmd.index("--out") + 1]
-        if cmd[3] == "train" and "--preset" not in cmd:
-            rec = {"history": [{"iter": 1, "time_s": 0.1, "test_acc": 0.5}, {"iter": 2, "time_s": 0.2, "test_acc": 0.97}],
-                   "n_train": 10, "n_test": 5, "machine": {}, "backend": "numpy", "dtype": "float64", "commit": "0" * 10,
-                   "final": {"best_test_acc": 0.97}}
-            with open(out, "w") as fh:
-                json.dump(rec, fh)
-            return types.SimpleNamespace(returncode=0, stderr="")
-        return types.SimpleNamespace(returncode=2, stderr="admm-xp: error: something went wrong\n")
+        return _succeeds(cmd) if cmd[3] == "train" and "--preset" not in cmd else _fails(cmd)
 
     monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(run))
     monkeypatch.setattr("admm_xp.figures.have_matplotlib", lambda: False)
@@ -176,27 +182,15 @@ def test_sweep_and_ablation_have_their_own_descriptions():
 def test_a_failed_rerun_leaves_no_panel_of_the_earlier_run(tmp_path, capsys, monkeypatch):
     """Rerun into the same folder with every run failing: the earlier run's panel and summary are
     removed, not passed off as this run's."""
-    def ok(cmd, **kw):
-        out = cmd[cmd.index("--out") + 1]
-        rec = {"history": [{"iter": 1, "time_s": 0.1, "test_acc": 0.5}, {"iter": 2, "time_s": 0.2, "test_acc": 0.97}],
-               "n_train": 10, "n_test": 5, "machine": {}, "backend": "numpy", "dtype": "float64", "commit": "0" * 10,
-               "final": {"best_test_acc": 0.97}}
-        with open(out, "w") as fh:
-            json.dump(rec, fh)
-        return types.SimpleNamespace(returncode=0, stderr="")
-
-    def broken(cmd, **kw):
-        return types.SimpleNamespace(returncode=2, stderr="admm-xp: error: something went wrong\n")
-
     monkeypatch.setattr("admm_xp.figures.have_matplotlib", lambda: False)
     out = tmp_path / "r"
-    monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(ok))
+    monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(_succeeds))
     assert main(["reproduce", "--quick", "--figure", "1b", "--out", str(out)]) == 0
     assert (out / "fig1b" / "fig1b.csv").exists() and (out / "fig1b" / "fig1b.json").exists()
     assert (out / "summary.md").exists()
     capsys.readouterr()
 
-    monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(broken))
+    monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(_fails))
     assert main(["reproduce", "--quick", "--figure", "1b", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "removed the panel of an earlier run" in err

@@ -188,19 +188,18 @@ def stop_words(reason: str) -> str:
     return STOP_WORDS.get(reason, reason)
 
 
-# The paper's test-accuracy targets (its Figures 2 and 1), by data set family.
-PAPER_TARGETS = (("higgs", 0.64, "the paper's HIGGS target"), ("svhn", 0.95, "the paper's SVHN target"))
-
-
 def target_words(history, target, dataset: str, unit: str = "iteration") -> str:
     """When the run first reached ``target`` (or, without one, the paper's target for the data
-    set), for the final line: '; reached 64% (the paper's HIGGS target) after 0.57 s, iteration 9'."""
+    set: ``reproduce.PROBLEMS``), for the final line:
+    '; reached 64% (the paper's HIGGS target) after 0.57 s, iteration 9'."""
+    from .reproduce import PROBLEMS
+
     label = "--target-acc"
     if target is None:
-        match = next(((t, what) for family, t, what in PAPER_TARGETS if family in dataset.lower()), None)
-        if match is None:
+        family = next((name for name in PROBLEMS if name in dataset.lower()), None)
+        if family is None:
             return ""
-        target, label = match
+        target, label = PROBLEMS[family]["target"], f"the paper's {family.upper()} target"
     pct = f"{100 * target:g}%"
     for h in history:
         if h.get("test_acc") is not None and h["test_acc"] >= target:

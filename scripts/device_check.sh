@@ -73,8 +73,7 @@ step "CuPy tests (pytest -m cupy)"
 run 100 "$PY" -m pytest -q -p no:cacheprovider -m cupy tests
 
 step "probe: each operation of one block on its own"
-run 45 "$PY" scripts/gpu_probe.py --device "$DEVICE" --n "$N_HIGGS" --block "$BLOCK"
-grep -A40 '^# ' "$LOG" | sed -n '/^# /,/^exit code/p' | grep -v '^exit code' > "$OUT/probe.txt"
+run 45 "$PY" scripts/gpu_probe.py --device "$DEVICE" --n "$N_HIGGS" --block "$BLOCK" --out "$OUT/probe.txt"
 
 step "bench: naive transcription at 1M, float32"
 run 60 "$PY" -m admm_xp bench --device "$DEVICE" --dtype float32 --n "$N_NAIVE" --repeats 3 --quiet --out "$OUT/bench_naive.json"

@@ -25,6 +25,7 @@ def main() -> None:
     p.add_argument("--hidden", type=int, default=300)
     p.add_argument("--features", type=int, default=28)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--out", metavar="probe.txt", help="also write the table here")
     args = p.parse_args()
 
     from admm_xp.backend import resolve_device
@@ -116,9 +117,15 @@ def main() -> None:
         cases.insert(1, ("gather the view's pieces (copy)", lambda: gather(
             xp.permute_dims(xp.reshape(av[:, :B - B % 256], (d, 256, B // 256)), (1, 0, 2))), 2 * blk, None))
 
-    print(f"# {backend.label} {args.dtype}: state rows of {n:,} samples, block of {B:,}, hidden {d}, features {f}; "
-          f"median of {args.repeats} after one untimed call")
-    print(f"{'operation':44s} {'ms':>9s} {'GB/s':>8s} {'GFLOP/s':>9s}")
+    table = []
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+        table.append(line)
+
+    emit(f"# {backend.label} {args.dtype}: state rows of {n:,} samples, block of {B:,}, hidden {d}, features {f}; "
+         f"median of {args.repeats} after one untimed call")
+    emit(f"{'operation':44s} {'ms':>9s} {'GB/s':>8s} {'GFLOP/s':>9s}")
     for name, fn, nbytes, flops in cases:
         try:
             fn()
@@ -132,9 +139,12 @@ def main() -> None:
             s = statistics.median(ts)
             gbs = f"{nbytes / s / 1e9:8.0f}" if nbytes else f"{'':8s}"
             gfl = f"{flops / s / 1e9:9.0f}" if flops else f"{'':9s}"
-            print(f"{name:44s} {s * 1e3:9.3f} {gbs} {gfl}", flush=True)
+            emit(f"{name:44s} {s * 1e3:9.3f} {gbs} {gfl}")
         except Exception as exc:  # a failing alternative must not hide the others' numbers
-            print(f"{name:44s} failed: {type(exc).__name__}: {exc}", flush=True)
+            emit(f"{name:44s} failed: {type(exc).__name__}: {exc}")
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write("\n".join(table) + "\n")
 
 
 if __name__ == "__main__":

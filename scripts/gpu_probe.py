@@ -64,7 +64,16 @@ def main() -> None:
         out = mm(P, r)
         av[...] = out + ac  # the old path: a product into a temporary, then the add written through the view
 
+    def composed_block():  # the pass's steps for one block when the kernel set has no fused hidden_block
+        h = ops.relu(zv)
+        rr = znv - ops.matmul(Wt, h)
+        a_new = ops.add_matmul(h, P, rr, out=ops.view(a, sl))
+        return ops.hidden_prox(a_new, m, 10.0, 1.0, out=ops.view(z, sl))
+
     cases = [
+        ("a, z updates + sums: fused (hidden_block)", lambda: ops.hidden_block(z, zn, a, m, sl, Wt, None, P, 10.0, 1.0),
+         5 * blk, None),
+        ("a, z updates + sums: composed steps", composed_block, 12 * blk, None),
         ("copy, contiguous block (reference)", lambda: xp.asarray(ac, copy=True), 2 * blk, None),
         ("gram: 2-D product on the view", lambda: mm(av, xp.matrix_transpose(av)), None, 2 * d * d * B),
         ("gram: 2-D product, contiguous block", lambda: mm(ac, xp.matrix_transpose(ac)), None, 2 * d * d * B),

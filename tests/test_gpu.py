@@ -53,6 +53,56 @@ def test_cupy_kernels_match_the_portable_code(dtype):
 
 
 @pytest.mark.cupy
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("k", [1, 3, 9])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_fused_hidden_block_matches_the_reference_updates(dtype, k, with_bias):
+    """The fused CUDA block (next layer of <= 8 units) = updates.* on those columns of wide arrays,
+    sums included; columns outside the block untouched; a wider next layer is left to the pass."""
+    backend = _gpu()
+    import cupy as cp
+
+    from admm_xp import updates
+    from admm_xp.kernels import kernels_for
+    from admm_xp.kernels.cupy_gpu import FUSED_K_MAX, TILE_COLS, TILE_THREADS
+
+    fast = kernels_for(backend.xp)
+    rng = np.random.default_rng(1)
+    d, n = 37, 2 * TILE_THREADS * TILE_COLS + 900  # the block spans two whole tiles and part of a third
+    cols = slice(123, n - 77)
+    w = cols.stop - cols.start
+    z0 = rng.normal(size=(d, n)).astype(dtype)
+    z, a = cp.asarray(z0), cp.zeros((d, n), dtype=dtype)
+    z_next = cp.asarray(rng.normal(size=(k, n)).astype(dtype))
+    Wt = cp.asarray(rng.normal(size=(k, d)).astype(dtype))
+    P = cp.asarray((rng.normal(size=(d, k)) * 0.1).astype(dtype))
+    b = cp.asarray(rng.normal(size=(k, 1)).astype(dtype)) if with_bias else None
+    m = cp.asarray(rng.normal(size=(d, w)).astype(dtype))
+    out = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5)
+    if k > FUSED_K_MAX:
+        assert out is None
+        np.testing.assert_array_equal(cp.asnumpy(z), z0)
+        return
+    a_blk, act, pre, cross = out
+    h = cp.maximum(cp.asarray(z0)[:, cols], 0)
+    target = z_next[:, cols] - b if with_bias else z_next[:, cols]
+    a_ref = h + P @ (target - Wt @ h)
+    z_ref = updates.z_hidden_relu(a_ref, m, 2.0, 0.5, cp)
+    tol = 1e-10 if dtype == "float64" else 2e-4
+    np.testing.assert_allclose(cp.asnumpy(a[:, cols]), cp.asnumpy(a_ref), rtol=tol, atol=tol)
+    assert float(cp.mean(cp.isclose(z[:, cols], z_ref, rtol=tol, atol=tol))) > 0.999
+    np.testing.assert_array_equal(cp.asnumpy(z[:, :123]), z0[:, :123])
+    np.testing.assert_array_equal(cp.asnumpy(z[:, n - 77:]), z0[:, n - 77:])
+    assert float(cp.abs(a[:, :123]).max()) == 0 and float(cp.abs(a[:, n - 77:]).max()) == 0
+    assert cp.shares_memory(a_blk, a) and a_blk.shape == (d, w)
+    a64, z64, m64 = (x.astype(cp.float64) for x in (a[:, cols], z[:, cols], m))
+    assert float(act) == pytest.approx(float(cp.sum((a64 - cp.maximum(z64, 0)) ** 2)), rel=1e-9)
+    assert float(pre) == pytest.approx(float(cp.sum((z64 - m64) ** 2)), rel=1e-9)
+    assert cross.shape == (k, d) and cross.dtype == cp.float64
+    np.testing.assert_allclose(cp.asnumpy(cross), cp.asnumpy(z_next[:, cols].astype(cp.float64) @ a64.T), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.cupy
 def test_float64_gpu_run_equals_the_numpy_run():
     gpu = _gpu()
     from admm_xp.comm import LocalComm

@@ -4,11 +4,14 @@ The kernels compute exactly the formulas of :mod:`admm_xp.updates` (the
 tests run them against the portable code on a GPU); the sums the objective
 needs are float64 reductions that stay on the device (no host round trip),
 each split over the samples (:mod:`admm_xp.kernels.pieces`) so that many
-thread blocks share it. Imported only for the CuPy backend.
+thread blocks share it. For a narrow next layer (HIGGS's single output) the
+activation update, the z update and their sums run as two fused kernels
+written in CUDA C (``hidden_block``). Imported only for the CuPy backend.
 """
 from __future__ import annotations
 
 import cupy as cp
+import numpy as np
 
 from .pieces import long_product, long_sum
 
@@ -62,6 +65,120 @@ _dot_sum = cp.ReductionKernel(
 )
 
 
+# The activation and z updates of a block for a narrow next layer (at most FUSED_K_MAX units:
+# HIGGS's output is one), in two kernels instead of five separate passes over the block.
+# admm_xp_residual: one thread per column, r = z_{l+1} - b - Wt relu(z_l), summed over the rows.
+# admm_xp_act_z: one thread block per (row, tile of TILE_THREADS * TILE_COLS columns): a = relu(z) + P r
+# and z = prox(a, m) written in place, and the block's float64 partial sums of
+# (a - relu(z))^2, (z - m)^2 and z_{l+1} a^T, added in a fixed order (so a run is deterministic).
+FUSED_K_MAX = 8
+TILE_THREADS, TILE_COLS = 256, 16
+_FUSED_SRC = r"""
+__device__ double admm_xp_block_sum(double v, double* sh)
+{
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __syncthreads();  /* sh may still be read by the previous call */
+    if (lane == 0) sh[warp] = v;
+    __syncthreads();
+    double t = 0.0;
+    if (warp == 0) {
+        t = lane < (int)(blockDim.x >> 5) ? sh[lane] : 0.0;
+        for (int off = 16; off > 0; off >>= 1) t += __shfl_down_sync(0xffffffffu, t, off);
+    }
+    return t;  /* the block's total, in thread 0 */
+}
+
+extern "C" __global__ void admm_xp_residual(const T* __restrict__ z, long long ldz, const T* __restrict__ zn,
+                                            long long ldn, const T* __restrict__ Wt, const T* __restrict__ b,
+                                            int d, int K, int w, T* __restrict__ r)
+{
+    const long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= w) return;
+    T acc[KMAX];
+#pragma unroll
+    for (int k = 0; k < KMAX; ++k) acc[k] = k < K ? zn[k * ldn + j] - b[k] : (T)0;
+    for (int i = 0; i < d; ++i) {
+        const T v = z[i * ldz + j];
+        const T h = v > (T)0 ? v : (T)0;
+#pragma unroll
+        for (int k = 0; k < KMAX; ++k)
+            if (k < K) acc[k] -= Wt[k * d + i] * h;
+    }
+#pragma unroll
+    for (int k = 0; k < KMAX; ++k)
+        if (k < K) r[k * (long long)w + j] = acc[k];
+}
+
+extern "C" __global__ void admm_xp_act_z(T* __restrict__ z, T* __restrict__ a, long long ld, const T* __restrict__ m,
+                                         long long ldm, const T* __restrict__ r, const T* __restrict__ zn,
+                                         long long ldn, const T* __restrict__ P, T gamma, T beta, int d, int K, int w,
+                                         int cols, double* __restrict__ parts)
+{
+    __shared__ double sh[32];
+    const int i = blockIdx.y;
+    const long long start = (long long)blockIdx.x * blockDim.x * cols;
+    T p[KMAX];
+#pragma unroll
+    for (int k = 0; k < KMAX; ++k) p[k] = k < K ? P[i * K + k] : (T)0;
+    double s_act = 0.0, s_pre = 0.0, s_cross[KMAX];
+#pragma unroll
+    for (int k = 0; k < KMAX; ++k) s_cross[k] = 0.0;
+    for (int u = 0; u < cols; ++u) {
+        const long long j = start + (long long)u * blockDim.x + threadIdx.x;
+        if (j >= w) break;
+        const T zv = z[i * ld + j];
+        T av = zv > (T)0 ? zv : (T)0;
+#pragma unroll
+        for (int k = 0; k < KMAX; ++k)
+            if (k < K) av += p[k] * r[k * (long long)w + j];
+        a[i * ld + j] = av;
+        const T mv = m[i * ldm + j];
+        const T c = (gamma * av + beta * mv) / (gamma + beta);
+        const T zp = c > (T)0 ? c : (T)0;
+        const T da = av - zp, dm = zp - mv;
+        const T vp = gamma * da * da + beta * dm * dm;
+        const T zm = mv < (T)0 ? mv : (T)0;
+        const T dz = zm - mv;
+        const T vm = gamma * av * av + beta * dz * dz;
+        const T znew = vp <= vm ? zp : zm;
+        z[i * ld + j] = znew;
+        const double e1 = (double)av - (znew > (T)0 ? (double)znew : 0.0);
+        const double e2 = (double)znew - (double)mv;
+        s_act += e1 * e1;
+        s_pre += e2 * e2;
+#pragma unroll
+        for (int k = 0; k < KMAX; ++k)
+            if (k < K) s_cross[k] += (double)zn[k * ldn + j] * (double)av;
+    }
+    const long long tiles = gridDim.x, at = (long long)i * tiles + blockIdx.x, stride = (long long)d * tiles;
+    double t = admm_xp_block_sum(s_act, sh);
+    if (threadIdx.x == 0) parts[at] = t;
+    t = admm_xp_block_sum(s_pre, sh);
+    if (threadIdx.x == 0) parts[stride + at] = t;
+#pragma unroll
+    for (int k = 0; k < KMAX; ++k) {
+        if (k < K) {  /* K is the same in every thread: the block's barriers stay uniform */
+            t = admm_xp_block_sum(s_cross[k], sh);
+            if (threadIdx.x == 0) parts[(2 + k) * stride + at] = t;
+        }
+    }
+}
+"""
+_fused_modules: dict = {}
+
+
+def _fused(dtype, K: int, name: str):
+    """One of the fused kernels for float32 or float64 data and a next layer of K units (compiled for
+    each pair on first use, then cached by CuPy; with K fixed the per-unit values stay in registers)."""
+    key = (np.dtype(dtype).char, K)
+    mod = _fused_modules.get(key)
+    if mod is None:
+        ctype = {"f": "float", "d": "double"}[key[0]]
+        mod = _fused_modules[key] = cp.RawModule(code=f"typedef {ctype} T;\n#define KMAX {K}\n" + _FUSED_SRC)
+    return mod.get_function(name)
+
+
 def _rows(kernel):
     """``kernel`` (a two-input ReductionKernel) summed over the last axis: what long_sum needs."""
     return lambda x, y: kernel(x, y, axis=x.ndim - 1)
@@ -90,6 +207,9 @@ class CupyKernels:
         a = cp.ones((2, 3), dtype=dtype)
         self.hidden_prox(a, a, 1.0, 1.0)
         self.output_prox(a, a, a.copy(), 1.0, True)
+        one = cp.ones((1, 3), dtype=dtype)  # the fused block for a width-1 next layer (other widths compile on first use)
+        self.hidden_block(a.copy(), one, a.copy(), a, slice(0, 3), cp.ones((1, 2), dtype=dtype), None,
+                          cp.ones((2, 1), dtype=dtype), 1.0, 1.0)
         cp.cuda.get_current_stream().synchronize()
 
     def view(self, x, sl):
@@ -130,7 +250,35 @@ class CupyKernels:
         return out
 
     def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta):
-        return None  # the pass composes relu, add_matmul and hidden_prox (each one kernel or one GEMM)
+        """Activation and z updates of columns ``sl`` in place, for a next layer of at most FUSED_K_MAX
+        units; returns (a block, act, pre, z_{l+1} a^T) like the CPU loop, or None (then the pass
+        composes relu, the product, add_matmul and hidden_prox). Two kernels read the block's z twice
+        and m once and write a and z once; the composed path makes five passes over the block and two
+        more for its sums."""
+        dt = z_l.dtype
+        K, d, item = Wt.shape[0], z_l.shape[0], dt.itemsize
+        w = sl.stop - sl.start
+        if (K > FUSED_K_MAX or dt.char not in "fd" or not 0 < w < 2**31 or d > 65535
+                or z_l.strides != a_l.strides or z_l.strides[1] != item or z_next.strides[1] != item
+                or a_l.dtype != dt or z_next.dtype != dt or m.dtype != dt or not m.flags.c_contiguous):
+            return None
+        t = dt.type
+        zv, av, znv = z_l[:, sl], a_l[:, sl], z_next[:, sl]
+        ld, ldn = np.int64(z_l.strides[0] // item), np.int64(z_next.strides[0] // item)
+        Wt_c, P_c = cp.ascontiguousarray(Wt, dtype=dt), cp.ascontiguousarray(P, dtype=dt)
+        bv = cp.zeros(K, dtype=dt) if b is None else cp.ascontiguousarray(b[:, 0], dtype=dt)
+        r = cp.empty((K, w), dtype=dt)
+        i32 = np.int32
+        _fused(dt, K, "admm_xp_residual")(((w + TILE_THREADS - 1) // TILE_THREADS,), (TILE_THREADS,),
+                                       (zv, ld, znv, ldn, Wt_c, bv, i32(d), i32(K), i32(w), r))
+        tile = TILE_THREADS * TILE_COLS
+        tiles = (w + tile - 1) // tile
+        parts = cp.empty((2 + K, d, tiles), dtype=cp.float64)
+        _fused(dt, K, "admm_xp_act_z")((tiles, d), (TILE_THREADS,),
+                                    (zv, av, ld, m, np.int64(m.shape[1]), r, znv, ldn, P_c, t(gamma), t(beta),
+                                     i32(d), i32(K), i32(w), i32(TILE_COLS), parts))
+        rows = cp.sum(parts, axis=2)  # (2 + K) x d
+        return av, cp.sum(rows[0]), cp.sum(rows[1]), rows[2:]
 
     def hidden_prox(self, a, m, gamma, beta, out=None):
         t = a.dtype.type

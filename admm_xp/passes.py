@@ -110,9 +110,10 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
         for sl in _blocks(cols, block):
             w = sl.stop - sl.start
             m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
-            fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta)
+            fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta, keep_z=with_input_cross)
+            z_blk = None
             if fused is not None:  # the backend did both updates (and maybe the cross sum) in one loop
-                a_new, act_b, pre_b, cross_b = fused
+                a_new, act_b, pre_b, cross_b, z_blk = fused
             else:
                 # a_l = h(z_l) + P (z_{l+1} - W_{l+1} h(z_l))
                 target = z_next[:, sl] - b_next if bias else z_next[:, sl]
@@ -137,7 +138,7 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
                 gram_sums = gram_sums + xp.sum(a_new, axis=1, dtype=f64)
                 cross_sums = cross_sums + xp.sum(z_next[:, sl], axis=1, dtype=f64)
             if with_input_cross:
-                c, s_ = _input_cross_block(z_l[:, sl], a_prev[:, sl], bias, ops, xp)
+                c, s_ = _input_cross_block(z_l[:, sl] if z_blk is None else z_blk, a_prev[:, sl], bias, ops, xp)
                 in_cross = c if in_cross is None else in_cross + c
                 in_sums = s_ if in_sums is None else (in_sums + s_ if s_ is not None else None)
         out = dict(act=act, pre=pre, cross=cross, cross_sums=cross_sums, gram=gram, gram_sums=gram_sums)

@@ -83,6 +83,8 @@ def main() -> None:
         ("z a^T: contiguous pieces (sample_cross)", lambda: sample_cross(zv, Xv, ops, xp), None, 2 * d * f * B),
         ("W_1 a_0 into m", lambda: ops.matmul(W1, Xv, out=ops.scratch("m", d, B, dt, dev)), None, 2 * d * f * B),
         ("thin: W_2 h (1 x 300 x B)", lambda: ops.matmul(Wt, ac), blk, 2 * d * B),
+        ("thin: W_L a on the view (ops.matmul)", lambda: ops.matmul(Wt, av), blk, 2 * d * B),
+        ("thin: W_L a on the view (library matmul)", lambda: mm(Wt, av), blk, 2 * d * B),
         ("relu(z) into a new block", lambda: ops.relu(zv), 2 * blk, None),
         ("h + P r into the view: product, then add", add_matmul_product_then_add, 3 * blk, None),
         ("h + P r into the view: ops.add_matmul", lambda: ops.add_matmul(ac, P, r, out=ops.view(a, sl)), 2 * blk, None),

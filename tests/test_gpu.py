@@ -78,12 +78,12 @@ def test_fused_hidden_block_matches_the_reference_updates(dtype, k, with_bias):
     P = cp.asarray((rng.normal(size=(d, k)) * 0.1).astype(dtype))
     b = cp.asarray(rng.normal(size=(k, 1)).astype(dtype)) if with_bias else None
     m = cp.asarray(rng.normal(size=(d, w)).astype(dtype))
-    out = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5)
+    out = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5, keep_z=True)
     if k > FUSED_K_MAX:
         assert out is None
         np.testing.assert_array_equal(cp.asnumpy(z), z0)
         return
-    a_blk, act, pre, cross = out
+    a_blk, act, pre, cross, z_blk = out
     h = cp.maximum(cp.asarray(z0)[:, cols], 0)
     target = z_next[:, cols] - b if with_bias else z_next[:, cols]
     a_ref = h + P @ (target - Wt @ h)
@@ -100,6 +100,35 @@ def test_fused_hidden_block_matches_the_reference_updates(dtype, k, with_bias):
     assert float(pre) == pytest.approx(float(cp.sum((z64 - m64) ** 2)), rel=1e-9)
     assert cross.shape == (k, d) and cross.dtype == cp.float64
     np.testing.assert_allclose(cp.asnumpy(cross), cp.asnumpy(z_next[:, cols].astype(cp.float64) @ a64.T), rtol=1e-9, atol=1e-9)
+    # keep_z: a contiguous copy of the new z block, written by the same kernel
+    assert z_blk.flags.c_contiguous and not cp.shares_memory(z_blk, z)
+    np.testing.assert_array_equal(cp.asnumpy(z_blk), cp.asnumpy(z[:, cols]))
+    assert fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5)[4] is None
+
+
+@pytest.mark.cupy
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("k", [1, 5, 9])
+def test_thin_product_on_a_view_matches_cublas(dtype, k):
+    """ops.matmul with a short A (one pass over the columns of a view) = cp.matmul, into out or not."""
+    backend = _gpu()
+    import cupy as cp
+
+    from admm_xp.kernels import kernels_for
+
+    fast = kernels_for(backend.xp)
+    rng = np.random.default_rng(2)
+    wide = cp.asarray(rng.normal(size=(40, 3000)).astype(dtype))
+    A = cp.asarray(rng.normal(size=(k, 40)).astype(dtype))
+    view = wide[:, 700:2900]
+    want = cp.asnumpy(cp.matmul(A, cp.ascontiguousarray(view)))
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(cp.asnumpy(fast.matmul(A, view)), want, rtol=tol, atol=tol)
+    target = cp.zeros((k, 3000), dtype=dtype)
+    got = fast.matmul(A, view, out=target[:, 500:2700])
+    np.testing.assert_allclose(cp.asnumpy(target[:, 500:2700]), want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(cp.asnumpy(got), want, rtol=tol, atol=tol)
+    assert float(cp.abs(target[:, :500]).max()) == 0 and float(cp.abs(target[:, 2700:]).max()) == 0
 
 
 @pytest.mark.cupy

@@ -21,6 +21,14 @@ offers the same few block operations:
     Gram is a batched product of contiguous pieces
     (:mod:`admm_xp.kernels.pieces`), the cross sums a product of contiguous
     copies of the blocks.
+``matmul(A, B, out)``
+    ``A @ B`` (on the GPU, one pass over B's columns when A has at most 8
+    rows: the output layer's product with a view of the wide state).
+``hidden_block(z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z)``
+    the activation and z updates of columns ``sl`` in place with their sums
+    (and ``z_{l+1} a_l^T`` for a narrow next layer), as one fused loop (CPU)
+    or two kernels (GPU); ``None`` where the backend has no such loop, and
+    the pass composes the operations above.
 ``eval_block``
     samples per block of the accuracy's forward pass.
 ``view(x, sl)``

@@ -69,8 +69,12 @@ _dot_sum = cp.ReductionKernel(
 # HIGGS's output is one), in two kernels instead of five separate passes over the block.
 # admm_xp_residual: one thread per column, r = z_{l+1} - b - Wt relu(z_l), summed over the rows.
 # admm_xp_act_z: one thread block per (row, tile of TILE_THREADS * TILE_COLS columns): a = relu(z) + P r
-# and z = prox(a, m) written in place, and the block's float64 partial sums of
-# (a - relu(z))^2, (z - m)^2 and z_{l+1} a^T, added in a fixed order (so a run is deterministic).
+# and z = prox(a, m) written in place (and, if asked, into a contiguous copy), and the block's
+# float64 partial sums of (a - relu(z))^2, (z - m)^2 and z_{l+1} a^T, added in a fixed order (so a
+# run is deterministic).
+# admm_xp_thin_product: A x for A of at most FUSED_K_MAX rows and x a column view of a wide
+# array (W_L a_{L-1}, the output layer's product), one thread per column reading each of x's rows
+# once; cuBLAS reads such a view several times slower than a contiguous copy.
 FUSED_K_MAX = 8
 TILE_THREADS, TILE_COLS = 256, 16
 _FUSED_SRC = r"""
@@ -110,10 +114,29 @@ extern "C" __global__ void admm_xp_residual(const T* __restrict__ z, long long l
         if (k < K) r[k * (long long)w + j] = acc[k];
 }
 
+extern "C" __global__ void admm_xp_thin_product(const T* __restrict__ x, long long ldx, const T* __restrict__ A,
+                                                int d, int K, int w, T* __restrict__ out, long long ldo)
+{
+    const long long j = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= w) return;
+    T acc[KMAX];
+#pragma unroll
+    for (int k = 0; k < KMAX; ++k) acc[k] = (T)0;
+    for (int i = 0; i < d; ++i) {
+        const T v = x[i * ldx + j];
+#pragma unroll
+        for (int k = 0; k < KMAX; ++k)
+            if (k < K) acc[k] += A[k * d + i] * v;
+    }
+#pragma unroll
+    for (int k = 0; k < KMAX; ++k)
+        if (k < K) out[k * ldo + j] = acc[k];
+}
+
 extern "C" __global__ void admm_xp_act_z(T* __restrict__ z, T* __restrict__ a, long long ld, const T* __restrict__ m,
                                          long long ldm, const T* __restrict__ r, const T* __restrict__ zn,
                                          long long ldn, const T* __restrict__ P, T gamma, T beta, int d, int K, int w,
-                                         int cols, double* __restrict__ parts)
+                                         int cols, double* __restrict__ parts, int keep_z, T* __restrict__ zc)
 {
     __shared__ double sh[32];
     const int i = blockIdx.y;
@@ -143,6 +166,7 @@ extern "C" __global__ void admm_xp_act_z(T* __restrict__ z, T* __restrict__ a, l
         const T vm = gamma * av * av + beta * dz * dz;
         const T znew = vp <= vm ? zp : zm;
         z[i * ld + j] = znew;
+        if (keep_z) zc[i * (long long)w + j] = znew;  /* a contiguous copy for the products that follow */
         const double e1 = (double)av - (znew > (T)0 ? (double)znew : 0.0);
         const double e2 = (double)znew - (double)mv;
         s_act += e1 * e1;
@@ -209,7 +233,8 @@ class CupyKernels:
         self.output_prox(a, a, a.copy(), 1.0, True)
         one = cp.ones((1, 3), dtype=dtype)  # the fused block for a width-1 next layer (other widths compile on first use)
         self.hidden_block(a.copy(), one, a.copy(), a, slice(0, 3), cp.ones((1, 2), dtype=dtype), None,
-                          cp.ones((2, 1), dtype=dtype), 1.0, 1.0)
+                          cp.ones((2, 1), dtype=dtype), 1.0, 1.0, keep_z=True)
+        self.matmul(cp.ones((1, 2), dtype=dtype), a)
         cp.cuda.get_current_stream().synchronize()
 
     def view(self, x, sl):
@@ -222,6 +247,20 @@ class CupyKernels:
         return cp.maximum(z, 0, out=out)
 
     def matmul(self, A, B, out=None):
+        """``A @ B``; for A of at most FUSED_K_MAX rows and a 2-D B (the output layer's ``W_L a``),
+        one pass over B's columns (admm_xp_thin_product), else cuBLAS."""
+        dt = B.dtype
+        if (A.ndim == B.ndim == 2 and A.shape[0] <= FUSED_K_MAX and A.shape[1] == B.shape[0] and A.dtype == dt
+                and dt.char in "fd" and B.strides[1] == dt.itemsize and 0 < B.shape[1] < 2**31
+                and (out is None or (out.dtype == dt and out.shape == (A.shape[0], B.shape[1])
+                                     and out.strides[1] == dt.itemsize))):
+            K, (d, w) = A.shape[0], B.shape
+            out = cp.empty((K, w), dtype=dt) if out is None else out
+            _fused(dt, K, "admm_xp_thin_product")(
+                ((w + TILE_THREADS - 1) // TILE_THREADS,), (TILE_THREADS,),
+                (B, np.int64(B.strides[0] // dt.itemsize), cp.ascontiguousarray(A), np.int32(d), np.int32(K),
+                 np.int32(w), out, np.int64(out.strides[0] // dt.itemsize)))
+            return out
         return cp.matmul(A, B, out=out)
 
     def long_product(self, A, B):
@@ -249,12 +288,13 @@ class CupyKernels:
         out += h
         return out
 
-    def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta):
+    def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False):
         """Activation and z updates of columns ``sl`` in place, for a next layer of at most FUSED_K_MAX
-        units; returns (a block, act, pre, z_{l+1} a^T) like the CPU loop, or None (then the pass
-        composes relu, the product, add_matmul and hidden_prox). Two kernels read the block's z twice
-        and m once and write a and z once; the composed path makes five passes over the block and two
-        more for its sums."""
+        units; returns (a block, act, pre, z_{l+1} a^T, z block) like the CPU loop, or None (then the
+        pass composes relu, the product, add_matmul and hidden_prox). Two kernels read the block's z
+        twice and m once and write a and z once; the composed path makes five passes over the block
+        and two more for its sums. With ``keep_z`` the z block returned is a contiguous copy, written
+        by the same kernel, for the products that follow (``z a_{l-1}^T``); else None."""
         dt = z_l.dtype
         K, d, item = Wt.shape[0], z_l.shape[0], dt.itemsize
         w = sl.stop - sl.start
@@ -274,11 +314,13 @@ class CupyKernels:
         tile = TILE_THREADS * TILE_COLS
         tiles = (w + tile - 1) // tile
         parts = cp.empty((2 + K, d, tiles), dtype=cp.float64)
+        zc = cp.empty((d, w), dtype=dt) if keep_z else None
         _fused(dt, K, "admm_xp_act_z")((tiles, d), (TILE_THREADS,),
                                     (zv, av, ld, m, np.int64(m.shape[1]), r, znv, ldn, P_c, t(gamma), t(beta),
-                                     i32(d), i32(K), i32(w), i32(TILE_COLS), parts))
+                                     i32(d), i32(K), i32(w), i32(TILE_COLS), parts, i32(bool(keep_z)),
+                                     zc if keep_z else zv))  # zv: never written when keep_z is 0
         rows = cp.sum(parts, axis=2)  # (2 + K) x d
-        return av, cp.sum(rows[0]), cp.sum(rows[1]), rows[2:]
+        return av, cp.sum(rows[0]), cp.sum(rows[1]), rows[2:], zc
 
     def hidden_prox(self, a, m, gamma, beta, out=None):
         t = a.dtype.type

@@ -110,10 +110,11 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
         for sl in _blocks(cols, block):
             w = sl.stop - sl.start
             m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
-            fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta, keep_z=with_input_cross)
-            z_blk = None
-            if fused is not None:  # the backend did both updates (and maybe the cross sum) in one loop
-                a_new, act_b, pre_b, cross_b, z_blk = fused
+            fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta,
+                                     keep_z=with_input_cross, want_gram=True)
+            z_blk = gram_b = None
+            if fused is not None:  # the backend did both updates (and maybe the cross sum, the Gram) at once
+                a_new, act_b, pre_b, cross_b, z_blk, gram_b = fused
             else:
                 # a_l = h(z_l) + P (z_{l+1} - W_{l+1} h(z_l))
                 target = z_next[:, sl] - b_next if bias else z_next[:, sl]
@@ -130,7 +131,7 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             act = act + act_b
             pre = pre + pre_b
             # sums for W_{l+1} = z_{l+1} a_l^+
-            gram = gram + ops.gram(a_new)
+            gram = gram + (ops.gram(a_new) if gram_b is None else gram_b)
             if cross_b is None:
                 cross_b = sample_cross(z_next[:, sl], a_new, ops, xp)
             cross = cross + cross_b

@@ -73,6 +73,8 @@ def main() -> None:
     cases = [
         ("a, z updates + sums: fused (hidden_block)", lambda: ops.hidden_block(z, zn, a, m, sl, Wt, None, P, 10.0, 1.0),
          5 * blk, None),
+        ("a, z updates + sums + Gram: fused (want_gram)",
+         lambda: ops.hidden_block(z, zn, a, m, sl, Wt, None, P, 10.0, 1.0, want_gram=True), 6 * blk, 2 * d * d * B),
         ("a, z updates + sums: composed steps", composed_block, 12 * blk, None),
         ("copy, contiguous block (reference)", lambda: xp.asarray(ac, copy=True), 2 * blk, None),
         ("gram: 2-D product on the view", lambda: mm(av, xp.matrix_transpose(av)), None, 2 * d * d * B),

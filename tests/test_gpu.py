@@ -69,7 +69,7 @@ def test_fused_hidden_block_matches_the_reference_updates(dtype, k, with_bias):
     fast = kernels_for(backend.xp)
     rng = np.random.default_rng(1)
     d, n = 37, 2 * TILE_THREADS * TILE_COLS + 900  # the block spans two whole tiles and part of a third
-    cols = slice(123, n - 77)
+    cols = slice(123, n - 78)  # 8,891 columns: two Gram pieces of 4,445 and one column left over
     w = cols.stop - cols.start
     z0 = rng.normal(size=(d, n)).astype(dtype)
     z, a = cp.asarray(z0), cp.zeros((d, n), dtype=dtype)
@@ -78,12 +78,12 @@ def test_fused_hidden_block_matches_the_reference_updates(dtype, k, with_bias):
     P = cp.asarray((rng.normal(size=(d, k)) * 0.1).astype(dtype))
     b = cp.asarray(rng.normal(size=(k, 1)).astype(dtype)) if with_bias else None
     m = cp.asarray(rng.normal(size=(d, w)).astype(dtype))
-    out = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5, keep_z=True)
+    out = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5, keep_z=True, want_gram=True)
     if k > FUSED_K_MAX:
         assert out is None
         np.testing.assert_array_equal(cp.asnumpy(z), z0)
         return
-    a_blk, act, pre, cross, z_blk = out
+    a_blk, act, pre, cross, z_blk, gram = out
     h = cp.maximum(cp.asarray(z0)[:, cols], 0)
     target = z_next[:, cols] - b if with_bias else z_next[:, cols]
     a_ref = h + P @ (target - Wt @ h)
@@ -92,8 +92,8 @@ def test_fused_hidden_block_matches_the_reference_updates(dtype, k, with_bias):
     np.testing.assert_allclose(cp.asnumpy(a[:, cols]), cp.asnumpy(a_ref), rtol=tol, atol=tol)
     assert float(cp.mean(cp.isclose(z[:, cols], z_ref, rtol=tol, atol=tol))) > 0.999
     np.testing.assert_array_equal(cp.asnumpy(z[:, :123]), z0[:, :123])
-    np.testing.assert_array_equal(cp.asnumpy(z[:, n - 77:]), z0[:, n - 77:])
-    assert float(cp.abs(a[:, :123]).max()) == 0 and float(cp.abs(a[:, n - 77:]).max()) == 0
+    np.testing.assert_array_equal(cp.asnumpy(z[:, n - 78:]), z0[:, n - 78:])
+    assert float(cp.abs(a[:, :123]).max()) == 0 and float(cp.abs(a[:, n - 78:]).max()) == 0
     assert cp.shares_memory(a_blk, a) and a_blk.shape == (d, w)
     a64, z64, m64 = (x.astype(cp.float64) for x in (a[:, cols], z[:, cols], m))
     assert float(act) == pytest.approx(float(cp.sum((a64 - cp.maximum(z64, 0)) ** 2)), rel=1e-9)
@@ -103,7 +103,11 @@ def test_fused_hidden_block_matches_the_reference_updates(dtype, k, with_bias):
     # keep_z: a contiguous copy of the new z block, written by the same kernel
     assert z_blk.flags.c_contiguous and not cp.shares_memory(z_blk, z)
     np.testing.assert_array_equal(cp.asnumpy(z_blk), cp.asnumpy(z[:, cols]))
-    assert fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5)[4] is None
+    # want_gram: a a^T from the pieces the kernel wrote (and the leftover column), in float64
+    assert gram.shape == (d, d) and gram.dtype == cp.float64
+    np.testing.assert_allclose(cp.asnumpy(gram), cp.asnumpy(a64 @ a64.T), rtol=tol, atol=tol * float(cp.abs(a64 @ a64.T).max()))
+    plain = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5)
+    assert plain.z is None and plain.gram is None
 
 
 @pytest.mark.cupy

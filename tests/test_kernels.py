@@ -90,7 +90,8 @@ def test_hidden_block_matches_the_reference_updates(rng, dtype, k, with_bias, d)
     m = np.ascontiguousarray(rng.normal(size=(d, cols.stop - cols.start)).astype(dtype))
     z0 = z.copy()
     fast = numba_cpu.NumbaKernels(xp, threads=1)
-    a_blk, act, pre, cross, z_blk = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5, keep_z=True)
+    a_blk, act, pre, cross, z_blk, gram = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5, keep_z=True,
+                                                            want_gram=True)
     h = np.maximum(z0[:, cols], 0)
     target = z_next[:, cols] - b if with_bias else z_next[:, cols]
     a_ref = h + P @ (target - Wt @ h)
@@ -106,7 +107,8 @@ def test_hidden_block_matches_the_reference_updates(rng, dtype, k, with_bias, d)
         np.testing.assert_allclose(cross, z_next[:, cols].astype(np.float64) @ a_ref.T.astype(np.float64), rtol=50 * tol, atol=50 * tol)
     assert (cross is None) == (k > numba_cpu.FUSED_ACTIVATION_MAX_K)
     np.testing.assert_array_equal(z_blk, z[:, cols])  # keep_z: the new z block, for the products that follow
-    assert fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5)[4] is None
+    assert fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5).z is None
+    assert gram is None  # the CPU pass forms a a^T from the block while it is in cache
 
 
 def test_float32_fused_sums_stay_accurate_over_long_blocks():
@@ -123,7 +125,7 @@ def test_float32_fused_sums_stay_accurate_over_long_blocks():
     Wt = np.full((1, d), 0.5, np.float32)
     P = np.full((d, 1), 0.25, np.float32)
     fast = numba_cpu.NumbaKernels(xp, threads=1)
-    _, act, pre, cross, _ = fast.hidden_block(z, z_next, a, m, slice(0, n), Wt, None, P, 2.0, 0.5)
+    _, act, pre, cross, _, _ = fast.hidden_block(z, z_next, a, m, slice(0, n), Wt, None, P, 2.0, 0.5)
     a64, z64, m64 = (x.astype(np.float64) for x in (a, z, m))
     act_ref = np.sum((a64 - np.maximum(z64, 0)) ** 2)
     pre_ref = np.sum((z64 - m64) ** 2)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import cupy as cp
 import numpy as np
 
-from .pieces import long_product, long_sum
+from .block import BlockResult
+from .pieces import MAX_PIECES, PIECE, _pieces, gram_of_pieces, long_product, long_sum
 
 _z_hidden = cp.ElementwiseKernel(
     "T a, T m, T gamma, T beta",
@@ -69,9 +70,10 @@ _dot_sum = cp.ReductionKernel(
 # HIGGS's output is one), in two kernels instead of five separate passes over the block.
 # admm_xp_residual: one thread per column, r = z_{l+1} - b - Wt relu(z_l), summed over the rows.
 # admm_xp_act_z: one thread block per (row, tile of TILE_THREADS * TILE_COLS columns): a = relu(z) + P r
-# and z = prox(a, m) written in place (and, if asked, into a contiguous copy), and the block's
-# float64 partial sums of (a - relu(z))^2, (z - m)^2 and z_{l+1} a^T, added in a fixed order (so a
-# run is deterministic).
+# and z = prox(a, m) written in place (and, if asked, into a contiguous copy), a also into the
+# pieces layout of the Gram matrix's batched product (pieces.gram_of_pieces: no gather afterwards),
+# and the block's float64 partial sums of (a - relu(z))^2, (z - m)^2 and z_{l+1} a^T, added in a
+# fixed order (so a run is deterministic).
 # admm_xp_thin_product: A x for A of at most FUSED_K_MAX rows and x a column view of a wide
 # array (W_L a_{L-1}, the output layer's product), one thread per column reading each of x's rows
 # once; cuBLAS reads such a view several times slower than a contiguous copy.
@@ -136,7 +138,8 @@ extern "C" __global__ void admm_xp_thin_product(const T* __restrict__ x, long lo
 extern "C" __global__ void admm_xp_act_z(T* __restrict__ z, T* __restrict__ a, long long ld, const T* __restrict__ m,
                                          long long ldm, const T* __restrict__ r, const T* __restrict__ zn,
                                          long long ldn, const T* __restrict__ P, T gamma, T beta, int d, int K, int w,
-                                         int cols, double* __restrict__ parts, int keep_z, T* __restrict__ zc)
+                                         int cols, double* __restrict__ parts, int keep_z, T* __restrict__ zc,
+                                         int piece, int used, T* __restrict__ ap)
 {
     __shared__ double sh[32];
     const int i = blockIdx.y;
@@ -156,6 +159,10 @@ extern "C" __global__ void admm_xp_act_z(T* __restrict__ z, T* __restrict__ a, l
         for (int k = 0; k < KMAX; ++k)
             if (k < K) av += p[k] * r[k * (long long)w + j];
         a[i * ld + j] = av;
+        if (j < used) {  /* the Gram matrix's pieces: ap[p][i][c] = a[i][p * piece + c] */
+            const int p_ = (int)j / piece;
+            ap[((long long)p_ * d + i) * piece + ((int)j - p_ * piece)] = av;
+        }
         const T mv = m[i * ldm + j];
         const T c = (gamma * av + beta * mv) / (gamma + beta);
         const T zp = c > (T)0 ? c : (T)0;
@@ -288,13 +295,15 @@ class CupyKernels:
         out += h
         return out
 
-    def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False):
+    def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False, want_gram=False):
         """Activation and z updates of columns ``sl`` in place, for a next layer of at most FUSED_K_MAX
-        units; returns (a block, act, pre, z_{l+1} a^T, z block) like the CPU loop, or None (then the
-        pass composes relu, the product, add_matmul and hidden_prox). Two kernels read the block's z
-        twice and m once and write a and z once; the composed path makes five passes over the block
-        and two more for its sums. With ``keep_z`` the z block returned is a contiguous copy, written
-        by the same kernel, for the products that follow (``z a_{l-1}^T``); else None."""
+        units: a :class:`~admm_xp.kernels.block.BlockResult` with the sums and ``z_{l+1} a^T``, or
+        None (then the pass composes relu, the product, add_matmul and hidden_prox). Two kernels read
+        the block's z twice and m once and write a and z once; the composed path makes five passes
+        over the block and two more for its sums. With ``keep_z`` the result's z is a contiguous
+        copy, written by the same kernel, for the products that follow (``z a_{l-1}^T``); with
+        ``want_gram`` the kernel also writes a in the pieces of :func:`pieces.gram_of_pieces`, and the
+        result carries ``a a^T`` (the same sums as :meth:`gram`, without its gather)."""
         dt = z_l.dtype
         K, d, item = Wt.shape[0], z_l.shape[0], dt.itemsize
         w = sl.stop - sl.start
@@ -315,12 +324,19 @@ class CupyKernels:
         tiles = (w + tile - 1) // tile
         parts = cp.empty((2 + K, d, tiles), dtype=cp.float64)
         zc = cp.empty((d, w), dtype=dt) if keep_z else None
+        k, s = _pieces(w, PIECE, MAX_PIECES) if want_gram else (1, w)
+        used = k * s if k >= 2 else 0  # fewer than two pieces: the Gram is one product (gram below)
+        a3 = cp.empty((k, d, s), dtype=dt) if used else None
         _fused(dt, K, "admm_xp_act_z")((tiles, d), (TILE_THREADS,),
                                     (zv, av, ld, m, np.int64(m.shape[1]), r, znv, ldn, P_c, t(gamma), t(beta),
                                      i32(d), i32(K), i32(w), i32(TILE_COLS), parts, i32(bool(keep_z)),
-                                     zc if keep_z else zv))  # zv: never written when keep_z is 0
+                                     zc if keep_z else zv,  # never written when keep_z is 0
+                                     i32(s), i32(used), a3 if used else zv))  # nor when used is 0
         rows = cp.sum(parts, axis=2)  # (2 + K) x d
-        return av, cp.sum(rows[0]), cp.sum(rows[1]), rows[2:], zc
+        gram = None
+        if want_gram:
+            gram = gram_of_pieces(a3, av[:, used:] if used < w else None, self.xp, cp.matmul) if used else self.gram(av)
+        return BlockResult(av, cp.sum(rows[0]), cp.sum(rows[1]), rows[2:], zc, gram)
 
     def hidden_prox(self, a, m, gamma, beta, out=None):
         t = a.dtype.type

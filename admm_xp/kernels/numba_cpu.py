@@ -22,6 +22,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .block import BlockResult
+
 _JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
 # Sums only: reassociation lets LLVM vectorise a reduction (the order is fixed by
 # the code, so results are still deterministic); NaN and inf still propagate.
@@ -402,9 +404,10 @@ class NumbaKernels:
         _add_into(out, h)
         return out
 
-    def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False):
-        """Activation and z updates of columns ``sl`` in place; returns (a block, act, pre, cross or None,
-        z block or None): with ``keep_z`` the z block is the view of the new z (still in cache)."""
+    def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False, want_gram=False):
+        """Activation and z updates of columns ``sl`` in place: a :class:`~admm_xp.kernels.block.BlockResult`
+        (``cross`` for a narrow next layer; with ``keep_z``, ``z`` is the view of the new z, still in
+        cache; ``gram`` is left to the pass, which calls :meth:`gram` on the block), or None."""
         k = Wt.shape[0]
         j0, n = sl.start, sl.stop - sl.start
         if not (_c_contiguous(z_l) and _c_contiguous(a_l) and _c_contiguous(z_next) and m.flags.c_contiguous):
@@ -416,7 +419,7 @@ class NumbaKernels:
             bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
             act, pre = _hidden_block_small(z_l, z_next, a_l, m, j0, n, np.ascontiguousarray(Wt), bvec,
                                            np.ascontiguousarray(P), t(gamma), t(beta), t(0), r, cross)
-            return a_l[:, sl], act, pre, cross, (z_l[:, sl] if keep_z else None)
+            return BlockResult(a_l[:, sl], act, pre, cross, z_l[:, sl] if keep_z else None)
         h = self.relu(z_l[:, sl], out=self.scratch("h", z_l.shape[0], n, z_l.dtype, None))
         target = z_next[:, sl] - b if b is not None else z_next[:, sl]
         r = target - np.matmul(Wt, h)
@@ -424,7 +427,7 @@ class NumbaKernels:
         np.matmul(P, r, out=a_blk)
         _add_into(a_blk, h)
         act, pre = _hidden_prox_block(a_l, m, z_l, j0, n, t(gamma), t(beta), t(0))
-        return a_blk, act, pre, None, (z_l[:, sl] if keep_z else None)
+        return BlockResult(a_blk, act, pre, None, z_l[:, sl] if keep_z else None)
 
     def hidden_prox(self, a, m, gamma, beta, out=None):
         out = np.empty_like(a) if out is None else out

@@ -50,15 +50,26 @@ def long_product(A, B, xp, matmul=None, piece: int = PIECE, max_pieces: int = MA
     used = k * s
     A3 = gather(xp.permute_dims(xp.reshape(A[:, :used], (M, k, s)), (1, 0, 2)))  # k x M x s
     if B is None:  # the Gram matrix: one operand, gathered once
-        B3 = xp.permute_dims(A3, (0, 2, 1))
-    else:
-        Bt = xp.matrix_transpose(B)  # N x K
-        N = Bt.shape[0]
-        B3 = xp.permute_dims(gather(xp.permute_dims(xp.reshape(Bt[:, :used], (N, k, s)), (1, 0, 2))), (0, 2, 1))
+        return gram_of_pieces(A3, A[:, used:] if used < K else None, xp, matmul)
+    Bt = xp.matrix_transpose(B)  # N x K
+    N = Bt.shape[0]
+    B3 = xp.permute_dims(gather(xp.permute_dims(xp.reshape(Bt[:, :used], (N, k, s)), (1, 0, 2))), (0, 2, 1))
     C = xp.sum(matmul(A3, B3), axis=0, dtype=f64)
     if used < K:
-        rest = A[:, used:]
-        C = C + xp.astype(matmul(rest, xp.matrix_transpose(rest) if B is None else B[used:, :]), f64, copy=False)
+        C = C + xp.astype(matmul(A[:, used:], B[used:, :]), f64, copy=False)
+    return C
+
+
+def gram_of_pieces(A3, rest, xp, matmul=None):
+    """The Gram matrix of ``[A3[0], ..., A3[k-1], rest]`` (pieces side by side): the pieces'
+    ``A3[p] A3[p]^T`` as one batched product, summed in float64, plus ``rest rest^T`` (None: no
+    leftover columns). A kernel that writes the pieces ``k x M x s`` as it makes the block saves
+    :func:`long_product` its gather."""
+    matmul = matmul or xp.matmul
+    f64 = xp.float64
+    C = xp.sum(matmul(A3, xp.permute_dims(A3, (0, 2, 1))), axis=0, dtype=f64)
+    if rest is not None:
+        C = C + xp.astype(matmul(rest, xp.matrix_transpose(rest)), f64, copy=False)
     return C
 
 

@@ -23,7 +23,7 @@ class PortableKernels:
         """One chunk: the whole column range."""
         return [fn(slice(0, n))]
 
-    def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False):
+    def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False, want_gram=False):
         return None  # no fused loop: the pass composes relu, matmul, add_matmul and hidden_prox
 
     def view(self, x, sl):

@@ -24,11 +24,13 @@ offers the same few block operations:
 ``matmul(A, B, out)``
     ``A @ B`` (on the GPU, one pass over B's columns when A has at most 8
     rows: the output layer's product with a view of the wide state).
-``hidden_block(z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z)``
+``hidden_block(z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z, want_gram)``
     the activation and z updates of columns ``sl`` in place with their sums
     (and ``z_{l+1} a_l^T`` for a narrow next layer), as one fused loop (CPU)
-    or two kernels (GPU); ``None`` where the backend has no such loop, and
-    the pass composes the operations above.
+    or two kernels (GPU), returned as a :class:`~admm_xp.kernels.block.BlockResult`
+    (on the GPU also the new z as a contiguous copy, ``keep_z``, and ``a a^T``
+    from pieces the kernel wrote, ``want_gram``); ``None`` where the backend
+    has no such loop, and the pass composes the operations above.
 ``eval_block``
     samples per block of the accuracy's forward pass.
 ``view(x, sl)``

@@ -126,6 +126,40 @@ def main() -> None:
             ("z_2 a_1^T: pieces, both C-contiguous", lambda: pieces_nn(znv, av), blk, 2 * d * B),
             ("gram: pieces, both C-contiguous", lambda: pieces_nn(av, av), None, 2 * d * d * B),
         ]
+        # The Gram matrix in other forms, from pieces already laid out (as the fused kernel writes
+        # them): whole, or only the blocks on and above the diagonal of a split of its rows (cuBLAS
+        # tiles 300 rows as 128 + 128 + 44); cuBLAS syrk on the contiguous block. GFLOP/s count the
+        # full 2 d^2 B product in every row, so that the times compare.
+        from admm_xp.kernels.pieces import gram_of_pieces
+
+        kp, sp = 256, B // 256
+        A3 = gather(xp.permute_dims(xp.reshape(ac[:, :kp * sp], (d, kp, sp)), (1, 0, 2)))
+
+        def gram_split(edges):
+            parts = [gather(A3[:, lo:hi, :]) for lo, hi in zip(edges[:-1], edges[1:])]
+            return [xp.sum(cupy.matmul(parts[i], xp.permute_dims(parts[j], (0, 2, 1))), axis=0, dtype=xp.float64)
+                    for i in range(len(parts)) for j in range(i, len(parts))]
+
+        split_parts = {e: [gather(A3[:, lo:hi, :]) for lo, hi in zip(e[:-1], e[1:])] for e in ((0, 256, d), (0, d // 2, d))}
+
+        def gram_split_pre(edges):  # the row blocks' pieces already apart (a kernel could write them so)
+            parts = split_parts[edges]
+            return [xp.sum(cupy.matmul(parts[i], xp.permute_dims(parts[j], (0, 2, 1))), axis=0, dtype=xp.float64)
+                    for i in range(len(parts)) for j in range(i, len(parts))]
+
+        def syrk_block():
+            from cupy import cublas
+
+            return cublas.syrk("N", ac)
+
+        if d > 256:
+            cases += [
+                ("gram: laid-out pieces (gram_of_pieces)", lambda: gram_of_pieces(A3, None, xp, cupy.matmul), None, 2 * d * d * B),
+                ("gram: pieces, rows 256 + rest, upper", lambda: gram_split_pre((0, 256, d)), None, 2 * d * d * B),
+                ("gram: pieces, rows halved, upper", lambda: gram_split_pre((0, d // 2, d)), None, 2 * d * d * B),
+                ("gram: pieces, rows halved, upper + split", lambda: gram_split((0, d // 2, d)), None, 2 * d * d * B),
+                ("gram: cublas syrk, contiguous block", syrk_block, None, 2 * d * d * B),
+            ]
     if gather is not None:
         cases.insert(1, ("gather the view's pieces (copy)", lambda: gather(
             xp.permute_dims(xp.reshape(av[:, :B - B % 256], (d, 256, B // 256)), (1, 0, 2))), 2 * blk, None))

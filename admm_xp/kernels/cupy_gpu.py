@@ -79,18 +79,6 @@ _dot_sum = cp.ReductionKernel(
 # once; cuBLAS reads such a view several times slower than a contiguous copy.
 FUSED_K_MAX = 8
 TILE_THREADS, TILE_COLS = 256, 16
-# The Gram matrix's rows go to cuBLAS in ranges of whole GRAM_TILE-row tiles and the rest (300 rows
-# as 256 + 44, only the blocks on and above the diagonal): on an H200 6.1 ms per 1M-sample block
-# against 7.3 as one 300-row product (float32; float64 5.8 against 6.1; results/gpu/earlier/).
-GRAM_TILE = 128
-
-
-def gram_rows(d: int) -> tuple:
-    """Row edges of the Gram matrix's products (see GRAM_TILE)."""
-    top = d // GRAM_TILE * GRAM_TILE
-    return (0, top, d) if 0 < top < d else (0, d)
-
-
 _FUSED_SRC = r"""
 __device__ double admm_xp_block_sum(double v, double* sh)
 {
@@ -151,7 +139,7 @@ extern "C" __global__ void admm_xp_act_z(T* __restrict__ z, T* __restrict__ a, l
                                          long long ldm, const T* __restrict__ r, const T* __restrict__ zn,
                                          long long ldn, const T* __restrict__ P, T gamma, T beta, int d, int K, int w,
                                          int cols, double* __restrict__ parts, int keep_z, T* __restrict__ zc,
-                                         int piece, int used, int split, T* __restrict__ ap)
+                                         int piece, int used, T* __restrict__ ap)
 {
     __shared__ double sh[32];
     const int i = blockIdx.y;
@@ -171,11 +159,9 @@ extern "C" __global__ void admm_xp_act_z(T* __restrict__ z, T* __restrict__ a, l
         for (int k = 0; k < KMAX; ++k)
             if (k < K) av += p[k] * r[k * (long long)w + j];
         a[i * ld + j] = av;
-        if (j < used) {  /* the Gram's pieces, rows [0, split) then [split, d): ap[p][i][c] = a[i][p * piece + c] */
-            const int p_ = (int)j / piece, c_ = (int)j - p_ * piece;
-            const long long off = i < split ? ((long long)p_ * split + i) * piece + c_
-                                            : (long long)used * split + ((long long)p_ * (d - split) + (i - split)) * piece + c_;
-            ap[off] = av;
+        if (j < used) {  /* the Gram matrix's pieces: ap[p][i][c] = a[i][p * piece + c] */
+            const int p_ = (int)j / piece;
+            ap[((long long)p_ * d + i) * piece + ((int)j - p_ * piece)] = av;
         }
         const T mv = m[i * ldm + j];
         const T c = (gamma * av + beta * mv) / (gamma + beta);
@@ -299,9 +285,8 @@ class CupyKernels:
 
     def gram(self, a):
         """``a a^T`` in float64, as a batched product of contiguous pieces of a (8.8 ms per 1M-sample
-        block on an H200 against 18 ms for the 2-D product on the view), the pieces' sums in float64,
-        the rows in ranges of whole cuBLAS tiles (:func:`gram_rows`)."""
-        return long_product(a, None, self.xp, matmul=cp.matmul, gather=cp.ascontiguousarray, gram_rows=gram_rows(a.shape[0]))
+        block on an H200 against 18 ms for the 2-D product on the view), the pieces' sums in float64."""
+        return long_product(a, None, self.xp, matmul=cp.matmul, gather=cp.ascontiguousarray)
 
     def add_matmul(self, h, P, r, out=None):
         if P.shape[1] == 1:  # a next layer of width 1 (HIGGS's output): h + P r is one elementwise pass
@@ -341,22 +326,16 @@ class CupyKernels:
         zc = cp.empty((d, w), dtype=dt) if keep_z else None
         k, s = _pieces(w, PIECE, MAX_PIECES) if want_gram else (1, w)
         used = k * s if k >= 2 else 0  # fewer than two pieces: the Gram is one product (gram below)
-        split = gram_rows(d)[1]
-        a3 = cp.empty(k * d * s, dtype=dt) if used else None  # the pieces of rows [0, split), then of the rest
+        a3 = cp.empty((k, d, s), dtype=dt) if used else None
         _fused(dt, K, "admm_xp_act_z")((tiles, d), (TILE_THREADS,),
                                     (zv, av, ld, m, np.int64(m.shape[1]), r, znv, ldn, P_c, t(gamma), t(beta),
                                      i32(d), i32(K), i32(w), i32(TILE_COLS), parts, i32(bool(keep_z)),
                                      zc if keep_z else zv,  # never written when keep_z is 0
-                                     i32(s), i32(used), i32(split), a3 if used else zv))  # nor when used is 0
+                                     i32(s), i32(used), a3 if used else zv))  # nor when used is 0
         rows = cp.sum(parts, axis=2)  # (2 + K) x d
         gram = None
-        if want_gram and used:
-            blocks = [a3[:used * split].reshape(k, split, s)]
-            if split < d:
-                blocks.append(a3[used * split:].reshape(k, d - split, s))
-            gram = gram_of_pieces(blocks, av[:, used:] if used < w else None, self.xp, cp.matmul)
-        elif want_gram:
-            gram = self.gram(av)
+        if want_gram:
+            gram = gram_of_pieces(a3, av[:, used:] if used < w else None, self.xp, cp.matmul) if used else self.gram(av)
         return BlockResult(av, cp.sum(rows[0]), cp.sum(rows[1]), rows[2:], zc, gram)
 
     def hidden_prox(self, a, m, gamma, beta, out=None):

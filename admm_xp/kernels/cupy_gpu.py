@@ -257,7 +257,7 @@ class CupyKernels:
         """``A @ B``; for A of at most FUSED_K_MAX rows and a 2-D B (the output layer's ``W_L a``),
         one pass over B's columns (admm_xp_thin_product), else cuBLAS."""
         dt = B.dtype
-        if (A.ndim == B.ndim == 2 and A.shape[0] <= FUSED_K_MAX and A.shape[1] == B.shape[0] and A.dtype == dt
+        if (A.ndim == B.ndim == 2 and 1 <= A.shape[0] <= FUSED_K_MAX and A.shape[1] == B.shape[0] and A.dtype == dt
                 and dt.char in "fd" and B.strides[1] == dt.itemsize and 0 < B.shape[1] < 2**31
                 and (out is None or (out.dtype == dt and out.shape == (A.shape[0], B.shape[1])
                                      and out.strides[1] == dt.itemsize))):
@@ -307,7 +307,7 @@ class CupyKernels:
         dt = z_l.dtype
         K, d, item = Wt.shape[0], z_l.shape[0], dt.itemsize
         w = sl.stop - sl.start
-        if (K > FUSED_K_MAX or dt.char not in "fd" or not 0 < w < 2**31 or d > 65535
+        if (not 1 <= K <= FUSED_K_MAX or dt.char not in "fd" or not 0 < w < 2**31 or d > 65535
                 or z_l.strides != a_l.strides or z_l.strides[1] != item or z_next.strides[1] != item
                 or a_l.dtype != dt or z_next.dtype != dt or m.dtype != dt or not m.flags.c_contiguous):
             return None

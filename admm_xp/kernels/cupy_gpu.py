@@ -11,7 +11,6 @@ written in CUDA C (``hidden_block``). Imported only for the CuPy backend.
 from __future__ import annotations
 
 import cupy as cp
-import numpy as np
 
 from .block import BlockResult
 from .pieces import MAX_PIECES, PIECE, _pieces, gram_of_pieces, long_product, long_sum
@@ -202,7 +201,7 @@ _fused_modules: dict = {}
 def _fused(dtype, K: int, name: str):
     """One of the fused kernels for float32 or float64 data and a next layer of K units (compiled for
     each pair on first use, then cached by CuPy; with K fixed the per-unit values stay in registers)."""
-    key = (np.dtype(dtype).char, K)
+    key = (cp.dtype(dtype).char, K)
     mod = _fused_modules.get(key)
     if mod is None:
         ctype = {"f": "float", "d": "double"}[key[0]]
@@ -265,8 +264,8 @@ class CupyKernels:
             out = cp.empty((K, w), dtype=dt) if out is None else out
             _fused(dt, K, "admm_xp_thin_product")(
                 ((w + TILE_THREADS - 1) // TILE_THREADS,), (TILE_THREADS,),
-                (B, np.int64(B.strides[0] // dt.itemsize), cp.ascontiguousarray(A), np.int32(d), np.int32(K),
-                 np.int32(w), out, np.int64(out.strides[0] // dt.itemsize)))
+                (B, cp.int64(B.strides[0] // dt.itemsize), cp.ascontiguousarray(A), cp.int32(d), cp.int32(K),
+                 cp.int32(w), out, cp.int64(out.strides[0] // dt.itemsize)))
             return out
         return cp.matmul(A, B, out=out)
 
@@ -313,11 +312,11 @@ class CupyKernels:
             return None
         t = dt.type
         zv, av, znv = z_l[:, sl], a_l[:, sl], z_next[:, sl]
-        ld, ldn = np.int64(z_l.strides[0] // item), np.int64(z_next.strides[0] // item)
+        ld, ldn = cp.int64(z_l.strides[0] // item), cp.int64(z_next.strides[0] // item)
         Wt_c, P_c = cp.ascontiguousarray(Wt, dtype=dt), cp.ascontiguousarray(P, dtype=dt)
         bv = cp.zeros(K, dtype=dt) if b is None else cp.ascontiguousarray(b[:, 0], dtype=dt)
         r = cp.empty((K, w), dtype=dt)
-        i32 = np.int32
+        i32 = cp.int32
         _fused(dt, K, "admm_xp_residual")(((w + TILE_THREADS - 1) // TILE_THREADS,), (TILE_THREADS,),
                                        (zv, ld, znv, ldn, Wt_c, bv, i32(d), i32(K), i32(w), r))
         tile = TILE_THREADS * TILE_COLS
@@ -328,7 +327,7 @@ class CupyKernels:
         used = k * s if k >= 2 else 0  # fewer than two pieces: the Gram is one product (gram below)
         a3 = cp.empty((k, d, s), dtype=dt) if used else None
         _fused(dt, K, "admm_xp_act_z")((tiles, d), (TILE_THREADS,),
-                                    (zv, av, ld, m, np.int64(m.shape[1]), r, znv, ldn, P_c, t(gamma), t(beta),
+                                    (zv, av, ld, m, cp.int64(m.shape[1]), r, znv, ldn, P_c, t(gamma), t(beta),
                                      i32(d), i32(K), i32(w), i32(TILE_COLS), parts, i32(bool(keep_z)),
                                      zc if keep_z else zv,  # never written when keep_z is 0
                                      i32(s), i32(used), a3 if used else zv))  # nor when used is 0

@@ -44,12 +44,11 @@ def _add_partials(parts: list) -> dict:
 
 
 def sample_cross(z_blk, a_blk, ops, xp):
-    """``z a^T`` over the block's samples, in float64, as the product with the fewer output rows.
-    OpenBLAS runs these long-inner-dimension products faster that way round: at the HIGGS shape
-    (z of 300 x 2048, X of 28 x 2048) ``(X z^T)^T`` took about 5% less time per iteration, while
-    at the SVHN shape (z of 100 x 2048, X of 3072 x 2048) the same turn cost 10-20% more (bench,
-    2-core development machine). Any order gives the same sums up to rounding."""
-    if z_blk.shape[0] > a_blk.shape[0]:
+    """``z a^T`` over the block's samples, in float64. The kernel set says which way round BLAS
+    runs it faster (``ops.turn_cross``): as written, or as ``(a z^T)^T``, the product with the
+    fewer output rows. Any order gives the same sums up to rounding; both passes that sum
+    ``z_1 X^T`` call this, so they agree to the bit."""
+    if ops.turn_cross(z_blk, a_blk):
         return xp.matrix_transpose(ops.long_product(a_blk, xp.matrix_transpose(z_blk)))
     return ops.long_product(z_blk, xp.matrix_transpose(a_blk))
 

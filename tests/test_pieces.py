@@ -73,3 +73,23 @@ def test_every_kernel_set_gives_gram_and_long_products_in_float64(backend, rng, 
     for got, want in ((ops.gram(A), A64 @ A64.T), (ops.long_product(A, xp.matrix_transpose(B)), A64 @ B64.T)):
         assert got.dtype == xp.float64
         np.testing.assert_allclose(to_host(got), want, rtol=1e-5, atol=1e-5 * np.sqrt(cols))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("z_rows, a_rows", [(30, 4), (4, 30)])
+def test_cross_sums_are_z_a_transposed_whichever_way_the_kernel_set_turns_them(backend, rng, dtype, z_rows, a_rows):
+    """``sample_cross`` gives z a^T in float64 both when the kernel set turns the product and when
+    it does not (the NumPy kernels turn it in float64 only; the others whenever a has fewer rows)."""
+    from admm_xp.passes import sample_cross
+
+    xp = backend.xp
+    ops = kernels_for(xp)
+    cols = 700
+    wide_z = xp.asarray(rng.normal(size=(z_rows, cols + 9)).astype(dtype), device=backend.device)
+    wide_a = xp.asarray(rng.normal(size=(a_rows, cols + 9)).astype(dtype), device=backend.device)
+    z, a = wide_z[:, 5:cols + 5], wide_a[:, 2:cols + 2]
+    got = sample_cross(z, a, ops, xp)
+    want = to_host(z).astype(np.float64) @ to_host(a).astype(np.float64).T
+    assert got.dtype == xp.float64 and tuple(got.shape) == (z_rows, a_rows)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(to_host(got), want, rtol=tol, atol=tol * np.sqrt(cols))

@@ -21,6 +21,9 @@ offers the same few block operations:
     Gram is a batched product of contiguous pieces
     (:mod:`admm_xp.kernels.pieces`), the cross sums a product of contiguous
     copies of the blocks.
+``turn_cross(z, a)``
+    whether the cross sums ``z a^T`` run faster as ``(a z^T)^T`` on this backend
+    (:func:`admm_xp.passes.sample_cross`).
 ``matmul(A, B, out)``
     ``A @ B`` (on the GPU, one pass over B's columns when A has at most 8
     rows: the output layer's product with a view of the wide state).

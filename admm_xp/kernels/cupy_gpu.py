@@ -269,6 +269,10 @@ class CupyKernels:
             return out
         return cp.matmul(A, B, out=out)
 
+    def turn_cross(self, z, a) -> bool:
+        """``(a z^T)^T`` when a has fewer rows (the order every GPU record was measured with)."""
+        return z.shape[0] > a.shape[0]
+
     def long_product(self, A, B):
         """``A @ B`` in float64 over a long inner dimension (the cross sums ``z a^T``).
 

@@ -397,6 +397,18 @@ class NumbaKernels:
         """``a a^T`` in float64 (a's columns are samples)."""
         return np.matmul(a, a.T).astype(np.float64, copy=False)
 
+    def turn_cross(self, z, a) -> bool:
+        """Compute ``z a^T`` as ``(a z^T)^T`` (see :func:`admm_xp.passes.sample_cross`)?
+
+        OpenBLAS's speed at these long-inner-dimension shapes depends on the dtype. At the HIGGS
+        shape (z of 300 x 4,096, X of 28 x 4,096), measured inside the pass with
+        ``scripts/probes/pass_timing.py`` (two threads, ms per thread and pass): float64 turned
+        40-44 against 54 as written; float32 as written 24-25 against 28-31 turned. So the turn
+        (to the product with the fewer output rows) is taken in float64 only. At the SVHN shape
+        (z of 100 rows, X of 3,072) z has the fewer rows and is never turned: the turn cost
+        10-20% there when this rule was first set (bench)."""
+        return z.shape[0] > a.shape[0] and z.dtype.itemsize == 8
+
     def add_matmul(self, h, P, r, out=None):
         if out is None:
             out = np.empty_like(h)

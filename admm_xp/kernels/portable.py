@@ -42,6 +42,11 @@ class PortableKernels:
         """``A @ B`` in float64, for a long inner dimension (the samples): Gram and cross sums."""
         return self.xp.astype(self.xp.matmul(A, B), self.xp.float64, copy=False)
 
+    def turn_cross(self, z, a) -> bool:
+        """Compute ``z a^T`` as ``(a z^T)^T`` (see :func:`admm_xp.passes.sample_cross`)?
+        Yes when a has fewer rows: the product with the fewer output rows."""
+        return z.shape[0] > a.shape[0]
+
     def gram(self, a):
         """``a a^T`` in float64 (a's columns are samples)."""
         xp = self.xp

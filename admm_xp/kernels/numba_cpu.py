@@ -402,8 +402,9 @@ class NumbaKernels:
 
         OpenBLAS's speed at these long-inner-dimension shapes depends on the dtype. At the HIGGS
         shape (z of 300 x 4,096, X of 28 x 4,096), measured inside the pass with
-        ``scripts/probes/pass_timing.py`` (two threads, ms per thread and pass): float64 turned
-        40-44 against 54 as written; float32 as written 24-25 against 28-31 turned. So the turn
+        ``scripts/probes/pass_timing.py --cross ...`` (two threads, ms per thread and pass,
+        results/bench/probes/cross_orientation.txt): float64 turned 43-44 against 54-56 as
+        written; float32 as written 23-24 against 28-29 turned. So the turn
         (to the product with the fewer output rows) is taken in float64 only. At the SVHN shape
         (z of 100 rows, X of 3,072) z has the fewer rows and is never turned: the turn cost
         10-20% there when this rule was first set (bench)."""

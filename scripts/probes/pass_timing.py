@@ -11,6 +11,9 @@ committed one on the same machine, one after the other:
     python scripts/probes/pass_timing.py                       # the variant
     git apply -R scripts/probes/stream_stores.patch
 
+``--cross as-written`` / ``--cross turned`` override the kernel set's choice of orientation for
+the cross sums ``z a^T`` (``NumbaKernels.turn_cross``), to compare the two.
+
 Timings on a shared VM move by 5-10% between runs: alternate the two versions a few times.
 """
 from __future__ import annotations
@@ -36,9 +39,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5, help="timed passes (after two untimed ones)")
     p.add_argument("--dtype", choices=["float64", "float32", "both"], default="both")
+    p.add_argument("--cross", choices=["kernel", "as-written", "turned"], default="kernel",
+                   help="orientation of z a^T: the kernel set's choice, z a^T, or (a z^T)^T")
     args = p.parse_args()
 
     ops = NumbaKernels(xp, threads=args.threads)
+    if args.cross != "kernel":
+        ops.turn_cross = lambda z, a: args.cross == "turned"
     spent: dict = collections.defaultdict(float)
     lock = threading.Lock()
 

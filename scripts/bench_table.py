@@ -1,7 +1,8 @@
 """Markdown table of `admm-xp bench` records: python scripts/bench_table.py results/bench/*.json
 
 One row per record, then the command, commit and machine of each, then, for every shape and
-dtype with several records (repeated runs), the spread of their time / floor ratios.
+dtype with several records of the same commit (repeated runs), the spread of their time / floor
+ratios (records of different commits are not pooled: the code may differ).
 """
 from __future__ import annotations
 
@@ -27,17 +28,18 @@ def row(r: dict) -> str:
 
 
 def spread(recs: list[dict]) -> list[str]:
-    """One line per (shape, dtype) run more than once: the range and median of time / floor."""
+    """One line per (shape, dtype, commit) run more than once: the range and median of time / floor."""
     groups: dict = {}
     for r in recs:
-        groups.setdefault(("-".join(str(w) for w in r["layers"]), r["dtype"], r["n"]), []).append(r)
+        key = ("-".join(str(w) for w in r["layers"]), r["dtype"], r["n"], r["commit"][:7])
+        groups.setdefault(key, []).append(r)
     lines = []
-    for (shape, dtype, n), rs in groups.items():
+    for (shape, dtype, n, commit), rs in groups.items():
         if len(rs) < 2:
             continue
         ratios = sorted(r["floor_ratio"] for r in rs)
         times = sorted(r["time_per_iter_s"] for r in rs)
-        lines.append(f"- {shape} {dtype}, N = {n:,}: {len(rs)} runs, time / floor {ratios[0]:.2f} to {ratios[-1]:.2f} "
+        lines.append(f"- {shape} {dtype}, N = {n:,}, commit `{commit}`: {len(rs)} runs, time / floor {ratios[0]:.2f} to {ratios[-1]:.2f} "
                      f"(median {statistics.median(ratios):.2f}), time / iteration {times[0]:.3f} to {times[-1]:.3f} s")
     return lines
 

@@ -14,6 +14,7 @@ import cupy as cp
 
 from .block import BlockResult
 from .pieces import MAX_PIECES, PIECE, _pieces, gram_of_pieces, long_product, long_sum
+from .portable import fewer_output_rows_turned
 
 _z_hidden = cp.ElementwiseKernel(
     "T a, T m, T gamma, T beta",
@@ -271,7 +272,7 @@ class CupyKernels:
 
     def turn_cross(self, z, a) -> bool:
         """``(a z^T)^T`` when a has fewer rows (the order every GPU record was measured with)."""
-        return z.shape[0] > a.shape[0]
+        return fewer_output_rows_turned(z, a)
 
     def long_product(self, A, B):
         """``A @ B`` in float64 over a long inner dimension (the cross sums ``z a^T``).

@@ -23,6 +23,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .block import BlockResult
+from .portable import fewer_output_rows_turned
 
 _JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
 # Sums only: reassociation lets LLVM vectorise a reduction (the order is fixed by
@@ -408,7 +409,7 @@ class NumbaKernels:
         (to the product with the fewer output rows) is taken in float64 only. At the SVHN shape
         (z of 100 rows, X of 3,072) z has the fewer rows and is never turned: the turn cost
         10-20% there when this rule was first set (bench)."""
-        return z.shape[0] > a.shape[0] and z.dtype.itemsize == 8
+        return fewer_output_rows_turned(z, a) and z.dtype.itemsize == 8
 
     def add_matmul(self, h, P, r, out=None):
         if out is None:

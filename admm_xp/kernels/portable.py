@@ -4,6 +4,12 @@ from __future__ import annotations
 from .. import updates
 
 
+def fewer_output_rows_turned(z, a) -> bool:
+    """The default orientation of the cross sums ``z a^T``: turned to ``(a z^T)^T`` when a has
+    fewer rows, the product with the fewer output rows."""
+    return z.shape[0] > a.shape[0]
+
+
 class PortableKernels:
     name = "portable"
     eval_block = 1 << 15  # samples per block of the accuracy's forward pass
@@ -43,9 +49,8 @@ class PortableKernels:
         return self.xp.astype(self.xp.matmul(A, B), self.xp.float64, copy=False)
 
     def turn_cross(self, z, a) -> bool:
-        """Compute ``z a^T`` as ``(a z^T)^T`` (see :func:`admm_xp.passes.sample_cross`)?
-        Yes when a has fewer rows: the product with the fewer output rows."""
-        return z.shape[0] > a.shape[0]
+        """Compute ``z a^T`` as ``(a z^T)^T`` (see :func:`admm_xp.passes.sample_cross`)?"""
+        return fewer_output_rows_turned(z, a)
 
     def gram(self, a):
         """``a a^T`` in float64 (a's columns are samples)."""

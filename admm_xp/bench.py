@@ -351,6 +351,8 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         "peak_bytes": peak,
         "state_bytes": state_bytes,
         "kernels": ops.name,
+        # the layer-1 products W_1 a_0 and z_1 a_0^T in the C kernels of kernels/smallk.c, inside the loop
+        "c_kernels": bool(getattr(ops, "c_kernels_for", lambda *a: False)(state.z[0], dd.X, cfg.bias, widths[2])),
         "block_size": block,
         "threads": getattr(ops, "threads", None),
     }
@@ -451,6 +453,9 @@ def format_bench(r) -> str:
                 continue
             shape = " x ".join(str(x) for x in p["shape"]) + (" (Gram)" if p["gram"] else "")
             lines.append(f"    {p['name']:<16} {shape:<22} {p['gflops']:8.1f} GFLOP/s = {p['gflops'] / gemm:.2f} of the GEMM rate")
+        if r.get("c_kernels"):
+            lines.append(f"    (the iteration forms {r['products'][0]['name']} and {r['products'][1]['name']} with the C kernels "
+                         "of kernels/smallk.c inside the fused loop, not with BLAS: their two rates here are BLAS's)")
         thin = [p["name"] for p in r["products"] if p["gflops"] is None]
         if thin:
             lines.append(f"    thin, fused or bandwidth-bound (kept at the GEMM rate): {', '.join(thin)}")

@@ -53,10 +53,15 @@ def sample_cross(z_blk, a_blk, ops, xp):
     return ops.long_product(z_blk, xp.matrix_transpose(a_blk))
 
 
-def _input_cross_block(z_blk, a_blk, bias, ops, xp):
-    """``z a^T`` (and the row sums of z with a bias) of one block, in float64."""
+def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None):
+    """``z a_prev^T`` (and the row sums of z with a bias) over columns ``sl``, in float64: by the
+    kernel set's own kernel where it has one (``ops.input_cross``), else :func:`sample_cross` on
+    the blocks (``z_blk``: the block of z where the caller has a copy of it)."""
     f64 = xp.float64
-    c = sample_cross(z_blk, a_blk, ops, xp)
+    z_blk = z[:, sl] if z_blk is None else z_blk
+    c = ops.input_cross(z, a_prev, sl)
+    if c is None:
+        c = sample_cross(z_blk, a_prev[:, sl], ops, xp)
     return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
 
 
@@ -69,7 +74,7 @@ def input_cross_pass(z, a_prev, bias, block, ops, xp) -> dict:
     def chunk(cols: slice) -> dict:
         cross = sums = None
         for sl in _blocks(cols, block):
-            c, s = _input_cross_block(z[:, sl], a_prev[:, sl], bias, ops, xp)
+            c, s = _input_cross_block(z, a_prev, sl, bias, ops, xp)
             cross = c if cross is None else cross + c
             sums = s if sums is None else (sums + s if s is not None else None)
         return dict(cross=cross, sums=sums)
@@ -108,12 +113,16 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
         in_cross = in_sums = None
         for sl in _blocks(cols, block):
             w = sl.stop - sl.start
-            m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
-            fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta,
-                                     keep_z=with_input_cross, want_gram=True)
-            z_blk = gram_b = None
-            if fused is not None:  # the backend did both updates (and maybe the cross sum, the Gram) at once
-                a_new, act_b, pre_b, cross_b, z_blk, gram_b = fused
+            # the backend's loop that also forms W_l a_{l-1} (and z_l a_{l-1}^T), if it has one
+            fused = ops.layer_block(z_l, z_next, a_l, a_prev, W_l, sl, Wt_next, b_next, P, gamma, beta, bias,
+                                    with_input_cross)
+            if fused is None:
+                m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
+                fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta,
+                                         keep_z=with_input_cross, want_gram=True)
+            z_blk = gram_b = in_cross_b = None
+            if fused is not None:  # the backend did both updates (and maybe the cross sums, the Gram) at once
+                a_new, act_b, pre_b, cross_b, z_blk, gram_b, in_cross_b = fused
             else:
                 # a_l = h(z_l) + P (z_{l+1} - W_{l+1} h(z_l))
                 target = z_next[:, sl] - b_next if bias else z_next[:, sl]
@@ -138,7 +147,10 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
                 gram_sums = gram_sums + xp.sum(a_new, axis=1, dtype=f64)
                 cross_sums = cross_sums + xp.sum(z_next[:, sl], axis=1, dtype=f64)
             if with_input_cross:
-                c, s_ = _input_cross_block(z_l[:, sl] if z_blk is None else z_blk, a_prev[:, sl], bias, ops, xp)
+                if in_cross_b is not None:
+                    c, s_ = in_cross_b, None  # (layer_block runs without a bias only)
+                else:
+                    c, s_ = _input_cross_block(z_l, a_prev, sl, bias, ops, xp, z_blk)
                 in_cross = c if in_cross is None else in_cross + c
                 in_sums = s_ if in_sums is None else (in_sums + s_ if s_ is not None else None)
         out = dict(act=act, pre=pre, cross=cross, cross_sums=cross_sums, gram=gram, gram_sums=gram_sums)

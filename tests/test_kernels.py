@@ -90,7 +90,7 @@ def test_hidden_block_matches_the_reference_updates(rng, dtype, k, with_bias, d)
     m = np.ascontiguousarray(rng.normal(size=(d, cols.stop - cols.start)).astype(dtype))
     z0 = z.copy()
     fast = numba_cpu.NumbaKernels(xp, threads=1)
-    a_blk, act, pre, cross, z_blk, gram = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5, keep_z=True,
+    a_blk, act, pre, cross, z_blk, gram, _ = fast.hidden_block(z, z_next, a, m, cols, Wt, b, P, 2.0, 0.5, keep_z=True,
                                                             want_gram=True)
     h = np.maximum(z0[:, cols], 0)
     target = z_next[:, cols] - b if with_bias else z_next[:, cols]
@@ -125,7 +125,7 @@ def test_float32_fused_sums_stay_accurate_over_long_blocks():
     Wt = np.full((1, d), 0.5, np.float32)
     P = np.full((d, 1), 0.25, np.float32)
     fast = numba_cpu.NumbaKernels(xp, threads=1)
-    _, act, pre, cross, _, _ = fast.hidden_block(z, z_next, a, m, slice(0, n), Wt, None, P, 2.0, 0.5)
+    _, act, pre, cross, _, _, _ = fast.hidden_block(z, z_next, a, m, slice(0, n), Wt, None, P, 2.0, 0.5)
     a64, z64, m64 = (x.astype(np.float64) for x in (a, z, m))
     act_ref = np.sum((a64 - np.maximum(z64, 0)) ** 2)
     pre_ref = np.sum((z64 - m64) ** 2)

@@ -9,7 +9,9 @@ class BlockResult(NamedTuple):
     ``act``, ``pre`` sum (a - h(z))^2 and sum (z - W a_{l-1})^2; ``cross`` z_{l+1} a_l^T, or None
     when the pass must form it; ``z`` the new z block for the products that follow (asked for
     with ``keep_z``; a view or a contiguous copy), else None; ``gram`` a_l a_l^T (asked for with
-    ``want_gram`` and formed by the kernel set from a copy it wrote anyway), else None."""
+    ``want_gram`` and formed by the kernel set from a copy it wrote anyway), else None;
+    ``input_cross`` the new z_l a_{l-1}^T in float64 (from ``layer_block`` with
+    ``with_input_cross``), else None."""
 
     a: Any
     act: Any
@@ -17,3 +19,4 @@ class BlockResult(NamedTuple):
     cross: Any = None
     z: Any = None
     gram: Any = None
+    input_cross: Any = None

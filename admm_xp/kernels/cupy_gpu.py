@@ -274,6 +274,12 @@ class CupyKernels:
         """``(a z^T)^T`` when a has fewer rows (the order every GPU record was measured with)."""
         return fewer_output_rows_turned(z, a)
 
+    def layer_block(self, z_l, z_next, a_l, a_prev, W_l, sl, Wt, b, P, gamma, beta, bias, with_input_cross):
+        return None  # the pass forms W_l a_{l-1} with cuBLAS and calls hidden_block
+
+    def input_cross(self, z, a, sl):
+        return None  # the pass uses sample_cross (cuBLAS)
+
     def long_product(self, A, B):
         """``A @ B`` in float64 over a long inner dimension (the cross sums ``z a^T``).
 

@@ -23,6 +23,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .block import BlockResult
+from . import smallk
 from .portable import fewer_output_rows_turned
 
 _JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
@@ -180,6 +181,47 @@ def _dot_slab(x, y, zero):
 
 # Block kernels -------------------------------------------------------------------------
 @njit(**_JIT)
+def _slab_sweeps(z, z_next, a, m, ms0, c0, w, Wt, b, P, gamma, beta, inv, zero, r, cross):
+    """The two sweeps over one slab (columns c0..c0+w of z, a, z_next; ms0..ms0+w of m).
+
+    First r = z_next - b - Wt h(z); then, row by row, a = h(z) + P r, cross += z_next a^T,
+    z = prox(a, m) and the penalty sums, which it returns.
+    """
+    d = z.shape[0]
+    K = Wt.shape[0]
+    act = 0.0
+    pre = 0.0
+    for k in range(K):
+        rk = r[k, :w]
+        zn = z_next[k, c0 : c0 + w]
+        for j in range(w):
+            rk[j] = zn[j] - b[k]
+    for i in range(d):
+        if i + PREFETCH_ROWS < d:
+            _prefetch_row(z, i + PREFETCH_ROWS, c0, w)
+        z_row = z[i, c0 : c0 + w]
+        for k in range(K):
+            _sub_relu_scaled(z_row, Wt[k, i], r[k, :w], zero)
+    for i in range(d):
+        if i + PREFETCH_ROWS < d:  # z is still in cache from the first sweep
+            _prefetch_row(m, i + PREFETCH_ROWS, ms0, w)
+            _prefetch_row_for_write(a, i + PREFETCH_ROWS, c0, w)
+        z_row = z[i, c0 : c0 + w]
+        a_row = a[i, c0 : c0 + w]
+        m_row = m[i, ms0 : ms0 + w]
+        _relu_plus_scaled(z_row, P[i, 0], r[0, :w], a_row, zero)
+        for k in range(1, K):
+            _add_scaled(a_row, P[i, k], r[k, :w])
+        for k in range(K):
+            cross[k, i] += _dot_slab(z_next[k, c0 : c0 + w], a_row, zero)
+        _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero)
+        s_act, s_pre = _penalty_sums_slab(a_row, z_row, m_row, zero)
+        act += s_act
+        pre += s_pre
+    return act, pre
+
+
+@njit(**_JIT)
 def _hidden_block_small(z, z_next, a, m, j0, n, Wt, b, P, gamma, beta, zero, r, cross):
     """a = h + P (z_next - b - Wt h), h = relu(z), then z = prox(a, m), for columns j0..j0+n.
 
@@ -187,8 +229,28 @@ def _hidden_block_small(z, z_next, a, m, j0, n, Wt, b, P, gamma, beta, zero, r, 
     each slab of z stays in cache between the two sweeps. Adds z_next a^T into ``cross``
     (K x d) and returns the two penalty sums.
     """
+    slab = r.shape[1]
+    inv = (gamma + beta) ** -1
+    act = 0.0
+    pre = 0.0
+    for s0 in range(0, n, slab):
+        w = min(slab, n - s0)
+        s_act, s_pre = _slab_sweeps(z, z_next, a, m, s0, j0 + s0, w, Wt, b, P, gamma, beta, inv, zero, r, cross)
+        act += s_act
+        pre += s_pre
+    return act, pre
+
+
+@njit(**_JIT)
+def _hidden_block_small_c(z, z_next, a, X, W, mbuf, j0, n, Wt, b, P, gamma, beta, zero, r, cross, wa, zat,
+                          in_cross, with_input_cross):
+    """:func:`_hidden_block_small` with m = W X formed slab by slab by the C kernel ``wa`` into
+    ``mbuf`` (d x slab, so m never leaves the core's cache), and, with ``with_input_cross``, the
+    new z X^T of each slab added into ``in_cross`` (d x K_in, float64) by ``zat`` while that slab
+    of z is in cache. The slabs are those of :meth:`NumbaKernels.input_cross`, so both sum
+    z X^T to the same bits."""
     d = z.shape[0]
-    K = Wt.shape[0]
+    kin = X.shape[0]
     slab = r.shape[1]
     inv = (gamma + beta) ** -1
     act = 0.0
@@ -196,34 +258,25 @@ def _hidden_block_small(z, z_next, a, m, j0, n, Wt, b, P, gamma, beta, zero, r, 
     for s0 in range(0, n, slab):
         w = min(slab, n - s0)
         c0 = j0 + s0
-        for k in range(K):
-            rk = r[k, :w]
-            zn = z_next[k, c0 : c0 + w]
-            for j in range(w):
-                rk[j] = zn[j] - b[k]
-        for i in range(d):
-            if i + PREFETCH_ROWS < d:
-                _prefetch_row(z, i + PREFETCH_ROWS, c0, w)
-            z_row = z[i, c0 : c0 + w]
-            for k in range(K):
-                _sub_relu_scaled(z_row, Wt[k, i], r[k, :w], zero)
-        for i in range(d):
-            if i + PREFETCH_ROWS < d:  # z is still in cache from the first sweep
-                _prefetch_row(m, i + PREFETCH_ROWS, s0, w)
-                _prefetch_row_for_write(a, i + PREFETCH_ROWS, c0, w)
-            z_row = z[i, c0 : c0 + w]
-            a_row = a[i, c0 : c0 + w]
-            m_row = m[i, s0 : s0 + w]
-            _relu_plus_scaled(z_row, P[i, 0], r[0, :w], a_row, zero)
-            for k in range(1, K):
-                _add_scaled(a_row, P[i, k], r[k, :w])
-            for k in range(K):
-                cross[k, i] += _dot_slab(z_next[k, c0 : c0 + w], a_row, zero)
-            _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero)
-            s_act, s_pre = _penalty_sums_slab(a_row, z_row, m_row, zero)
-            act += s_act
-            pre += s_pre
+        wa(W.ctypes.data, np.intc(d), np.intc(kin), X[:, c0:].ctypes.data, X.shape[1], np.intc(w),
+           mbuf.ctypes.data, mbuf.shape[1])
+        s_act, s_pre = _slab_sweeps(z, z_next, a, mbuf, 0, c0, w, Wt, b, P, gamma, beta, inv, zero, r, cross)
+        act += s_act
+        pre += s_pre
+        if with_input_cross:
+            zat(z[:, c0:].ctypes.data, z.shape[1], np.intc(d), X[:, c0:].ctypes.data, X.shape[1], np.intc(kin),
+                np.intc(w), in_cross.ctypes.data)
     return act, pre
+
+
+@njit(**_JIT)
+def _input_cross_c(z, X, j0, n, slab, zat, out):
+    """out += z X^T over columns j0..j0+n, slab by slab as :func:`_hidden_block_small_c` sums it."""
+    for s0 in range(0, n, slab):
+        w = min(slab, n - s0)
+        c0 = j0 + s0
+        zat(z[:, c0:].ctypes.data, z.shape[1], np.intc(z.shape[0]), X[:, c0:].ctypes.data, X.shape[1],
+            np.intc(X.shape[0]), np.intc(w), out.ctypes.data)
 
 
 @njit(**_JIT)
@@ -325,6 +378,7 @@ class NumbaKernels:
         self._local = threading.local()
         self._pool = None
         self._blas = None  # a threadpoolctl controller, made on first use (scanning the libraries costs ~0.3 ms)
+        self._smallk = False  # the C kernels of .smallk, loaded on first use (None: not here)
 
     def warmup(self, dtype) -> None:
         """Compile (or load from numba's cache) every loop for ``dtype`` before anything is timed."""
@@ -333,6 +387,12 @@ class NumbaKernels:
         for k in (1, FUSED_ACTIVATION_MAX_K + 1):
             self.hidden_block(z.copy(), np.ones((k, 8), dtype=dtype), z.copy(), m, slice(0, 8),
                               np.ones((k, 3), dtype=dtype), None, np.ones((3, k), dtype=dtype), 1.0, 1.0)
+        X = np.ones((2, 8), dtype=dtype)
+        for with_input_cross in (False, True):
+            self.layer_block(z.copy(), np.ones((1, 8), dtype=dtype), z.copy(), X, np.ones((3, 2), dtype=dtype),
+                             slice(0, 8), np.ones((1, 3), dtype=dtype), None, np.ones((3, 1), dtype=dtype), 1.0, 1.0,
+                             False, with_input_cross)
+        self.input_cross(z, X, slice(0, 8))
         self.hidden_prox(z, m, 1.0, 1.0)
         self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True)
         self.relu(z)
@@ -417,6 +477,55 @@ class NumbaKernels:
         np.matmul(P, r, out=out)
         _add_into(out, h)
         return out
+
+    def _smallk_for(self, z, a):
+        """The C kernels (wa, zat) for z of d x N and a of K x N (whole C-contiguous arrays of one
+        dtype, K <= smallk.MAX_K), or None where they do not apply: then BLAS does these products."""
+        if self._smallk is False:
+            self._smallk = smallk.load()
+        if (self._smallk is None or not (_c_contiguous(z) and _c_contiguous(a)) or z.dtype != a.dtype
+                or z.dtype.name not in self._smallk or a.shape[0] > smallk.MAX_K or z.shape[1] != a.shape[1]):
+            return None
+        return self._smallk[z.dtype.name]
+
+    def c_kernels_for(self, z, a_prev, bias: bool, next_width: int) -> bool:
+        """Whether :meth:`layer_block` runs the C kernels for layer state z over input a_prev."""
+        return not bias and next_width <= FUSED_ACTIVATION_MAX_K and self._smallk_for(z, a_prev) is not None
+
+    def input_cross(self, z, a, sl):
+        """``z[:, sl] a[:, sl]^T`` in float64 by the C kernel (slab by slab, as :meth:`layer_block`
+        sums it, so both give the same bits), or None where it does not apply."""
+        fns = self._smallk_for(z, a)
+        if fns is None:
+            return None
+        out = np.zeros((z.shape[0], a.shape[0]))
+        _input_cross_c(z, a, sl.start, sl.stop - sl.start, slab_columns(z.shape[0], z.dtype.itemsize), fns[1], out)
+        return out
+
+    def layer_block(self, z_l, z_next, a_l, a_prev, W_l, sl, Wt, b, P, gamma, beta, bias, with_input_cross):
+        """:meth:`hidden_block` that also forms m = W_l a_{l-1} (and, with ``with_input_cross``, the
+        new z_l a_{l-1}^T) slab by slab with the C kernels of :mod:`admm_xp.kernels.smallk`, so that
+        neither m nor the slab of z leaves the core's cache in between. For a narrow next layer, no
+        bias and a narrow a_{l-1} where those kernels run; None otherwise (the pass then forms m
+        with BLAS and calls :meth:`hidden_block`)."""
+        k = Wt.shape[0]
+        if bias or k > FUSED_ACTIVATION_MAX_K:
+            return None
+        fns = self._smallk_for(z_l, a_prev)
+        if fns is None or not (_c_contiguous(z_next) and _c_contiguous(a_l)) or W_l.dtype != z_l.dtype:
+            return None
+        d, t = z_l.shape[0], z_l.dtype.type
+        j0, n = sl.start, sl.stop - sl.start
+        slab = min(n, slab_columns(d, z_l.dtype.itemsize))
+        r = self.scratch("r", k, slab, z_l.dtype, None)
+        mbuf = self.scratch("m_slab", d, slab, z_l.dtype, None)
+        cross = np.zeros((k, d))
+        in_cross = np.zeros((d, a_prev.shape[0])) if with_input_cross else np.zeros((0, 0))
+        bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
+        act, pre = _hidden_block_small_c(z_l, z_next, a_l, a_prev, np.ascontiguousarray(W_l), mbuf, j0, n,
+                                         np.ascontiguousarray(Wt), bvec, np.ascontiguousarray(P), t(gamma), t(beta),
+                                         t(0), r, cross, fns[0], fns[1], in_cross, bool(with_input_cross))
+        return BlockResult(a_l[:, sl], act, pre, cross, None, None, in_cross if with_input_cross else None)
 
     def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False, want_gram=False):
         """Activation and z updates of columns ``sl`` in place: a :class:`~admm_xp.kernels.block.BlockResult`

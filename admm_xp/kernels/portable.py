@@ -32,6 +32,12 @@ class PortableKernels:
     def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False, want_gram=False):
         return None  # no fused loop: the pass composes relu, matmul, add_matmul and hidden_prox
 
+    def layer_block(self, z_l, z_next, a_l, a_prev, W_l, sl, Wt, b, P, gamma, beta, bias, with_input_cross):
+        return None  # no loop that also forms W_l a_{l-1}: the pass forms it and calls hidden_block
+
+    def input_cross(self, z, a, sl):
+        return None  # no kernel of its own: the pass uses sample_cross
+
     def view(self, x, sl):
         return None  # the standard leaves views unspecified: assign instead
 

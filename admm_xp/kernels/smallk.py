@@ -1,0 +1,82 @@
+"""The optional AVX-512 kernels of ``smallk.c`` (products with the narrow input layer), for numba.
+
+``setup.py`` builds ``smallk.c`` into ``admm_xp/kernels/_smallk*.so`` when a C compiler is
+there (an optional extension: without one, the install goes on without it). This module loads
+that library with ctypes and hands its functions to the numba loops as first-class function
+objects (numba calls them by address, and can still cache the loops that take them). Absent
+library, a CPU without AVX-512F, or ``ADMM_XP_SMALLK=0`` in the environment: :func:`load`
+returns None and the loops use BLAS for these products, as before.
+
+The two kernels, for float32 and float64:
+
+``wa(W, d, K, X, ldx, w, out, ldo)``
+    ``out = W X`` for W of d x K (row-major) and X of K x w (row stride ldx): ``W_1 a_0``.
+``zat(Z, ldz, d, A, lda, K, w, out)``
+    ``out += Z A^T`` in float64 for Z of d x w and A of K x w: ``z_1 a_0^T``.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.machinery
+import os
+import pathlib
+
+import numba.experimental.function_type  # noqa: F401  (registers numba's typing of WrapperAddressProtocol objects)
+from numba import types
+
+MAX_K = 32  # SMALLK_MAX_K in smallk.c: the widest input layer these kernels take
+
+_WA = types.intc(types.uint64, types.intc, types.intc, types.uint64, types.intp, types.intc, types.uint64, types.intp)
+_ZAT = types.intc(types.uint64, types.intp, types.intc, types.uint64, types.intp, types.intc, types.intc, types.uint64)
+
+
+class _CFunction(types.WrapperAddressProtocol):
+    """A C function for numba's first-class function calls: its address and signature."""
+
+    def __init__(self, fn, sig):
+        self._fn, self._sig = fn, sig
+        self._address = ctypes.cast(fn, ctypes.c_void_p).value
+
+    def __wrapper_address__(self):
+        return self._address
+
+    def signature(self):
+        return self._sig
+
+    def __call__(self, *args):  # plain Python calls, for tests
+        return self._fn(*args)
+
+
+def library_path() -> pathlib.Path | None:
+    """The built library next to this file, or None."""
+    here = pathlib.Path(__file__).parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        p = here / f"_smallk{suffix}"
+        if p.exists():
+            return p
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def load():
+    """``{"float32": (wa, zat), "float64": (wa, zat)}``, or None where the kernels cannot run here."""
+    if os.environ.get("ADMM_XP_SMALLK", "1") == "0":
+        return None
+    path = library_path()
+    if path is None:
+        return None
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError:
+        return None
+    if not lib.smallk_supported() or lib.smallk_max_k() != MAX_K:
+        return None
+    vp, i, sz = ctypes.c_void_p, ctypes.c_int, ctypes.c_ssize_t
+    out = {}
+    for dtype, sfx in (("float32", "f32"), ("float64", "f64")):
+        wa, zat = getattr(lib, f"smallk_wa_{sfx}"), getattr(lib, f"smallk_zat_{sfx}")
+        wa.argtypes, wa.restype = [vp, i, i, vp, sz, i, vp, sz], i
+        zat.argtypes, zat.restype = [vp, sz, i, vp, sz, i, i, vp], i
+        out[dtype] = (_CFunction(wa, _WA), _CFunction(zat, _ZAT))
+    return out

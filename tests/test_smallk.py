@@ -1,0 +1,131 @@
+"""The C kernels for the products with the narrow input layer (admm_xp/kernels/smallk.c).
+
+They run only where the extension was built and the CPU has AVX-512F; elsewhere these tests
+skip and the NumPy path uses BLAS (checked by the last test)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import array_api_compat.numpy as xp
+
+numba_cpu = pytest.importorskip("admm_xp.kernels.numba_cpu")
+from admm_xp import passes  # noqa: E402
+from admm_xp.kernels import smallk  # noqa: E402
+
+KERNELS = smallk.load()
+needs_kernels = pytest.mark.skipif(KERNELS is None, reason="smallk extension not built or no AVX-512F on this CPU")
+
+SHAPES = [(300, 28, 4096), (7, 5, 37), (301, 29, 515), (1, 1, 1), (25, 17, 300), (4, 32, 100), (13, 16, 64)]
+
+
+def _tol(dtype):
+    return 1e-12 if dtype == np.float64 else 2e-5
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d,K,w", SHAPES)
+def test_wa_is_W_times_a_strided_block_and_writes_nothing_else(rng, dtype, d, K, w):
+    wa, _ = KERNELS[np.dtype(dtype).name]
+    W = rng.normal(size=(d, K)).astype(dtype)
+    X = rng.normal(size=(K, w + 11)).astype(dtype)  # the block is a view: row stride > w
+    out = np.full((d, w + 5), 7, dtype=dtype)
+    assert wa(W.ctypes.data, d, K, X[:, 3:].ctypes.data, X.shape[1], w, out.ctypes.data, out.shape[1]) == 0
+    ref = W.astype(np.float64) @ X[:, 3 : 3 + w].astype(np.float64)
+    scale = np.abs(W).sum(axis=1, keepdims=True) * np.abs(X).max()
+    assert np.all(np.abs(out[:, :w] - ref) <= _tol(dtype) * scale)
+    assert np.all(out[:, w:] == 7)  # the masked tail stores stop at column w
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d,K,w", SHAPES)
+def test_zat_adds_z_a_transpose_in_float64(rng, dtype, d, K, w):
+    _, zat = KERNELS[np.dtype(dtype).name]
+    Z = rng.normal(size=(d, w + 9)).astype(dtype)
+    A = rng.normal(size=(K, w + 2)).astype(dtype)
+    out = rng.normal(size=(d, K))
+    before = out.copy()
+    assert zat(Z.ctypes.data, Z.shape[1], d, A.ctypes.data, A.shape[1], K, w, out.ctypes.data) == 0
+    ref = Z[:, :w].astype(np.float64) @ A[:, :w].T.astype(np.float64)
+    scale = np.abs(Z[:, :w]) @ np.abs(A[:, :w]).T + 1
+    assert np.all(np.abs(out - before - ref) <= 10 * _tol(dtype) * scale)
+
+
+@needs_kernels
+def test_kernels_refuse_an_input_layer_wider_than_they_take(rng):
+    wa, zat = KERNELS["float64"]
+    K = smallk.MAX_K + 1
+    W, X, out = np.ones((2, K)), np.ones((K, 8)), np.zeros((2, 8))
+    assert wa(W.ctypes.data, 2, K, X.ctypes.data, 8, 8, out.ctypes.data, 8) == 1
+    acc = np.zeros((2, K))
+    assert zat(out.ctypes.data, 8, 2, X.ctypes.data, 8, K, 8, acc.ctypes.data) == 1
+    assert not acc.any() and not out.any()
+    ops = numba_cpu.NumbaKernels(xp, threads=1)
+    assert ops.input_cross(np.ones((2, 8)), X, slice(0, 8)) is None  # the pass then uses BLAS
+
+
+def _layer(rng, dtype, d=37, k_in=28, n=1500, k=1):
+    X = rng.normal(size=(k_in, n)).astype(dtype)
+    z = rng.normal(size=(d, n)).astype(dtype)
+    z_next = rng.normal(size=(k, n)).astype(dtype)
+    W = (rng.normal(size=(d, k_in)) * 0.2).astype(dtype)
+    Wt = (rng.normal(size=(k, d)) * 0.1).astype(dtype)
+    P = (rng.normal(size=(d, k)) * 0.1).astype(dtype)
+    return X, z, z_next, W, Wt, P
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_block_matches_blas_m_and_hidden_block(rng, dtype):
+    """The loop that forms m = W X slab by slab (C) gives the updates of the loop handed m from BLAS."""
+    X, z, z_next, W, Wt, P = _layer(rng, dtype)
+    ops = numba_cpu.NumbaKernels(xp, threads=1)
+    sl = slice(200, 1337)
+    z1, a1 = z.copy(), np.zeros_like(z)
+    got = ops.layer_block(z1, z_next, a1, X, W, sl, Wt, None, P, 2.0, 0.5, False, True)
+    assert got is not None
+    z2, a2 = z.copy(), np.zeros_like(z)
+    m = np.ascontiguousarray(W @ X[:, sl])
+    want = ops.hidden_block(z2, z_next, a2, m, sl, Wt, None, P, 2.0, 0.5)
+    tol = _tol(dtype) * 100
+    np.testing.assert_allclose(a1, a2, rtol=tol, atol=tol)
+    assert np.mean(np.isclose(z1, z2, rtol=tol, atol=tol)) > 0.999  # float32 rounding may flip an exact tie
+    assert got.act == pytest.approx(want.act, rel=tol) and got.pre == pytest.approx(want.pre, rel=tol)
+    np.testing.assert_allclose(got.cross, want.cross, rtol=tol, atol=tol)
+    # the new z X^T of those columns, summed as input_cross sums it: the same bits
+    np.testing.assert_array_equal(got.input_cross, ops.input_cross(z1, X, sl))
+    ref = z1[:, sl].astype(np.float64) @ X[:, sl].T.astype(np.float64)
+    np.testing.assert_allclose(got.input_cross, ref, rtol=tol, atol=tol * np.abs(ref).max())
+    assert not np.any(a1[:, :200]) and not np.any(a1[:, 1337:])  # no column outside the block written
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pass_and_input_cross_pass_sum_z_x_transpose_to_the_same_bits(rng, dtype):
+    """A resumed run forms z_1 X^T with input_cross_pass; the uninterrupted run takes it from the
+    layer-1 pass. Both must give the same bits, or the two runs part ways."""
+    X, z, z_next, W, Wt, P = _layer(rng, dtype, n=9000)
+    ops = numba_cpu.NumbaKernels(xp, threads=2)
+    a = np.zeros_like(z)
+    out = passes.hidden_layer_pass(a, z, z_next, X, W, (Wt, None, P), 2.0, 0.5, False, 4096, ops, xp,
+                                   with_input_cross=True)
+    again = passes.input_cross_pass(z, X, False, 4096, ops, xp)
+    np.testing.assert_array_equal(out["input_cross"], again["cross"])
+
+
+def test_switched_off_by_the_environment(monkeypatch, rng):
+    """ADMM_XP_SMALLK=0: no C kernels, and the pass forms every product with BLAS."""
+    monkeypatch.setenv("ADMM_XP_SMALLK", "0")
+    smallk.load.cache_clear()
+    try:
+        assert smallk.load() is None
+        ops = numba_cpu.NumbaKernels(xp, threads=1)
+        X, z, z_next, W, Wt, P = _layer(rng, np.float64)
+        assert ops.layer_block(z, z_next, np.zeros_like(z), X, W, slice(0, 100), Wt, None, P, 2.0, 0.5, False,
+                               True) is None
+        assert ops.input_cross(z, X, slice(0, 100)) is None
+    finally:
+        monkeypatch.delenv("ADMM_XP_SMALLK")
+        smallk.load.cache_clear()

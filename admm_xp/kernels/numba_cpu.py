@@ -509,11 +509,10 @@ class NumbaKernels:
         bias and a narrow a_{l-1} where those kernels run; None otherwise (the pass then forms m
         with BLAS and calls :meth:`hidden_block`)."""
         k = Wt.shape[0]
-        if bias or k > FUSED_ACTIVATION_MAX_K:
+        if (not self.c_kernels_for(z_l, a_prev, bias, k) or not (_c_contiguous(z_next) and _c_contiguous(a_l))
+                or W_l.dtype != z_l.dtype):
             return None
-        fns = self._smallk_for(z_l, a_prev)
-        if fns is None or not (_c_contiguous(z_next) and _c_contiguous(a_l)) or W_l.dtype != z_l.dtype:
-            return None
+        fns = self._smallk[z_l.dtype.name]
         d, t = z_l.shape[0], z_l.dtype.type
         j0, n = sl.start, sl.stop - sl.start
         slab = min(n, slab_columns(d, z_l.dtype.itemsize))

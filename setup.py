@@ -1,4 +1,4 @@
-"""Build the optional C kernels (admm_xp/kernels/smallk.c); everything else is in pyproject.toml.
+"""Build the optional C kernels (admm_xp/kernels/smallk.c, with smallk_impl.h and gram_f32.h); everything else is in pyproject.toml.
 
 The extension is optional: where no C compiler is found, or the build fails, the install goes
 on without it and the NumPy backend uses BLAS for the products it would have done
@@ -12,7 +12,7 @@ setup(
         Extension(
             "admm_xp.kernels._smallk",
             sources=["admm_xp/kernels/smallk.c"],
-            depends=["admm_xp/kernels/smallk_impl.h"],
+            depends=["admm_xp/kernels/smallk_impl.h", "admm_xp/kernels/gram_f32.h"],
             extra_compile_args=["-O3"],
             optional=True,
         )

@@ -1,4 +1,5 @@
-"""The C kernels for the products with the narrow input layer (admm_xp/kernels/smallk.c).
+"""The C kernels for the products with the narrow input layer and the float32 Gram
+(admm_xp/kernels/smallk.c, gram_f32.h).
 
 They run only where the extension was built and the CPU has AVX-512F; elsewhere these tests
 skip and the NumPy path uses BLAS (checked by the last test)."""
@@ -27,7 +28,7 @@ def _tol(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d,K,w", SHAPES)
 def test_wa_is_W_times_a_strided_block_and_writes_nothing_else(rng, dtype, d, K, w):
-    wa, _ = KERNELS[np.dtype(dtype).name]
+    wa = KERNELS[np.dtype(dtype).name].wa
     W = rng.normal(size=(d, K)).astype(dtype)
     X = rng.normal(size=(K, w + 11)).astype(dtype)  # the block is a view: row stride > w
     out = np.full((d, w + 5), 7, dtype=dtype)
@@ -42,7 +43,7 @@ def test_wa_is_W_times_a_strided_block_and_writes_nothing_else(rng, dtype, d, K,
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("d,K,w", SHAPES)
 def test_zat_adds_z_a_transpose_in_float64(rng, dtype, d, K, w):
-    _, zat = KERNELS[np.dtype(dtype).name]
+    zat = KERNELS[np.dtype(dtype).name].zat
     Z = rng.normal(size=(d, w + 9)).astype(dtype)
     A = rng.normal(size=(K, w + 2)).astype(dtype)
     out = rng.normal(size=(d, K))
@@ -55,7 +56,7 @@ def test_zat_adds_z_a_transpose_in_float64(rng, dtype, d, K, w):
 
 @needs_kernels
 def test_kernels_refuse_an_input_layer_wider_than_they_take(rng):
-    wa, zat = KERNELS["float64"]
+    wa, zat, _ = KERNELS["float64"]
     K = smallk.MAX_K + 1
     W, X, out = np.ones((2, K)), np.ones((K, 8)), np.zeros((2, 8))
     assert wa(W.ctypes.data, 2, K, X.ctypes.data, 8, 8, out.ctypes.data, 8) == 1
@@ -64,6 +65,71 @@ def test_kernels_refuse_an_input_layer_wider_than_they_take(rng):
     assert not acc.any() and not out.any()
     ops = numba_cpu.NumbaKernels(xp, threads=1)
     assert ops.input_cross(np.ones((2, 8)), X, slice(0, 8)) is None  # the pass then uses BLAS
+
+
+def _aligned(n, fill=0.0):
+    raw = np.full(n + 16, fill, dtype=np.float32)
+    off = (-raw.ctypes.data % 64) // 4
+    return raw[off : off + n]
+
+
+def _gram_call(a, cols, w, C, P=None):
+    """C += the kernel's Gram sums of a[:, cols : cols + w]."""
+    d = a.shape[0]
+    P = _aligned(smallk.gram_buffer_sizes(d)[0]) if P is None else P
+    return KERNELS["float32"].gram(a[:, cols:].ctypes.data, a.shape[1], d, w, P.ctypes.data, C.ctypes.data)
+
+
+def _upper(C, d):
+    """The d x d upper triangle (i <= j) the kernel keeps at C[j * dp + i], as a float64 matrix."""
+    dp = smallk.gram_dp(d)
+    return np.triu(C.reshape(dp, dp)[:d, :d].T.astype(np.float64))
+
+
+@needs_kernels
+def test_no_gram_kernel_for_float64():
+    assert KERNELS["float64"].gram is None
+
+
+@needs_kernels
+@pytest.mark.parametrize("d", [1, 15, 16, 17, 31, 32, 33, 44, 64, 300])
+@pytest.mark.parametrize("w", [1, 15, 17, 255, 256, 257, 600])
+def test_gram_adds_the_upper_triangle_of_a_a_transpose(rng, d, w):
+    a = rng.normal(size=(d, w + 40)).astype(np.float32)  # the slab is a view: row stride > w
+    dp = smallk.gram_dp(d)
+    C = _aligned(dp * dp)
+    C[:] = rng.normal(size=dp * dp).astype(np.float32)
+    before = _upper(C, d)
+    assert _gram_call(a, 7, w, C) == 0
+    ref = np.triu(a[:, 7 : 7 + w].astype(np.float64) @ a[:, 7 : 7 + w].T.astype(np.float64))
+    scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref))) + 1
+    assert np.all(np.abs(_upper(C, d) - before - ref) <= 1e-5 * scale)
+
+
+@needs_kernels
+def test_gram_over_a_block_is_as_accurate_as_blas(rng):
+    """Each tile sums a chunk from zero and adds it into C (blocked sums): over a block of 8,192
+    samples in slabs of 512 its error stays at BLAS's own (a single running float32 sum per entry
+    would be about ten times larger)."""
+    d, n = 300, 8192
+    a = (rng.normal(size=(d, n)) + 0.5).astype(np.float32)
+    C = _aligned(smallk.gram_dp(d) ** 2)
+    for c0 in range(0, n, 512):
+        assert _gram_call(a, c0, 512, C) == 0
+    ref = a.astype(np.float64) @ a.T.astype(np.float64)
+    scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref)))
+    iu = np.triu_indices(d)
+    err_kernel = np.max(np.abs(_upper(C, d) - ref)[iu] / scale[iu])
+    err_blas = np.max(np.abs((a @ a.T) - ref)[iu] / scale[iu])
+    assert err_kernel <= 2 * err_blas
+
+
+@needs_kernels
+def test_gram_refuses_unaligned_buffers(rng):
+    a = rng.normal(size=(40, 64)).astype(np.float32)
+    C = _aligned(smallk.gram_dp(40) ** 2 + 1)
+    assert _gram_call(a, 0, 64, C[1:]) == 1
+    assert not C.any()
 
 
 def _layer(rng, dtype, d=37, k_in=28, n=1500, k=1):
@@ -99,6 +165,34 @@ def test_layer_block_matches_blas_m_and_hidden_block(rng, dtype):
     ref = z1[:, sl].astype(np.float64) @ X[:, sl].T.astype(np.float64)
     np.testing.assert_allclose(got.input_cross, ref, rtol=tol, atol=tol * np.abs(ref).max())
     assert not np.any(a1[:, :200]) and not np.any(a1[:, 1337:])  # no column outside the block written
+    if dtype == np.float32:  # the Gram of the new a, summed by the C kernel slab by slab
+        ref = a1[:, sl].astype(np.float64) @ a1[:, sl].T.astype(np.float64)
+        np.testing.assert_array_equal(got.gram, got.gram.T)
+        np.testing.assert_allclose(got.gram, ref, rtol=tol, atol=tol * np.abs(ref).max())
+    else:
+        assert got.gram is None  # float64: BLAS's syrk in the pass
+
+
+@needs_kernels
+@pytest.mark.parametrize("d,used", [(31, False), (32, True), (numba_cpu.GRAM_ROWS[1], True),
+                                    (numba_cpu.GRAM_ROWS[1] + 1, False)])
+def test_gram_kernel_only_for_the_widths_it_is_faster_at(d, used):
+    ops = numba_cpu.NumbaKernels(xp, threads=1)
+    assert ops.gram_kernel_for(np.zeros((d, 4), dtype=np.float32)) is used
+    assert not ops.gram_kernel_for(np.zeros((d, 4), dtype=np.float64))
+
+
+@needs_kernels
+def test_pass_gram_with_the_kernel_matches_float64(rng):
+    """The layer-1 pass in float32 with the Gram kernel: its a a^T over two threads and several
+    blocks is the float64 product of the a it wrote, to float32 accuracy."""
+    X, z, z_next, W, Wt, P = _layer(rng, np.float32, d=64, n=9000)
+    ops = numba_cpu.NumbaKernels(xp, threads=2)
+    a = np.zeros_like(z)
+    out = passes.hidden_layer_pass(a, z, z_next, X, W, (Wt, None, P), 2.0, 0.5, False, 4096, ops, xp,
+                                   with_input_cross=True)
+    ref = a.astype(np.float64) @ a.T.astype(np.float64)
+    np.testing.assert_allclose(out["gram"], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 
 @needs_kernels

@@ -38,6 +38,10 @@ FUSED_ACTIVATION_MAX_K = 8
 # sweeps share stays in the core's L2 cache when it is at most this many bytes.
 SLAB_BYTES = 1 << 20
 SLAB_MIN, SLAB_MAX = 64, 1024
+# Hidden-layer widths whose float32 Gram the C kernel sums (layer_block; BLAS's syrk otherwise).
+# One core, a of d x 4,096 in cache, GFLOP/s kernel / syrk (development machine, AVX-512):
+# d = 16: 21 / 26; 32: 58 / 41; 64: 107 / 69; 300: 168 / 135; 512: 171 / 156; 1,000: 163 / 167.
+GRAM_ROWS = (32, 768)
 
 
 def slab_columns(rows: int, itemsize: int) -> int:
@@ -243,12 +247,14 @@ def _hidden_block_small(z, z_next, a, m, j0, n, Wt, b, P, gamma, beta, zero, r, 
 
 @njit(**_JIT)
 def _hidden_block_small_c(z, z_next, a, X, W, mbuf, j0, n, Wt, b, P, gamma, beta, zero, r, cross, wa, zat,
-                          in_cross, with_input_cross):
+                          in_cross, with_input_cross, gram, gram_p, gram_c, with_gram):
     """:func:`_hidden_block_small` with m = W X formed slab by slab by the C kernel ``wa`` into
     ``mbuf`` (d x slab, so m never leaves the core's cache), and, with ``with_input_cross``, the
     new z X^T of each slab added into ``in_cross`` (d x K_in, float64) by ``zat`` while that slab
     of z is in cache. The slabs are those of :meth:`NumbaKernels.input_cross`, so both sum
-    z X^T to the same bits."""
+    z X^T to the same bits. With ``with_gram`` (float32), the C kernel ``gram`` adds each new
+    slab of a's Gram sums into ``gram_c`` while that slab is in cache (``gram_p``: its packing
+    buffer); ``gram`` must have that kernel's signature even where it is not called."""
     d = z.shape[0]
     kin = X.shape[0]
     slab = r.shape[1]
@@ -266,7 +272,20 @@ def _hidden_block_small_c(z, z_next, a, X, W, mbuf, j0, n, Wt, b, P, gamma, beta
         if with_input_cross:
             zat(z[:, c0:].ctypes.data, z.shape[1], np.intc(d), X[:, c0:].ctypes.data, X.shape[1], np.intc(kin),
                 np.intc(w), in_cross.ctypes.data)
+        if with_gram:
+            gram(a[:, c0:].ctypes.data, a.shape[1], np.intc(d), np.intc(w), gram_p.ctypes.data, gram_c.ctypes.data)
     return act, pre
+
+
+@njit(**_JIT)
+def _gram_from_upper(c, dp, d, out):
+    """out (d x d, float64) = the symmetric matrix whose upper triangle the Gram kernel left in c
+    (entry (i, j), i <= j, at c[j * dp + i])."""
+    for j in range(d):
+        for i in range(j + 1):
+            v = np.float64(c[j * dp + i])
+            out[j, i] = v
+            out[i, j] = v
 
 
 @njit(**_JIT)
@@ -488,6 +507,21 @@ class NumbaKernels:
             return None
         return self._smallk[z.dtype.name]
 
+    def aligned_scratch(self, name, size, dtype):
+        """A 1-D buffer of ``size`` elements private to this thread, 64-byte aligned (for the C kernels)."""
+        itemsize = np.dtype(dtype).itemsize
+        raw = self.scratch(name, 1, size + 64 // itemsize, dtype, None).reshape(-1)
+        off = (-raw.ctypes.data % 64) // itemsize
+        return raw[off : off + size]
+
+    def gram_kernel_for(self, a) -> bool:
+        """Whether :meth:`layer_block` sums the Gram of its layer state a (d x N) with the C kernel
+        (float32, GRAM_ROWS[0] <= d <= GRAM_ROWS[1]) rather than leaving it to BLAS."""
+        if self._smallk is False:
+            self._smallk = smallk.load()
+        return (self._smallk is not None and _c_contiguous(a) and a.dtype.name in self._smallk
+                and self._smallk[a.dtype.name].gram is not None and GRAM_ROWS[0] <= a.shape[0] <= GRAM_ROWS[1])
+
     def c_kernels_for(self, z, a_prev, bias: bool, next_width: int) -> bool:
         """Whether :meth:`layer_block` runs the C kernels for layer state z over input a_prev."""
         return not bias and next_width <= FUSED_ACTIVATION_MAX_K and self._smallk_for(z, a_prev) is not None
@@ -499,13 +533,14 @@ class NumbaKernels:
         if fns is None:
             return None
         out = np.zeros((z.shape[0], a.shape[0]))
-        _input_cross_c(z, a, sl.start, sl.stop - sl.start, slab_columns(z.shape[0], z.dtype.itemsize), fns[1], out)
+        _input_cross_c(z, a, sl.start, sl.stop - sl.start, slab_columns(z.shape[0], z.dtype.itemsize), fns.zat, out)
         return out
 
     def layer_block(self, z_l, z_next, a_l, a_prev, W_l, sl, Wt, b, P, gamma, beta, bias, with_input_cross):
         """:meth:`hidden_block` that also forms m = W_l a_{l-1} (and, with ``with_input_cross``, the
         new z_l a_{l-1}^T) slab by slab with the C kernels of :mod:`admm_xp.kernels.smallk`, so that
-        neither m nor the slab of z leaves the core's cache in between. For a narrow next layer, no
+        neither m nor the slab of z leaves the core's cache in between; in float32 (see
+        :meth:`gram_kernel_for`) the Gram ``a_l a_l^T`` of each new slab too (``gram`` of the result). For a narrow next layer, no
         bias and a narrow a_{l-1} where those kernels run; None otherwise (the pass then forms m
         with BLAS and calls :meth:`hidden_block`)."""
         k = Wt.shape[0]
@@ -521,10 +556,23 @@ class NumbaKernels:
         cross = np.zeros((k, d))
         in_cross = np.zeros((d, a_prev.shape[0])) if with_input_cross else np.zeros((0, 0))
         bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
+        with_gram = self.gram_kernel_for(a_l)
+        if with_gram:
+            p_len, c_len = smallk.gram_buffer_sizes(d)
+            gram_p = self.aligned_scratch("gram_p", p_len, np.float32)
+            gram_c = self.aligned_scratch("gram_c", c_len, np.float32)
+            gram_c[:] = 0
+        else:
+            gram_p = gram_c = np.zeros(0, dtype=np.float32)
         act, pre = _hidden_block_small_c(z_l, z_next, a_l, a_prev, np.ascontiguousarray(W_l), mbuf, j0, n,
                                          np.ascontiguousarray(Wt), bvec, np.ascontiguousarray(P), t(gamma), t(beta),
-                                         t(0), r, cross, fns[0], fns[1], in_cross, bool(with_input_cross))
-        return BlockResult(a_l[:, sl], act, pre, cross, None, None, in_cross if with_input_cross else None)
+                                         t(0), r, cross, fns.wa, fns.zat, in_cross, bool(with_input_cross),
+                                         self._smallk["float32"].gram, gram_p, gram_c, with_gram)
+        gram = None
+        if with_gram:
+            gram = np.empty((d, d))
+            _gram_from_upper(gram_c, smallk.gram_dp(d), d, gram)
+        return BlockResult(a_l[:, sl], act, pre, cross, None, gram, in_cross if with_input_cross else None)
 
     def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False, want_gram=False):
         """Activation and z updates of columns ``sl`` in place: a :class:`~admm_xp.kernels.block.BlockResult`

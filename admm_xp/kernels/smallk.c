@@ -1,5 +1,6 @@
 /* Products with a small side for the NumPy fast path, AVX-512 (loaded with ctypes by
- * admm_xp/kernels/smallk.py; built by setup.py as an optional extension).
+ * admm_xp/kernels/smallk.py; built by setup.py as an optional extension), and the float32 Gram
+ * of a slab (gram_f32.h).
  *
  * At the HIGGS shape the input layer is 28 wide, and the two products with it, W_1 a_0 (300 x 28
  * times 28 x n) and z_1 a_0^T (300 x n times n x 28), are short of the machine's GEMM rate in
@@ -37,6 +38,7 @@ int smallk_max_k(void) { return SMALLK_MAX_K; }
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define VADD(a, b) _mm512_add_ps(a, b)
 #include "smallk_impl.h"
+#include "gram_f32.h"
 #undef T
 #undef SFX
 #undef V

@@ -1,4 +1,5 @@
-"""The optional AVX-512 kernels of ``smallk.c`` (products with the narrow input layer), for numba.
+"""The optional AVX-512 kernels of ``smallk.c`` (products with the narrow input layer, and the
+float32 Gram of a slab), for numba.
 
 ``setup.py`` builds ``smallk.c`` into ``admm_xp/kernels/_smallk*.so`` when a C compiler is
 there (an optional extension: without one, the install goes on without it). This module loads
@@ -13,6 +14,13 @@ The two kernels, for float32 and float64:
     ``out = W X`` for W of d x K (row-major) and X of K x w (row stride ldx): ``W_1 a_0``.
 ``zat(Z, ldz, d, A, lda, K, w, out)``
     ``out += Z A^T`` in float64 for Z of d x w and A of K x w: ``z_1 a_0^T``.
+
+and, for float32 only (``gram`` is None for float64, whose Gram stays with BLAS):
+
+``gram(a, lda, d, w, P, C)``
+    ``C += `` the upper triangle of ``a a^T`` over the w columns of a (d rows, row stride lda),
+    in float32: ``C[j * dp + i]`` for ``i <= j``, ``dp = gram_dp(d)``; ``a_1 a_1^T``. P and C
+    are buffers of :func:`gram_buffer_sizes` floats, 64-byte aligned (else it returns 1).
 """
 from __future__ import annotations
 
@@ -21,6 +29,7 @@ import functools
 import importlib.machinery
 import os
 import pathlib
+from typing import NamedTuple
 
 import numba.experimental.function_type  # noqa: F401  (registers numba's typing of WrapperAddressProtocol objects)
 from numba import types
@@ -29,6 +38,26 @@ MAX_K = 32  # SMALLK_MAX_K in smallk.c: the widest input layer these kernels tak
 
 _WA = types.intc(types.uint64, types.intc, types.intc, types.uint64, types.intp, types.intc, types.uint64, types.intp)
 _ZAT = types.intc(types.uint64, types.intp, types.intc, types.uint64, types.intp, types.intc, types.intc, types.uint64)
+_GRAM = types.intc(types.uint64, types.intp, types.intc, types.intc, types.uint64, types.uint64)
+GRAM_PANEL = 32  # GP in gram_f32.h: rows per packed panel (C's side is d rounded up to this)
+GRAM_CHUNK = 256  # GKC in gram_f32.h: columns packed at a time
+
+
+def gram_dp(d: int) -> int:
+    """The side of the Gram kernel's accumulator C: d rounded up to a whole panel."""
+    return -(-d // GRAM_PANEL) * GRAM_PANEL
+
+
+def gram_buffer_sizes(d: int) -> tuple[int, int]:
+    """Floats in the Gram kernel's buffers (P, C) for d rows."""
+    dp = gram_dp(d)
+    return dp * GRAM_CHUNK, dp * dp
+
+
+class Kernels(NamedTuple):
+    wa: object
+    zat: object
+    gram: object  # None where there is no Gram kernel for the dtype (float64)
 
 
 class _CFunction(types.WrapperAddressProtocol):
@@ -60,7 +89,8 @@ def library_path() -> pathlib.Path | None:
 
 @functools.lru_cache(maxsize=None)
 def load():
-    """``{"float32": (wa, zat), "float64": (wa, zat)}``, or None where the kernels cannot run here."""
+    """``{"float32": Kernels(wa, zat, gram), "float64": Kernels(wa, zat, None)}``, or None where the
+    kernels cannot run here."""
     if os.environ.get("ADMM_XP_SMALLK", "1") == "0":
         return None
     path = library_path()
@@ -70,7 +100,8 @@ def load():
         lib = ctypes.CDLL(str(path))
     except OSError:
         return None
-    if not lib.smallk_supported() or lib.smallk_max_k() != MAX_K:
+    if (not lib.smallk_supported() or lib.smallk_max_k() != MAX_K or lib.smallk_gram_dp(1) != GRAM_PANEL
+            or lib.smallk_gram_chunk() != GRAM_CHUNK):
         return None
     vp, i, sz = ctypes.c_void_p, ctypes.c_int, ctypes.c_ssize_t
     out = {}
@@ -78,5 +109,8 @@ def load():
         wa, zat = getattr(lib, f"smallk_wa_{sfx}"), getattr(lib, f"smallk_zat_{sfx}")
         wa.argtypes, wa.restype = [vp, i, i, vp, sz, i, vp, sz], i
         zat.argtypes, zat.restype = [vp, sz, i, vp, sz, i, i, vp], i
-        out[dtype] = (_CFunction(wa, _WA), _CFunction(zat, _ZAT))
+        out[dtype] = Kernels(_CFunction(wa, _WA), _CFunction(zat, _ZAT), None)
+    gram = lib.smallk_gram_f32
+    gram.argtypes, gram.restype = [vp, sz, i, i, vp, vp], i
+    out["float32"] = out["float32"]._replace(gram=_CFunction(gram, _GRAM))
     return out

@@ -11,6 +11,7 @@ committed one on the same machine, one after the other:
     python scripts/probes/pass_timing.py                       # the variant
     git apply -R scripts/probes/stream_stores.patch
 
+``--gram blas`` sums the float32 Gram with BLAS instead of the C kernel (compare with the default).
 ``--cross as-written`` / ``--cross turned`` override the kernel set's choice of orientation for
 the cross sums ``z a^T`` (``NumbaKernels.turn_cross``), to compare the two.
 
@@ -27,6 +28,7 @@ import array_api_compat.numpy as xp
 import numpy as np
 
 from admm_xp import passes
+from admm_xp.kernels import numba_cpu
 from admm_xp.kernels.numba_cpu import NumbaKernels
 
 
@@ -41,7 +43,11 @@ def main() -> None:
     p.add_argument("--dtype", choices=["float64", "float32", "both"], default="both")
     p.add_argument("--cross", choices=["kernel", "as-written", "turned"], default="kernel",
                    help="orientation of z a^T: the kernel set's choice, z a^T, or (a z^T)^T")
+    p.add_argument("--gram", choices=["kernel", "blas"], default="kernel",
+                   help="float32 Gram a a^T: the kernel set's choice (the C kernel where it runs), or BLAS")
     args = p.parse_args()
+    if args.gram == "blas":
+        numba_cpu.GRAM_ROWS = (1, 0)  # no width qualifies
 
     ops = NumbaKernels(xp, threads=args.threads)
     if args.cross != "kernel":

@@ -97,12 +97,15 @@ def measure_bandwidth(backend, dtype, nbytes: int | None = None, repeats: int = 
 THIN = 8
 
 
-def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, min_seconds: float = 0.05) -> list[dict]:
+def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, min_seconds: float = 0.05,
+                     c_kinds: dict | None = None) -> list[dict]:
     """Rate of each per-sample product of the iteration (:func:`costmodel.per_sample_products`)
     at the pass's block width, run as the passes run it: inside the kernels' iteration context,
     one product per worker thread at once on that thread's own columns (``ops.map_chunks``),
     the samples' operands being column views of wider arrays as in the solver's state.
-    Products with a side of at most THIN get ``gflops`` None."""
+    ``c_kinds`` maps the names of the products that the iteration forms with the C kernels to
+    their kind (``ops.c_product``): those are timed that way, slab by slab, and marked
+    ``by="C"``; the rest ``by="BLAS"``. Products with a side of at most THIN get ``gflops`` None."""
     xp, dev = backend.xp, backend.device
     dt = backend.dtype(dtype)
     workers = max(1, int(getattr(ops, "threads", 1) or 1))
@@ -113,13 +116,15 @@ def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, 
         if min(x for x in (M, K, N) if x != "n") <= THIN:
             out.append(dict(p, gflops=None))
             continue
+        kind = (c_kinds or {}).get(p["name"])
+        key = key + (kind,)
         if key not in seen:
-            seen[key] = _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds)
-        out.append(dict(p, gflops=seen[key]))
+            seen[key] = _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds, kind)
+        out.append(dict(p, gflops=seen[key], by="C" if kind else "BLAS"))
     return out
 
 
-def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds) -> float:
+def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds, kind=None) -> float:
     from .passes import sample_cross
 
     M, K, N = p["shape"]
@@ -130,7 +135,11 @@ def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_sec
         not matter to a product's speed."""
         return xp.full((rows, (workers + 1) * block), 0.5, dtype=dt, device=dev)
 
-    if p["gram"]:
+    if kind:  # as the fused loop forms it, with the C kernels (kinds: ops.c_product)
+        W = xp.full((M, K), 0.5, dtype=dt, device=dev) if kind == "wa" else None
+        A, B = (W, cols(K)) if kind == "wa" else (cols(M), cols(N) if kind == "zat" else None)
+        one = lambda c: ops.c_product(kind, A, B, slice(c * block, (c + 1) * block))  # noqa: E731
+    elif p["gram"]:
         A = cols(M)
         one = lambda c: ops.gram(A[:, c * block:(c + 1) * block])  # noqa: E731
     elif K == "n":  # z a^T, turned the way the passes turn it
@@ -238,7 +247,13 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     _sync(backend)
     setup_s = time.perf_counter() - t0
     ops = kernels_for(xp, kernels)
-    products = measure_products(backend, dtype, widths, min(block, prob.n_local), ops)
+    c_kernels = bool(getattr(ops, "c_kernels_for", lambda *a: False)(state.z[0], dd.X, cfg.bias, widths[2]))
+    c_kinds = {}
+    if c_kernels:  # the layer-1 products that layer_block forms with the C kernels of kernels/smallk.c
+        c_kinds = {"W_1 a_0": "wa", "z_1 a_0^T": "zat"}
+        if len(widths) > 2 and ops.gram_kernel_for(state.a[0]):
+            c_kinds["a_1 a_1^T"] = "gram"
+    products = measure_products(backend, dtype, widths, min(block, prob.n_local), ops, c_kinds=c_kinds)
     timer = StepTimer(backend.synchronize)
     times, first = [], None
     comm_before = getattr(comm, "comm_time", 0.0)
@@ -351,8 +366,9 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         "peak_bytes": peak,
         "state_bytes": state_bytes,
         "kernels": ops.name,
-        # the layer-1 products W_1 a_0 and z_1 a_0^T in the C kernels of kernels/smallk.c, inside the loop
-        "c_kernels": bool(getattr(ops, "c_kernels_for", lambda *a: False)(state.z[0], dd.X, cfg.bias, widths[2])),
+        # the layer-1 products W_1 a_0, z_1 a_0^T (and the float32 Gram a_1 a_1^T) in the C kernels
+        # of kernels/smallk.c, inside the loop: the products marked by="C"
+        "c_kernels": c_kernels,
         "block_size": block,
         "threads": getattr(ops, "threads", None),
     }
@@ -452,8 +468,9 @@ def format_bench(r) -> str:
             if p["gflops"] is None:
                 continue
             shape = " x ".join(str(x) for x in p["shape"]) + (" (Gram)" if p["gram"] else "")
-            lines.append(f"    {p['name']:<16} {shape:<22} {p['gflops']:8.1f} GFLOP/s = {p['gflops'] / gemm:.2f} of the GEMM rate")
-        if r.get("c_kernels"):
+            by = {"C": "  (C kernel)", "BLAS": "  (BLAS)"}.get(p.get("by"), "")
+            lines.append(f"    {p['name']:<16} {shape:<22} {p['gflops']:8.1f} GFLOP/s = {p['gflops'] / gemm:.2f} of the GEMM rate{by}")
+        if r.get("c_kernels") and not any("by" in p for p in r["products"]):  # records from before "by"
             lines.append(f"    (the iteration forms {r['products'][0]['name']} and {r['products'][1]['name']} with the C kernels "
                          "of kernels/smallk.c inside the fused loop, not with BLAS: their two rates here are BLAS's)")
         thin = [p["name"] for p in r["products"] if p["gflops"] is None]

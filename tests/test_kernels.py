@@ -62,13 +62,14 @@ def test_output_prox_matches_portable(rng, dtype, update):
 
 
 def test_slab_columns_keep_the_z_slab_in_cache():
-    for rows in (1, 28, 300, 3072, 100_000):
-        for itemsize in (4, 8):
-            cols = numba_cpu.slab_columns(rows, itemsize)
-            assert cols & (cols - 1) == 0 and numba_cpu.SLAB_MIN <= cols <= numba_cpu.SLAB_MAX
-            # as wide as allowed, but never wider than the slab budget unless at the minimum width
-            assert cols == numba_cpu.SLAB_MIN or rows * cols * itemsize <= numba_cpu.SLAB_BYTES
-            assert cols == numba_cpu.SLAB_MAX or rows * 2 * cols * itemsize > numba_cpu.SLAB_BYTES
+    for budget in (numba_cpu.SLAB_BYTES, numba_cpu.C_SLAB_BYTES):
+        for rows in (1, 28, 300, 3072, 100_000):
+            for itemsize in (4, 8):
+                cols = numba_cpu.slab_columns(rows, itemsize, budget)
+                assert cols & (cols - 1) == 0 and numba_cpu.SLAB_MIN <= cols <= numba_cpu.SLAB_MAX
+                # as wide as allowed, but never wider than the slab budget unless at the minimum width
+                assert cols == numba_cpu.SLAB_MIN or rows * cols * itemsize <= budget
+                assert cols == numba_cpu.SLAB_MAX or rows * 2 * cols * itemsize > budget
 
 
 @pytest.mark.parametrize("k", [1, 3, 8, 12])

@@ -38,20 +38,27 @@ FUSED_ACTIVATION_MAX_K = 8
 # sweeps share stays in the core's L2 cache when it is at most this many bytes.
 SLAB_BYTES = 1 << 20
 SLAB_MIN, SLAB_MAX = 64, 1024
+# The same for the loop with the C kernels (layer_block): there m, the slab of a and the Gram
+# kernel's buffers share L2 with the slab of z, so the slab is half as wide. Measured at the
+# HIGGS shape (two threads, 100k columns each, ms per pass of the loop with every C kernel):
+# float32 143-154 with 128 columns, 125-138 with 256 (chosen), 134-147 with 512; float64
+# 177-179 with 64, 125-130 with 128 (chosen), 144-150 with 256.
+C_SLAB_BYTES = 1 << 19
 # Hidden-layer widths whose float32 Gram the C kernel sums (layer_block; BLAS's syrk otherwise).
 # One core, a of d x 4,096 in cache, GFLOP/s kernel / syrk (development machine, AVX-512):
 # d = 16: 21 / 26; 32: 58 / 41; 64: 107 / 69; 300: 168 / 135; 512: 171 / 156; 1,000: 163 / 167.
 GRAM_ROWS = (32, 768)
 
 
-def slab_columns(rows: int, itemsize: int) -> int:
+def slab_columns(rows: int, itemsize: int, budget: int = SLAB_BYTES) -> int:
     """Columns per slab of a fused block: the largest power of two (64 to 1,024) whose
-    ``rows x columns`` slab of z fits in SLAB_BYTES. Long slabs amortise the per-row set-up of
+    ``rows x columns`` slab of z fits in ``budget`` bytes (SLAB_BYTES; C_SLAB_BYTES for the loop
+    with the C kernels). Long slabs amortise the per-row set-up of
     the inner loops; a slab that spills out of L2 is read from memory twice. Measured at the
     HIGGS shape (300 rows, one core, 100k columns): float32 fused loop 101 ms with 128 columns,
     61 ms with 512 (the value chosen here); float64 110 ms with 128, 104 ms with 256."""
     cols = SLAB_MIN
-    while cols * 2 <= SLAB_MAX and rows * cols * 2 * itemsize <= SLAB_BYTES:
+    while cols * 2 <= SLAB_MAX and rows * cols * 2 * itemsize <= budget:
         cols *= 2
     return cols
 
@@ -275,6 +282,23 @@ def _hidden_block_small_c(z, z_next, a, X, W, mbuf, j0, n, Wt, b, P, gamma, beta
         if with_gram:
             gram(a[:, c0:].ctypes.data, a.shape[1], np.intc(d), np.intc(w), gram_p.ctypes.data, gram_c.ctypes.data)
     return act, pre
+
+
+@njit(**_JIT)
+def _wa_slabs(W, X, j0, n, wa, mbuf):
+    """mbuf = W X for columns j0..j0+n, one slab of mbuf.shape[1] columns at a time (each slab
+    overwrites the last, as in :func:`_hidden_block_small_c`; for the bench's product rates)."""
+    for s0 in range(0, n, mbuf.shape[1]):
+        wa(W.ctypes.data, np.intc(W.shape[0]), np.intc(W.shape[1]), X[:, j0 + s0 :].ctypes.data, X.shape[1],
+           np.intc(min(mbuf.shape[1], n - s0)), mbuf.ctypes.data, mbuf.shape[1])
+
+
+@njit(**_JIT)
+def _gram_slabs(a, j0, n, slab, gram, gram_p, gram_c):
+    """gram_c += the Gram sums of columns j0..j0+n of a, slab by slab as :func:`_hidden_block_small_c` adds them."""
+    for s0 in range(0, n, slab):
+        gram(a[:, j0 + s0 :].ctypes.data, a.shape[1], np.intc(a.shape[0]), np.intc(min(slab, n - s0)),
+             gram_p.ctypes.data, gram_c.ctypes.data)
 
 
 @njit(**_JIT)
@@ -533,8 +557,46 @@ class NumbaKernels:
         if fns is None:
             return None
         out = np.zeros((z.shape[0], a.shape[0]))
-        _input_cross_c(z, a, sl.start, sl.stop - sl.start, slab_columns(z.shape[0], z.dtype.itemsize), fns.zat, out)
+        slab = slab_columns(z.shape[0], z.dtype.itemsize, C_SLAB_BYTES)
+        _input_cross_c(z, a, sl.start, sl.stop - sl.start, slab, fns.zat, out)
         return out
+
+    def _gram_buffers(self, d):
+        """This thread's packing buffer and zeroed float32 accumulator for the Gram kernel."""
+        p_len, c_len = smallk.gram_buffer_sizes(d)
+        gram_c = self.aligned_scratch("gram_c", c_len, np.float32)
+        gram_c[:] = 0
+        return self.aligned_scratch("gram_p", p_len, np.float32), gram_c
+
+    def _gram_result(self, gram_c, d):
+        out = np.empty((d, d))
+        _gram_from_upper(gram_c, smallk.gram_dp(d), d, out)
+        return out
+
+    def c_product(self, kind, x, y, sl):
+        """One product over the columns ``sl`` formed as :meth:`layer_block` forms it with the C
+        kernels, slab by slab, for the bench's product rates: ``"wa"``, ``x @ y[:, sl]`` (x the
+        d x K weights; the result of the last slab only, as the loop keeps it); ``"zat"``,
+        ``x[:, sl] y[:, sl]^T`` in float64; ``"gram"``, ``x[:, sl] x[:, sl]^T`` in float64 (y
+        unused). None where layer_block would leave that product to BLAS."""
+        j0, n = sl.start, sl.stop - sl.start
+        if kind == "zat":
+            return self.input_cross(x, y, sl)
+        if kind == "gram":
+            if not self.gram_kernel_for(x):
+                return None
+            d = x.shape[0]
+            gram_p, gram_c = self._gram_buffers(d)
+            slab = slab_columns(d, x.dtype.itemsize, C_SLAB_BYTES)
+            _gram_slabs(x, j0, n, slab, self._smallk["float32"].gram, gram_p, gram_c)
+            return self._gram_result(gram_c, d)
+        fns = self._smallk_for(y, y)  # y: the K x N input, K <= MAX_K
+        if kind != "wa" or fns is None or not _c_contiguous(x) or x.dtype != y.dtype:
+            return None
+        slab = min(n, slab_columns(x.shape[0], x.dtype.itemsize, C_SLAB_BYTES))
+        mbuf = self.scratch("m_slab", x.shape[0], slab, x.dtype, None)
+        _wa_slabs(x, y, j0, n, fns.wa, mbuf)
+        return mbuf
 
     def layer_block(self, z_l, z_next, a_l, a_prev, W_l, sl, Wt, b, P, gamma, beta, bias, with_input_cross):
         """:meth:`hidden_block` that also forms m = W_l a_{l-1} (and, with ``with_input_cross``, the
@@ -550,28 +612,19 @@ class NumbaKernels:
         fns = self._smallk[z_l.dtype.name]
         d, t = z_l.shape[0], z_l.dtype.type
         j0, n = sl.start, sl.stop - sl.start
-        slab = min(n, slab_columns(d, z_l.dtype.itemsize))
+        slab = min(n, slab_columns(d, z_l.dtype.itemsize, C_SLAB_BYTES))
         r = self.scratch("r", k, slab, z_l.dtype, None)
         mbuf = self.scratch("m_slab", d, slab, z_l.dtype, None)
         cross = np.zeros((k, d))
         in_cross = np.zeros((d, a_prev.shape[0])) if with_input_cross else np.zeros((0, 0))
         bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
         with_gram = self.gram_kernel_for(a_l)
-        if with_gram:
-            p_len, c_len = smallk.gram_buffer_sizes(d)
-            gram_p = self.aligned_scratch("gram_p", p_len, np.float32)
-            gram_c = self.aligned_scratch("gram_c", c_len, np.float32)
-            gram_c[:] = 0
-        else:
-            gram_p = gram_c = np.zeros(0, dtype=np.float32)
+        gram_p, gram_c = self._gram_buffers(d) if with_gram else (np.zeros(0, np.float32), np.zeros(0, np.float32))
         act, pre = _hidden_block_small_c(z_l, z_next, a_l, a_prev, np.ascontiguousarray(W_l), mbuf, j0, n,
                                          np.ascontiguousarray(Wt), bvec, np.ascontiguousarray(P), t(gamma), t(beta),
                                          t(0), r, cross, fns.wa, fns.zat, in_cross, bool(with_input_cross),
                                          self._smallk["float32"].gram, gram_p, gram_c, with_gram)
-        gram = None
-        if with_gram:
-            gram = np.empty((d, d))
-            _gram_from_upper(gram_c, smallk.gram_dp(d), d, gram)
+        gram = self._gram_result(gram_c, d) if with_gram else None
         return BlockResult(a_l[:, sl], act, pre, cross, None, gram, in_cross if with_input_cross else None)
 
     def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False, want_gram=False):

@@ -40,7 +40,7 @@ _WA = types.intc(types.uint64, types.intc, types.intc, types.uint64, types.intp,
 _ZAT = types.intc(types.uint64, types.intp, types.intc, types.uint64, types.intp, types.intc, types.intc, types.uint64)
 _GRAM = types.intc(types.uint64, types.intp, types.intc, types.intc, types.uint64, types.uint64)
 GRAM_PANEL = 32  # GP in gram_f32.h: rows per packed panel (C's side is d rounded up to this)
-GRAM_CHUNK = 256  # GKC in gram_f32.h: columns packed at a time
+GRAM_CHUNK = 128  # GKC in gram_f32.h: columns packed at a time
 
 
 def gram_dp(d: int) -> int:

@@ -3,7 +3,8 @@
 Compiles gram_avx512.c with the system C compiler (``cc -O3 -march=native``; needs a CPU with
 AVX-512F) into a temporary folder, then times, on one core, ``a a^T`` for a of 300 x 4,096
 float32 (one block of the pass at the HIGGS shape, in cache): NumPy's product (OpenBLAS syrk),
-the kernel with its packing, and the kernel alone on data packed beforehand. Rates count the
+the kernel with its packing, the kernel alone on data packed beforehand, and the kernel that
+landed in admm_xp (``admm_xp/kernels/gram_f32.h``, packing included). Rates count the
 symmetric d (d + 1) k flops; the reference rate is a 1,024^3 sgemm on the same core.
 
     python scripts/probes/gram_probe.py
@@ -72,6 +73,34 @@ def main() -> None:
         kernel = flops / best(kernel_only)
         print(f"  kernel, chunks of {kc:4d}: with packing {rate / 1e9:4.0f} GFLOP/s = {rate / square:.2f}, "
               f"kernel alone {kernel / 1e9:4.0f} = {kernel / square:.2f} (max rel. error {err:.1e})")
+    landed(a, d, k, flops, square, ref)
+
+
+def landed(a, d, k, flops, square, ref) -> None:
+    """The kernel that landed (admm_xp/kernels/gram_f32.h) on the same block, in the slabs of 256
+    columns that the layer-1 loop hands it at this shape."""
+    from admm_xp.kernels import smallk
+
+    kernels = smallk.load()
+    if kernels is None:
+        print("  admm_xp's Gram kernel: not available here (extension not built, or no AVX-512F)")
+        return
+    p_len, c_len = smallk.gram_buffer_sizes(d)
+    raw = np.zeros(p_len + c_len + 32, dtype=np.float32)
+    off = (-raw.ctypes.data % 64) // 4
+    P, C = raw[off:off + p_len], raw[off + p_len:off + p_len + c_len]  # p_len is a multiple of 16
+    gram = kernels["float32"].gram
+
+    def run():
+        C[:] = 0
+        for c0 in range(0, k, 256):
+            gram(a[:, c0:].ctypes.data, k, d, min(256, k - c0), P.ctypes.data, C.ctypes.data)
+    rate = flops / best(run)
+    dp = smallk.gram_dp(d)
+    got = np.triu(C.reshape(dp, dp)[:d, :d].T.astype(np.float64))
+    err = np.max(np.abs(got - np.triu(ref))) / np.max(ref)
+    print(f"  admm_xp's kernel (gram_f32.h), slabs of 256, packing included: {rate / 1e9:4.0f} GFLOP/s = "
+          f"{rate / square:.2f} (max rel. error {err:.1e})")
 
 
 if __name__ == "__main__":

@@ -105,7 +105,8 @@ def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, 
     the samples' operands being column views of wider arrays as in the solver's state.
     ``c_kinds`` maps the names of the products that the iteration forms with the C kernels to
     their kind (``ops.c_product``): those are timed that way, slab by slab, and marked
-    ``by="C"``; the rest ``by="BLAS"``. Products with a side of at most THIN get ``gflops`` None."""
+    ``by="C"``; the rest ``by="BLAS"``. Products with a side of at most THIN are not timed
+    (``gflops`` and ``by`` None)."""
     xp, dev = backend.xp, backend.device
     dt = backend.dtype(dtype)
     workers = max(1, int(getattr(ops, "threads", 1) or 1))
@@ -114,7 +115,7 @@ def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, 
         M, K, N = p["shape"]
         key = (p["shape"], p["gram"])
         if min(x for x in (M, K, N) if x != "n") <= THIN:
-            out.append(dict(p, gflops=None))
+            out.append(dict(p, gflops=None, by=None))
             continue
         kind = (c_kinds or {}).get(p["name"])
         key = key + (kind,)

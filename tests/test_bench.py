@@ -38,6 +38,11 @@ def test_bench_record_is_consistent(tmp_path):
     for p in prods:
         thin = min(x for x in p["shape"] if x != "n") <= 8
         assert (p["gflops"] is None) == thin and (thin or p["gflops"] > 0)
+    # timed as the iteration forms them: the input layer's products by the C kernels where the loop
+    # uses them; the float64 Gram always by BLAS; thin ones not timed
+    by = {p["name"]: p["by"] for p in prods}
+    assert by["W_1 a_0"] == by["z_1 a_0^T"] == ("C" if r["c_kernels"] else "BLAS")
+    assert by["a_1 a_1^T"] == "BLAS" and by["W_2 a_1"] is None
     gemm_s = costmodel.fixed_flops(widths) / (r["gemm"]["gflops"] * 1e9) + sum(
         p["flops"] * 4000 / ((p["gflops"] or r["gemm"]["gflops"]) * 1e9) for p in prods)
     assert r["floor_at_product_rates_s"] == pytest.approx(gemm_s + r["floor_bytes_s"])
@@ -70,6 +75,22 @@ def test_bench_record_is_consistent(tmp_path):
     summary = subprocess.run([sys.executable, str(root / "scripts" / "gpu_summary.py"), str(gpu_dir)], capture_output=True, text=True)
     assert summary.returncode == 0, summary.stderr
     assert f"| {r['floor_ratio']:.2f} | {r['floor_ratio_at_product_rates']:.2f} |" in summary.stdout
+
+
+def test_bench_times_the_float32_gram_as_the_loop_forms_it(tmp_path):
+    """In float32 the layer-1 loop sums a_1 a_1^T with the C Gram kernel where the C kernels run:
+    the bench then times that kernel, not BLAS, and says so."""
+    out = tmp_path / "bench.json"
+    res = subprocess.run([sys.executable, "-m", "admm_xp", "bench", "--n", "4000", "--hidden", "40", "--repeats", "1",
+                          "--warmup", "1", "--dtype", "float32", "--no-naive", "--out", str(out), "--quiet"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(out.read_text())
+    by = {p["name"]: p["by"] for p in r["products"]}
+    expected = "C" if r["c_kernels"] else "BLAS"
+    assert by["W_1 a_0"] == by["z_1 a_0^T"] == by["a_1 a_1^T"] == expected
+    gram_line = next(line for line in res.stdout.splitlines() if "a_1 a_1^T" in line and "(Gram)" in line)
+    assert gram_line.endswith(f"({'C kernel' if expected == 'C' else 'BLAS'})")
 
 
 @pytest.mark.parametrize("widths", [(28, 300, 1), (3072, 100, 50, 1), (5, 7, 3, 2), (4, 9, 1)])

@@ -223,3 +223,31 @@ def test_switched_off_by_the_environment(monkeypatch, rng):
     finally:
         monkeypatch.delenv("ADMM_XP_SMALLK")
         smallk.load.cache_clear()
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_c_product_forms_the_bench_products_as_the_loop_does(rng, dtype):
+    """ops.c_product (the bench's product rates) computes the products it times, on strided
+    column views; None where the loop would leave a product to BLAS."""
+    ops = numba_cpu.NumbaKernels(xp, threads=1)
+    d, k, n, sl = 300, 28, 2000, slice(300, 1100)
+    W = rng.normal(size=(d, k)).astype(dtype)
+    X = rng.normal(size=(k, n)).astype(dtype)
+    Z = rng.normal(size=(d, n)).astype(dtype)
+    tol = _tol(dtype) * 100
+    m = ops.c_product("wa", W, X, sl)  # W X slab by slab into one buffer, as the loop forms it
+    last = (sl.stop - sl.start - 1) // m.shape[1] * m.shape[1]  # where the last (partial) slab starts
+    w = sl.stop - sl.start - last
+    np.testing.assert_allclose(m[:, :w], W @ X[:, sl.start + last : sl.stop], rtol=tol, atol=tol * 10)
+    ref = Z[:, sl].astype(np.float64) @ X[:, sl].T.astype(np.float64)
+    np.testing.assert_allclose(ops.c_product("zat", Z, X, sl), ref, rtol=tol, atol=tol * np.abs(ref).max())
+    gram = ops.c_product("gram", Z, None, sl)
+    if dtype == np.float32:
+        ref = Z[:, sl].astype(np.float64) @ Z[:, sl].T.astype(np.float64)
+        np.testing.assert_allclose(gram, ref, rtol=tol, atol=tol * np.abs(ref).max())
+    else:
+        assert gram is None
+    wide = rng.normal(size=(smallk.MAX_K + 1, n)).astype(dtype)
+    assert ops.c_product("wa", rng.normal(size=(d, smallk.MAX_K + 1)).astype(dtype), wide, sl) is None
+    assert ops.c_product("zat", Z, wide, sl) is None

@@ -36,9 +36,10 @@ offers the same few block operations:
     has no such loop, and the pass composes the operations above.
 ``layer_block(z_l, z_next, a_l, a_prev, W_l, sl, Wt, b, P, gamma, beta, bias, with_input_cross)``
     ``hidden_block`` that also forms ``m = W_l a_{l-1}`` itself (and, asked, the new
-    ``z_l a_{l-1}^T`` as ``input_cross``); NumPy does both with the optional C kernels of
-    :mod:`admm_xp.kernels.smallk` slab by slab inside its loop where they run (narrow input
-    layer, no bias, AVX-512F); ``None`` elsewhere, and the pass forms m with ``matmul``.
+    ``z_l a_{l-1}^T`` as ``input_cross``; in float32 also the Gram ``a_l a_l^T``); NumPy does
+    these with the optional C kernels of :mod:`admm_xp.kernels.smallk` slab by slab inside its
+    loop where they run (narrow input layer, no bias, AVX-512F); ``None`` elsewhere, and the
+    pass forms m with ``matmul``.
 ``input_cross(z, a, sl)``
     ``z[:, sl] a[:, sl]^T`` in float64 summed exactly as ``layer_block`` sums it (so a resumed
     run gets the same bits), or ``None``: then the pass uses ``sample_cross``.

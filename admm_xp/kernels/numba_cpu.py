@@ -576,7 +576,8 @@ class NumbaKernels:
     def c_product(self, kind, x, y, sl):
         """One product over the columns ``sl`` formed as :meth:`layer_block` forms it with the C
         kernels, slab by slab, for the bench's product rates: ``"wa"``, ``x @ y[:, sl]`` (x the
-        d x K weights; the result of the last slab only, as the loop keeps it); ``"zat"``,
+        d x K weights; each slab overwrites the one before in a d x slab buffer, as in the loop,
+        which is returned: its first columns hold the last slab); ``"zat"``,
         ``x[:, sl] y[:, sl]^T`` in float64; ``"gram"``, ``x[:, sl] x[:, sl]^T`` in float64 (y
         unused). None where layer_block would leave that product to BLAS."""
         j0, n = sl.start, sl.stop - sl.start

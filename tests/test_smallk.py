@@ -209,6 +209,21 @@ def test_pass_and_input_cross_pass_sum_z_x_transpose_to_the_same_bits(rng, dtype
     np.testing.assert_array_equal(out["input_cross"], again["cross"])
 
 
+@needs_kernels
+def test_a_library_built_from_other_sources_is_not_used(monkeypatch):
+    """An extension left from another checkout (a different buffer layout, or missing functions)
+    would be handed wrongly sized buffers: it is refused, with a warning, and BLAS is used."""
+    monkeypatch.setattr(smallk, "GRAM_CHUNK", smallk.GRAM_CHUNK * 2)
+    smallk.load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="another version of smallk.c"):
+            assert smallk.load() is None
+    finally:
+        monkeypatch.undo()
+        smallk.load.cache_clear()
+    assert smallk.load() is not None
+
+
 def test_switched_off_by_the_environment(monkeypatch, rng):
     """ADMM_XP_SMALLK=0: no C kernels, and the pass forms every product with BLAS."""
     monkeypatch.setenv("ADMM_XP_SMALLK", "0")

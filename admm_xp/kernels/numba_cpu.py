@@ -603,9 +603,9 @@ class NumbaKernels:
         """:meth:`hidden_block` that also forms m = W_l a_{l-1} (and, with ``with_input_cross``, the
         new z_l a_{l-1}^T) slab by slab with the C kernels of :mod:`admm_xp.kernels.smallk`, so that
         neither m nor the slab of z leaves the core's cache in between; in float32 (see
-        :meth:`gram_kernel_for`) the Gram ``a_l a_l^T`` of each new slab too (``gram`` of the result). For a narrow next layer, no
-        bias and a narrow a_{l-1} where those kernels run; None otherwise (the pass then forms m
-        with BLAS and calls :meth:`hidden_block`)."""
+        :meth:`gram_kernel_for`) the Gram ``a_l a_l^T`` of each new slab too (``gram`` of the
+        result). For a narrow next layer, no bias and a narrow a_{l-1} where those kernels run;
+        None otherwise (the pass then forms m with BLAS and calls :meth:`hidden_block`)."""
         k = Wt.shape[0]
         if (not self.c_kernels_for(z_l, a_prev, bias, k) or not (_c_contiguous(z_next) and _c_contiguous(a_l))
                 or W_l.dtype != z_l.dtype):

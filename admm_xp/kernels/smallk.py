@@ -29,6 +29,7 @@ import functools
 import importlib.machinery
 import os
 import pathlib
+import warnings
 from typing import NamedTuple
 
 import numba.experimental.function_type  # noqa: F401  (registers numba's typing of WrapperAddressProtocol objects)
@@ -100,8 +101,15 @@ def load():
         lib = ctypes.CDLL(str(path))
     except OSError:
         return None
-    if (not lib.smallk_supported() or lib.smallk_max_k() != MAX_K or lib.smallk_gram_dp(1) != GRAM_PANEL
-            or lib.smallk_gram_chunk() != GRAM_CHUNK):
+    if not lib.smallk_supported():
+        return None
+    try:  # the layout this module assumes; the buffers it hands the Gram kernel are sized by it
+        same = (lib.smallk_max_k(), lib.smallk_gram_dp(1), lib.smallk_gram_chunk()) == (MAX_K, GRAM_PANEL, GRAM_CHUNK)
+    except AttributeError:
+        same = False
+    if not same:
+        warnings.warn(f"admm_xp: {path.name} was built from another version of smallk.c; using BLAS instead "
+                      "of its kernels (rebuild it: pip install -e . in the source tree)", RuntimeWarning, stacklevel=2)
         return None
     vp, i, sz = ctypes.c_void_p, ctypes.c_int, ctypes.c_ssize_t
     out = {}

@@ -21,6 +21,10 @@ def test_bench_record_is_consistent(tmp_path):
     r = json.loads(out.read_text())
     for key in ("time_per_iter_s", "gemm_fraction", "floor_ratio", "speedup_vs_naive", "peak_memory_ratio", *SCHEMA_KEYS):
         assert key in r, key
+    # the rates are measured before and after the iterations; the floors use the faster measurement
+    for m, key in ((r["gemm"], "gflops"), (r["bandwidth"], "GBps")):
+        assert len(m["measured"]) == 2 and m[key] == max(m["measured"])
+    assert "before and after the iterations" in res.stdout
     widths = (28, 40, 1)
     flops = costmodel.flops_per_sample(widths)["total"] * 4000 + costmodel.fixed_flops(widths)
     assert r["flops_per_iter"] == pytest.approx(flops)

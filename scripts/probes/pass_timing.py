@@ -11,7 +11,9 @@ committed one on the same machine, one after the other:
     python scripts/probes/pass_timing.py                       # the variant
     git apply -R scripts/probes/stream_stores.patch
 
-``--gram blas`` sums the float32 Gram with BLAS instead of the C kernel (compare with the default).
+``--gram blas`` sums the float32 Gram with BLAS instead of the C kernel (compare with the default);
+``--c-slab-bytes B`` sets the slab budget of the loop with the C kernels (default 524288: 256 columns
+in float32, 128 in float64 at 300 rows; twice that doubles them).
 ``--cross as-written`` / ``--cross turned`` override the kernel set's choice of orientation for
 the cross sums ``z a^T`` (``NumbaKernels.turn_cross``), to compare the two.
 
@@ -45,7 +47,11 @@ def main() -> None:
                    help="orientation of z a^T: the kernel set's choice, z a^T, or (a z^T)^T")
     p.add_argument("--gram", choices=["kernel", "blas"], default="kernel",
                    help="float32 Gram a a^T: the kernel set's choice (the C kernel where it runs), or BLAS")
+    p.add_argument("--c-slab-bytes", type=int, default=None,
+                   help="budget for the slab of z in the loop with the C kernels (numba_cpu.C_SLAB_BYTES)")
     args = p.parse_args()
+    if args.c_slab_bytes is not None:
+        numba_cpu.C_SLAB_BYTES = args.c_slab_bytes
     if args.gram == "blas":
         numba_cpu.GRAM_ROWS = (1, 0)  # no width qualifies
 

@@ -39,10 +39,10 @@ FUSED_ACTIVATION_MAX_K = 8
 SLAB_BYTES = 1 << 20
 SLAB_MIN, SLAB_MAX = 64, 1024
 # The same for the loop with the C kernels (layer_block): there m, the slab of a and the Gram
-# kernel's buffers share L2 with the slab of z, so the slab is half as wide. Measured at the
-# HIGGS shape (two threads, 100k columns each, ms per pass of the loop with every C kernel):
-# float32 143-154 with 128 columns, 125-138 with 256 (chosen), 134-147 with 512; float64
-# 177-179 with 64, 125-130 with 128 (chosen), 144-150 with 256.
+# kernel's buffers share L2 with the slab of z, so the slab is half as wide. The layer-1 pass at
+# the HIGGS shape (two threads, scripts/probes/pass_timing.py --c-slab-bytes, results/bench/
+# probes/c_slab.txt): float32 154 ms with 128 columns, 137-138 with 256 (chosen), 146-147 with
+# 512; float64 329-330 ms with 64, 277-280 with 128 (chosen), 297 with 256.
 C_SLAB_BYTES = 1 << 19
 # Hidden-layer widths whose float32 Gram the C kernel sums (layer_block; BLAS's syrk otherwise).
 # One core, a of d x 4,096 in cache, GFLOP/s kernel / syrk (development machine, AVX-512):

@@ -16,9 +16,9 @@
  * slabs of a block, then adds it into float64. */
 #define GP 32
 #define GNR 12
-/* Columns per packed chunk: the layer-1 pass at the HIGGS shape (two threads, 100k columns each,
- * scripts/probes/pass_timing.py --dtype float32) took 140-142 ms with 128 (one chunk's panel,
- * 16 KiB, stays in L1 across a row of tiles), 143-157 with 256, 145 with 64. */
+/* Columns per packed chunk (one chunk's panel, 16 KiB at 128, stays in L1 across a row of tiles):
+ * the layer-1 pass at the HIGGS shape, two threads, took 134-137 ms with 128, 138 with 256 and
+ * 137-140 with 64 (results/bench/probes/gram_chunk.txt; a small difference). */
 #define GKC 128
 
 static inline int gram_dp(int d) { return (d + GP - 1) / GP * GP; }

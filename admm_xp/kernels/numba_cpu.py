@@ -48,6 +48,7 @@ C_SLAB_BYTES = 1 << 19
 # One core, a of d x 4,096 in cache, GFLOP/s kernel / syrk (development machine, AVX-512):
 # d = 16: 21 / 26; 32: 58 / 41; 64: 107 / 69; 300: 168 / 135; 512: 171 / 156; 1,000: 163 / 167.
 GRAM_ROWS = (32, 768)
+_NO_BUFFER = np.zeros(0, dtype=np.float32)  # the Gram kernel's buffers where it is not called
 
 
 def slab_columns(rows: int, itemsize: int, budget: int = SLAB_BYTES) -> int:
@@ -521,12 +522,16 @@ class NumbaKernels:
         _add_into(out, h)
         return out
 
+    def _loaded(self):
+        """The C kernels of :mod:`.smallk` (``smallk.load()``, looked up on first use), or None."""
+        if self._smallk is False:
+            self._smallk = smallk.load()
+        return self._smallk
+
     def _smallk_for(self, z, a):
         """The C kernels (wa, zat) for z of d x N and a of K x N (whole C-contiguous arrays of one
         dtype, K <= smallk.MAX_K), or None where they do not apply: then BLAS does these products."""
-        if self._smallk is False:
-            self._smallk = smallk.load()
-        if (self._smallk is None or not (_c_contiguous(z) and _c_contiguous(a)) or z.dtype != a.dtype
+        if (self._loaded() is None or not (_c_contiguous(z) and _c_contiguous(a)) or z.dtype != a.dtype
                 or z.dtype.name not in self._smallk or a.shape[0] > smallk.MAX_K or z.shape[1] != a.shape[1]):
             return None
         return self._smallk[z.dtype.name]
@@ -541,9 +546,7 @@ class NumbaKernels:
     def gram_kernel_for(self, a) -> bool:
         """Whether :meth:`layer_block` sums the Gram of its layer state a (d x N) with the C kernel
         (float32, GRAM_ROWS[0] <= d <= GRAM_ROWS[1]) rather than leaving it to BLAS."""
-        if self._smallk is False:
-            self._smallk = smallk.load()
-        return (self._smallk is not None and _c_contiguous(a) and a.dtype.name in self._smallk
+        return (self._loaded() is not None and _c_contiguous(a) and a.dtype.name in self._smallk
                 and self._smallk[a.dtype.name].gram is not None and GRAM_ROWS[0] <= a.shape[0] <= GRAM_ROWS[1])
 
     def c_kernels_for(self, z, a_prev, bias: bool, next_width: int) -> bool:
@@ -620,7 +623,7 @@ class NumbaKernels:
         in_cross = np.zeros((d, a_prev.shape[0])) if with_input_cross else np.zeros((0, 0))
         bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
         with_gram = self.gram_kernel_for(a_l)
-        gram_p, gram_c = self._gram_buffers(d) if with_gram else (np.zeros(0, np.float32), np.zeros(0, np.float32))
+        gram_p, gram_c = self._gram_buffers(d) if with_gram else (_NO_BUFFER, _NO_BUFFER)
         act, pre = _hidden_block_small_c(z_l, z_next, a_l, a_prev, np.ascontiguousarray(W_l), mbuf, j0, n,
                                          np.ascontiguousarray(Wt), bvec, np.ascontiguousarray(P), t(gamma), t(beta),
                                          t(0), r, cross, fns.wa, fns.zat, in_cross, bool(with_input_cross),

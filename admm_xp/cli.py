@@ -27,17 +27,23 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="higgs-sample", metavar="NAME|FILE",
                    help="higgs-sample (embedded real HIGGS rows, default), higgs (full UCI file in --data-dir), "
-                        "svhn / svhn10 (SVHN .mat files in --data-dir: digit 0 vs 2 / all ten digits), synthetic, "
-                        "synthetic-svhn, synthetic-multiclass, or a .csv (label column first) / .npz (X, y) file")
+                        "svhn / svhn10 (SVHN .mat files in --data-dir: digit 0 vs 2 / all ten digits), "
+                        "mnist / fashion-mnist (IDX files in --data-dir), digits (scikit-learn's 8x8 digits; "
+                        "needs scikit-learn), synthetic, synthetic-svhn, synthetic-multiclass, "
+                        "or a .csv (label column first) / .npz (X, y) file")
     g.add_argument("--test", dest="test_path", metavar="FILE",
                    help="test split for a file --dataset (default: a seeded 20%% of its rows is held out)")
-    g.add_argument("--data-dir", metavar="DIR", help="folder with the full HIGGS / SVHN files (see `admm-xp data fetch`)")
+    g.add_argument("--data-dir", metavar="DIR",
+                   help="folder with the full HIGGS / SVHN / MNIST / Fashion-MNIST files (see `admm-xp data fetch`)")
     g.add_argument("--n-train", type=int, metavar="N", help="use only the first N training samples")
     g.add_argument("--n-test", type=int, metavar="N", help="test samples of a synthetic data set")
     g.add_argument("--label-col", type=int, default=0, metavar="I",
                    help="column of the label in a CSV file (0 = first, -1 = last; default 0)")
     g.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
                    help="share of a file's rows held out for testing when --test is not given (default 0.2)")
+    g.add_argument("--standardize", choices=("features", "global", "none"), default="features",
+                   help="features: each feature by its training mean and std, the std floored at 0.1 of the median "
+                        "feature's (default); global: one mean and std for all features (pixels); none: raw values")
 
 
 def add_device_options(p: argparse.ArgumentParser) -> None:
@@ -221,7 +227,7 @@ def setup_run(args, comm):
     ds = load_dataset(
         args.dataset, test_path=args.test_path, n_train=args.n_train, n_test=getattr(args, "n_test", None),
         data_dir=args.data_dir, label_col=args.label_col, seed=getattr(args, "data_seed", 0),
-        test_fraction=args.test_fraction, comm=comm,
+        test_fraction=args.test_fraction, standardize=getattr(args, "standardize", "features"), comm=comm,
     )
     return backend, ds
 
@@ -373,11 +379,14 @@ def cmd_predict(args, comm) -> int:
 def add_data_parser(sub) -> None:
     p = sub.add_parser("data", help="download the full data sets")
     dsub = p.add_subparsers(dest="data_cmd", metavar="fetch")
-    f = dsub.add_parser("fetch", help="download HIGGS or SVHN with progress, resume and checksum verification",
+    f = dsub.add_parser("fetch", help="download HIGGS, SVHN, MNIST or Fashion-MNIST with progress, resume and checksum "
+                                      "verification",
                         description="Download a full data set. HIGGS.csv.gz (about 2.6 GB) is converted once to "
-                                    "HIGGS.npy for fast, sharded loads; SVHN's train, test and extra .mat files are "
-                                    "stored as they are. An interrupted download resumes when run again.")
-    f.add_argument("name", choices=("higgs", "svhn"), help="data set")
+                                    "HIGGS.npy for fast, sharded loads; SVHN's train, test and extra .mat files and "
+                                    "the four gzip IDX files of MNIST or Fashion-MNIST are stored as they are (MNIST "
+                                    "and Fashion-MNIST use the same file names: give each its own --data-dir). An "
+                                    "interrupted download resumes when run again.")
+    f.add_argument("name", choices=("higgs", "svhn", "mnist", "fashion-mnist"), help="data set")
     f.add_argument("--data-dir", required=True, metavar="DIR", help="where to store the files")
     f.add_argument("--base-url", metavar="URL", help="a mirror holding the same file names (default: the official sources)")
     f.add_argument("--no-convert", action="store_true", help="HIGGS: keep only the .csv.gz (no HIGGS.npy)")

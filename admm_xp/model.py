@@ -113,3 +113,6 @@ class Network:
             d = w.shape[0]
         if self.scale.shape != self.mean.shape:
             raise DataError("model file is inconsistent: mean and scale differ in shape")
+        if not (np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.scale)) and np.all(self.scale > 0)):
+            raise DataError("model file is inconsistent: its feature mean or scale is not finite (or a scale is <= 0); "
+                            "train the model again")

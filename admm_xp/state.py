@@ -7,6 +7,7 @@ from typing import Any
 import array_api_compat as aac
 
 from . import rng, updates
+from .linalg import INPUT_GRAM
 from .linalg import solve_dtype as _solve_dtype
 
 
@@ -82,7 +83,7 @@ def make_problem(X, S, offset, n_global, cfg, xp, comm) -> Problem:
     G, sums, n = gram_sums(X, xp)
     G, sums, n = comm.allreduce_arrays([G, sums, n], xp)
     G = updates.gram_with_bias(G, sums, n, cfg.bias, xp)
-    prob.gram_factor_X = updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp)
+    prob.gram_factor_X = updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp, what=INPUT_GRAM)
     return prob
 
 

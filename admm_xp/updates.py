@@ -76,9 +76,9 @@ def cross_with_bias(C, zsums, bias: bool, xp):
     return xp.concat([C, zsums[:, None]], axis=1) if bias else C
 
 
-def gram_factor(G, ridge, xp):
-    """Cholesky factor of the (regularised) Gram matrix, in G's dtype."""
-    return cholesky(regularised(G, ridge, xp), xp)
+def gram_factor(G, ridge, xp, what=None):
+    """Cholesky factor of the (regularised) Gram matrix, in G's dtype (``what`` names it in errors)."""
+    return cholesky(regularised(G, ridge, xp), xp, what=what)
 
 
 def weights_from_sums(C, Lg, xp, dtype):

@@ -126,7 +126,7 @@ def cmd_tune(args, comm) -> int:
     configure_threads(comm)
     ds = load_dataset(args.dataset, test_path=args.test_path, n_train=args.n_train, n_test=args.n_test,
                       data_dir=args.data_dir, label_col=args.label_col, test_fraction=args.test_fraction,
-                      validation=args.validation, comm=comm)
+                      validation=args.validation, standardize=args.standardize, comm=comm)
     dd = to_device(ds, backend, dtype)
     lead = comm.rank == 0
     rows = []

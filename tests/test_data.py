@@ -206,4 +206,144 @@ def test_constant_feature_is_standardised_to_zero(tmp_path, rng):
     X[:, 1] = 5.0
     np.savez(tmp_path / "c.npz", X=X, y=(X[:, 0] > 0).astype(int))
     ds = load_dataset(str(tmp_path / "c.npz"))
-    assert np.all(ds.X_train[:, 1] == 0) and ds.scale[1] == 1.0
+    assert np.all(ds.X_train[:, 1] == 0)
+    # its scale is the floor (a tenth of the typical std), not 1 in whatever unit the column has
+    typical = np.median(np.std(np.load(tmp_path / "c.npz")["X"][:, [0, 2]], axis=0))
+    assert 0.05 * typical < ds.scale[1] < 0.2 * typical
+
+
+# digits ------------------------------------------------------------------------------
+def test_digits_is_sklearns_stratified_split():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    ds = load_dataset("digits", standardize="none")
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+    assert (ds.n_train, ds.n_test, ds.n_features, ds.n_classes) == (1257, 540, 64, 10)
+    assert ds.X_train.shape == (1257, 64) and ds.X_test.shape == (540, 64)
+    assert not ds.synthetic
+    np.testing.assert_array_equal(ds.X_train, Xtr)  # the very rows, in sklearn's order
+    np.testing.assert_array_equal(ds.X_test, Xte)
+    np.testing.assert_array_equal(ds.y_train, ytr)
+    np.testing.assert_array_equal(ds.y_test, yte)
+    assert set(np.unique(ds.y_train)) == set(range(10))
+
+
+def test_digits_sharded_over_two_ranks_is_the_whole():
+    from simcomm import run_ranks
+
+    one = load_dataset("digits")
+    parts = run_ranks(2, lambda comm: load_dataset("digits", comm=comm))
+    assert [p.train_offset for p in parts] == [0, 628] and [p.X_train.shape[0] for p in parts] == [628, 629]
+    assert all(p.n_train == 1257 and p.n_test == 540 for p in parts)
+    np.testing.assert_allclose(np.concatenate([p.X_train for p in parts]), one.X_train, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.concatenate([p.X_test for p in parts]), one.X_test, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(np.concatenate([p.y_train for p in parts]), one.y_train)
+    np.testing.assert_array_equal(np.concatenate([p.y_test for p in parts]), one.y_test)
+    for p in parts:  # statistics of the whole training split, reduced over the ranks
+        np.testing.assert_allclose(p.mean, one.mean, rtol=1e-12)
+        np.testing.assert_allclose(p.scale, one.scale, rtol=1e-12)
+
+
+def test_digits_without_scikit_learn_is_a_one_line_error(monkeypatch):
+    import sys
+
+    for mod in ("sklearn", "sklearn.datasets", "sklearn.model_selection"):
+        monkeypatch.setitem(sys.modules, mod, None)  # import now raises ImportError
+    with pytest.raises(DataError) as err:
+        load_dataset("digits")
+    assert "pip install scikit-learn" in str(err.value) and "\n" not in str(err.value)
+
+
+# standardisation ---------------------------------------------------------------------
+def _pixels(rng, n=40_000, d=8):
+    """Image-like rows: pixels 0..255, and a border pixel that is 255 in one row and 0 elsewhere."""
+    X = rng.integers(0, 256, (n, d)).astype(np.float64)
+    X[:, 0] = 0.0
+    X[17, 0] = 255.0
+    return X
+
+
+def test_a_near_constant_feature_is_not_blown_up(tmp_path, rng):
+    X = _pixels(rng)
+    y = (X[:, 1] > 127).astype(int)
+    Xt = X[:500].copy()
+    Xt[3, 0] = 255.0
+    np.savez(tmp_path / "tr.npz", X=X, y=y)
+    np.savez(tmp_path / "te.npz", X=Xt, y=y[:500])
+    unfloored = np.max(np.abs((X[:, 0] - X[:, 0].mean()) / X[:, 0].std()))
+    assert unfloored > 150  # plain per-feature standardisation: sqrt(n) = 200
+    ds = load_dataset(str(tmp_path / "tr.npz"), test_path=str(tmp_path / "te.npz"))
+    assert np.max(np.abs(ds.X_train)) < 40  # 255 / (0.1 * the typical std of about 74)
+    assert ds.scale[0] == pytest.approx(datasets.SCALE_FLOOR * np.median(X.std(axis=0)), rel=1e-9)
+    np.testing.assert_allclose(ds.X_train[:, 1:].std(axis=0), 1.0, rtol=1e-9)  # ordinary pixels: unit variance
+    np.testing.assert_allclose(ds.X_test, (Xt - ds.mean) / ds.scale, rtol=1e-12)  # training statistics only
+
+
+def test_global_and_no_standardisation(tmp_path, rng):
+    X = _pixels(rng, n=2000)
+    np.savez(tmp_path / "p.npz", X=X, y=(X[:, 1] > 127).astype(int))
+    g = load_dataset(str(tmp_path / "p.npz"), standardize="global")
+    Xtr = np.concatenate([g.X_train, g.X_test]) * g.scale + g.mean  # undo: recovers raw rows
+    assert g.mean.shape == g.scale.shape == (8,) and np.ptp(g.mean) == 0 and np.ptp(g.scale) == 0
+    raw_train = Xtr[: g.n_train]
+    assert g.mean[0] == pytest.approx(raw_train.mean(), rel=1e-12) and g.scale[0] == pytest.approx(raw_train.std(), rel=1e-12)
+    assert g.standardize == "global" and g.describe()["standardize"] == "global"
+    n = load_dataset(str(tmp_path / "p.npz"), standardize="none")
+    assert np.all(n.mean == 0) and np.all(n.scale == 1) and set(np.unique(n.X_train[:, 1])) <= set(range(256))
+    with pytest.raises(DataError, match="unknown standardisation 'pixels'"):
+        load_dataset(str(tmp_path / "p.npz"), standardize="pixels")
+
+
+@pytest.mark.parametrize("mode", datasets.STANDARDIZE)
+def test_the_saved_model_applies_every_standardisation(tmp_path, rng, mode):
+    from admm_xp.model import Network
+
+    X = _pixels(rng, n=600)
+    np.savez(tmp_path / "p.npz", X=X, y=(X[:, 1] > 127).astype(int))
+    ds = load_dataset(str(tmp_path / "p.npz"), standardize=mode)
+    net = Network(weights=[np.zeros((1, 8))], bias=False, mean=ds.mean, scale=ds.scale, classes=np.arange(2))
+    net.save(str(tmp_path / "m.npz"))
+    back = Network.load(str(tmp_path / "m.npz"))
+    np.testing.assert_array_equal(back.mean, ds.mean)
+    np.testing.assert_array_equal(back.scale, ds.scale)
+    assert back.mean.shape == back.scale.shape == (8,)
+    assert np.all(np.isfinite(back.mean)) and np.all(np.isfinite(back.scale)) and np.all(back.scale > 0)
+    raw_test = ds.X_test * ds.scale + ds.mean  # the held-out raw rows
+    np.testing.assert_allclose(back.standardise(raw_test), ds.X_test, atol=1e-9)
+
+
+def test_a_model_file_with_a_non_finite_scale_is_refused(tmp_path):
+    from admm_xp.model import Network
+
+    for mean, scale in ((np.array([0.0, np.inf]), np.ones(2)), (np.zeros(2), np.array([1.0, np.nan])),
+                        (np.zeros(2), np.array([1.0, 0.0]))):
+        net = Network(weights=[np.zeros((1, 2))], bias=False, mean=mean, scale=scale, classes=np.arange(2))
+        net.save(str(tmp_path / "m.npz"))
+        with pytest.raises(DataError, match="mean or scale is not finite"):
+            Network.load(str(tmp_path / "m.npz"))
+
+
+@pytest.mark.parametrize("mode", datasets.STANDARDIZE)
+def test_values_that_overflow_the_statistics_are_refused(tmp_path, rng, mode):
+    X = rng.normal(size=(100, 3))
+    X[7, 1] = 1e300  # finite, but its square is not
+    np.savez(tmp_path / "big.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    with pytest.raises(DataError) as err:
+        load_dataset(str(tmp_path / "big.npz"), standardize=mode)
+    msg = str(err.value)
+    assert "feature 2 " in msg and "1e+300" in msg and "rescale" in msg and "\n" not in msg
+
+
+def test_cli_train_takes_the_standardisation_into_the_model(tmp_path):
+    from admm_xp.cli import main
+    from admm_xp.model import Network
+
+    model = tmp_path / "m.npz"
+    rc = main(["train", "--dataset", "digits", "--standardize", "global", "--hidden", "8", "--iters", "2",
+               "--quiet", "--save-model", str(model)])
+    assert rc == 0
+    net = Network.load(str(model))
+    assert net.mean.shape == (64,) and np.ptp(net.mean) == 0 and np.ptp(net.scale) == 0
+    assert net.mean[0] == pytest.approx(datasets.digits_split()[0].mean(), rel=1e-12)

@@ -12,6 +12,14 @@ ranks). Names:
                   split: the last 500,000 rows are the test set.
 ``svhn``          SVHN cropped digits in ``--data-dir`` (train/extra/test_32x32.mat),
                   the paper's task: digit 0 against digit 2, train + extra for training.
+                  ``svhn10``: all ten digits.
+``mnist``, ``fashion-mnist``: the four IDX files in ``--data-dir`` (made by
+                  ``admm-xp data fetch mnist``), the official 60,000 / 10,000
+                  split, 784 pixel values, ten classes (see :mod:`admm_xp.data.mnist`).
+``digits``        scikit-learn's bundled 8 x 8 handwritten digits (1,797 real
+                  rows, 64 pixel values 0..16, ten classes; needs scikit-learn):
+                  ``train_test_split(test_size=0.3, stratify=y, random_state=0)``,
+                  1,257 training and 540 test rows.
 ``synthetic``, ``synthetic-svhn``, ``synthetic-multiclass``: seeded
                   generators (see :mod:`admm_xp.data.synthetic`).
 a file path       the user's CSV (label column first unless ``label_col``) or
@@ -32,7 +40,8 @@ from ..errors import DataError
 from . import files, synthetic
 from .shard import row_range
 
-NAMED = ("higgs-sample", "higgs", "svhn", "svhn10", "synthetic", "synthetic-svhn", "synthetic-multiclass")
+NAMED = ("higgs-sample", "higgs", "svhn", "svhn10", "mnist", "fashion-mnist", "digits", "synthetic", "synthetic-svhn",
+         "synthetic-multiclass")
 HIGGS_ROWS = 11_000_000
 HIGGS_TEST_ROWS = 500_000
 
@@ -55,6 +64,7 @@ class Dataset:
     source: str = ""
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
+    standardize: str = ""  # how mean and scale were chosen (see standardise)
     notes: list = field(default_factory=list)
 
     def describe(self) -> dict:
@@ -66,6 +76,7 @@ class Dataset:
             "n_classes": self.n_classes,
             "synthetic": self.synthetic,
             "source": self.source,
+            "standardize": self.standardize,
         }
 
 
@@ -86,6 +97,7 @@ def load_dataset(
     test_fraction: float = 0.2,
     allow_multiclass: bool = True,
     validation: float | None = None,
+    standardize: str = "features",
     comm=None,
 ) -> Dataset:
     """This rank's standardised shard of data set ``name`` (see the module docstring).
@@ -93,9 +105,12 @@ def load_dataset(
     ``validation=f`` carves a seeded fraction f of the *training* rows (chosen
     by a hash of their index, so independent of the rank count) and returns it
     as the test split; the real test split is then never read. Sweeps score
-    hyper-parameters this way.
+    hyper-parameters this way. ``standardize`` is ``"features"``, ``"global"``
+    or ``"none"`` (see :func:`standardise`).
     """
     comm = comm or LocalComm()
+    if standardize not in STANDARDIZE:
+        raise DataError(f"unknown standardisation {standardize!r}: use one of {', '.join(STANDARDIZE)}")
     if n_train is not None and n_train < 1:
         raise DataError(f"--n-train must be >= 1, got {n_train}")
     if n_test is not None and n_test < 1:
@@ -108,6 +123,12 @@ def load_dataset(
         from .svhn import load_svhn
 
         ds = load_svhn(data_dir, n_train, comm, multiclass=name == "svhn10")
+    elif name in ("mnist", "fashion-mnist"):
+        from .mnist import load_mnist
+
+        ds = load_mnist(name, data_dir, n_train, comm)
+    elif name == "digits":
+        ds = _digits(n_train, comm)
     elif name in synthetic.TASKS:
         ds = _synthetic(name, seed, n_train, n_test, comm)
     elif os.path.splitext(name)[1] or os.path.sep in name or os.path.exists(name):
@@ -117,7 +138,7 @@ def load_dataset(
     if validation is not None:
         _carve_validation(ds, validation, seed, comm)
     _validate(ds, comm, allow_multiclass)
-    standardise(ds, comm)
+    standardise(ds, comm, standardize)
     return ds
 
 
@@ -174,6 +195,29 @@ def _full_higgs(data_dir, n_train, comm) -> Dataset:
         name="higgs", X_train=train[:, 1:].astype(np.float32), y_train=train[:, 0].astype(np.int64),
         X_test=test[:, 1:].astype(np.float32), y_test=test[:, 0].astype(np.int64),
         n_train=n_tr, n_test=HIGGS_TEST_ROWS, train_offset=a, n_classes=2, n_features=28, source=source,
+    )
+
+
+def digits_split():
+    """(X_train, X_test, y_train, y_test) of scikit-learn's 8 x 8 digits: a stratified 70/30 split, seed 0."""
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        raise DataError("--dataset digits needs scikit-learn, which is not installed: pip install scikit-learn") from None
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+
+
+def _digits(n_train, comm) -> Dataset:
+    Xtr, Xte, ytr, yte = digits_split()  # every rank makes the whole (small) split and keeps its rows
+    n_tr = min(n_train or len(ytr), len(ytr))
+    a, b = row_range(n_tr, comm.rank, comm.size)
+    c, d = row_range(len(yte), comm.rank, comm.size)
+    return Dataset(
+        name="digits", X_train=Xtr[a:b], y_train=ytr[a:b].astype(np.int64), X_test=Xte[c:d],
+        y_test=yte[c:d].astype(np.int64), n_train=n_tr, n_test=len(yte), train_offset=a, n_classes=10, n_features=64,
+        source="scikit-learn's 8x8 handwritten digits (UCI optdigits test set; 70/30 stratified split, random_state 0)",
     )
 
 
@@ -363,22 +407,94 @@ def _validate(ds: Dataset, comm, allow_multiclass: bool) -> None:
     ds.n_train, ds.n_test = sum(n_tr), sum(n_te)
 
 
-def standardise(ds: Dataset, comm) -> None:
-    """Centre and scale every feature by the training split's mean and std (over all ranks).
+STANDARDIZE = ("features", "global", "none")
+SCALE_FLOOR = 0.1  # a feature's scale is at least this times the median std of the non-constant features
 
-    A constant feature keeps scale 1 (it becomes all zeros). Test rows use the
-    training statistics only.
+
+def standardise(ds: Dataset, comm, mode: str = "features") -> None:
+    """Centre and scale the features with statistics of the training split (summed over ranks).
+
+    ``features`` (default): each feature by its own mean and std, the std
+    floored at ``SCALE_FLOOR`` (0.1) times the median std of the
+    non-constant features. Without the floor a near-constant feature (a
+    border pixel that is almost always 0) is blown up to values of order
+    sqrt(n); with it no feature is amplified more than ten times as much as
+    the typical one, and a feature whose spread is at least a tenth of the
+    typical spread (every HIGGS feature) still gets unit variance. A
+    constant feature becomes all zeros (its scale is the floor, so a test
+    value off that constant is measured in the typical unit).
+    ``global``: one mean and one std of all training values, for features in
+    one unit such as pixels (their relative brightness is kept).
+    ``none``: the values as they are.
+
+    ``ds.mean`` and ``ds.scale`` always hold d entries (one value repeated
+    for ``global``; 0 and 1 for ``none``) and are finite: a feature whose
+    statistics overflow float64 is refused with a DataError naming it. Test
+    rows use the training statistics only.
     """
+    if mode not in STANDARDIZE:
+        raise DataError(f"unknown standardisation {mode!r}: use one of {', '.join(STANDARDIZE)}")
+    d, n = ds.n_features, float(ds.n_train)
     X = ds.X_train.astype(np.float64, copy=False)
-    d = ds.n_features
-    s1 = X.sum(axis=0) if X.size else np.zeros(d)
-    n = float(ds.n_train)
-    sums = comm.allreduce_scalars([*s1])
-    mean = np.array(sums) / n
-    s2 = ((X - mean) ** 2).sum(axis=0) if X.size else np.zeros(d)
-    var = np.array(comm.allreduce_scalars([*s2])) / n
-    scale = np.sqrt(var)
-    scale[~(scale > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
-    ds.mean, ds.scale = mean, scale
-    ds.X_train = ((X - mean) / scale).astype(np.float64)
-    ds.X_test = ((ds.X_test.astype(np.float64) - mean) / scale).astype(np.float64) if ds.X_test.size else ds.X_test.reshape(0, d).astype(np.float64)
+
+    def column_sums(f, block=1 << 16):  # sums of f(rows) over all ranks, a block of rows at a time (bounded memory)
+        local = np.zeros(d)
+        for i in range(0, X.shape[0], block):
+            local += f(X[i : i + block]).sum(axis=0)
+        return np.array(comm.allreduce_scalars([*local]))
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        feature_mean = column_sums(lambda x: x) / n
+        own = column_sums(lambda x: (x - feature_mean) ** 2)  # each feature about its own mean
+        centre = {"features": feature_mean, "global": np.full(d, np.mean(feature_mean)), "none": np.zeros(d)}[mode]
+        s2 = own if mode == "features" else column_sums(lambda x: (x - centre) ** 2)
+    finite = np.isfinite(feature_mean) & np.isfinite(own) & (np.isfinite(s2) if mode == "none" else True)
+    _check_magnitudes(ds, comm, finite)
+    if mode == "features":
+        std = np.sqrt(s2 / n)
+        scale = np.maximum(std, scale_floor(std, feature_mean))
+    elif mode == "global":
+        std = float(np.sqrt(np.sum(s2) / (n * d)))
+        if not np.isfinite(std):
+            raise DataError(f"{ds.name}: the features together are too large to standardise globally (their sum of "
+                            "squares overflows float64); use --standardize features, or rescale the data")
+        scale = np.full(d, std if std > 1e-12 * max(1.0, abs(centre[0])) else 1.0)
+    else:
+        scale = np.ones(d)
+    ds.mean, ds.scale, ds.standardize = centre, scale, mode
+    ds.X_train = ((X - centre) / scale).astype(np.float64)
+    Xt = ds.X_test.astype(np.float64) if ds.X_test.size else ds.X_test.reshape(0, d).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ds.X_test = (Xt - centre) / scale
+    bad = comm.allreduce_scalars([float(np.count_nonzero(~np.isfinite(ds.X_test)))])[0]
+    if bad:
+        raise DataError(f"{ds.name}: {int(bad)} standardised test values overflow float64 (test features far outside "
+                        "the training range); rescale those features in both splits")
+
+
+def scale_floor(std: np.ndarray, mean: np.ndarray) -> float:
+    """``SCALE_FLOOR`` times the median std of the non-constant features (1 when every feature is constant).
+
+    A feature counts as constant when its std is below 1e-12 of its magnitude
+    (rounding); it then becomes all zeros whatever its scale.
+    """
+    varying = std[std > 1e-12 * np.maximum(1.0, np.abs(mean))]
+    return SCALE_FLOOR * float(np.median(varying)) if varying.size else 1.0
+
+
+def _check_magnitudes(ds: Dataset, comm, finite: np.ndarray) -> None:
+    """Refuse features whose mean or sum of squares overflows float64 (every rank sees the same sums).
+
+    With ``none`` the sum of squares is the diagonal of the input Gram matrix X X^T, so it must be finite too.
+    """
+    if finite.all():
+        return
+    j = int(np.flatnonzero(~finite)[0])
+    X = ds.X_train
+    peak = comm.allreduce_max(float(np.max(np.abs(X[:, j]))) if X.shape[0] else 0.0)
+    more = int(np.count_nonzero(~finite)) - 1
+    raise DataError(
+        f"{ds.name}: feature {j + 1} (counted from 1, label excluded) holds values up to {peak:.3g}, too large to "
+        f"use (its sums of squares overflow float64){f'; so do {more} other feature(s)' if more else ''}; "
+        "rescale or drop it (e.g. divide by a power of 10)"
+    )

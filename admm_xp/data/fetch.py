@@ -3,7 +3,9 @@
 ``fetch("higgs", data_dir)`` downloads UCI HIGGS.csv.gz (about 2.6 GB) and
 converts it once to ``HIGGS.npy`` (float32, label first), which every rank can
 then memory-map by rows. ``fetch("svhn", data_dir)`` downloads the three SVHN
-cropped-digit .mat files. A partial download is kept as ``NAME.part`` and
+cropped-digit .mat files; ``fetch("mnist", ...)`` and ``fetch("fashion-mnist",
+...)`` the four gzip IDX files of each (about 12 MB and 30 MB; the same file
+names, so one folder each). A partial download is kept as ``NAME.part`` and
 resumed with an HTTP range request; a file is renamed into place only after
 its checksum matches, so ``data_dir`` never holds a corrupt file under a
 final name.
@@ -40,6 +42,26 @@ SOURCES = {
         Source("train_32x32.mat", "http://ufldl.stanford.edu/housenumbers/train_32x32.mat", "md5", "e26dedcc434d2e4c54c9b2d4a06d8373"),
         Source("test_32x32.mat", "http://ufldl.stanford.edu/housenumbers/test_32x32.mat", "md5", "eb5a983be6a315427106f1b164d9cef3"),
         Source("extra_32x32.mat", "http://ufldl.stanford.edu/housenumbers/extra_32x32.mat", "md5", "a93ce644f1a588dc4d68dda5feec44a7"),
+    ],
+    # md5 sums as published with torchvision's MNIST and FashionMNIST loaders. Both use the same
+    # four file names, so each needs its own --data-dir.
+    "mnist": [
+        Source(f"{stem}.gz", f"https://ossci-datasets.s3.amazonaws.com/mnist/{stem}.gz", "md5", digest)
+        for stem, digest in (
+            ("train-images-idx3-ubyte", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+            ("train-labels-idx1-ubyte", "d53e105ee54ea40749a09fcbcd1e9432"),
+            ("t10k-images-idx3-ubyte", "9fb629c4189551a2d022fa330f9573f3"),
+            ("t10k-labels-idx1-ubyte", "ec29112dd5afa0611ce80d1b7f02629c"),
+        )
+    ],
+    "fashion-mnist": [
+        Source(f"{stem}.gz", f"http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/{stem}.gz", "md5", digest)
+        for stem, digest in (
+            ("train-images-idx3-ubyte", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+            ("train-labels-idx1-ubyte", "25c81989df183df01b3e8a0aad5dffbe"),
+            ("t10k-images-idx3-ubyte", "bef4ecab320f06d8554ea6380940ec79"),
+            ("t10k-labels-idx1-ubyte", "bb300cfdad3c16e7a12a480ee83cd310"),
+        )
     ],
 }
 
@@ -159,14 +181,44 @@ def _verify_and_place(part: str, final: str, source: Source) -> str:
 
 def fetch(name: str, data_dir: str, *, base_url: str | None = None, quiet: bool = False, convert: bool = True,
           sources: dict | None = None) -> list[str]:
-    """Download data set ``name`` ("higgs" or "svhn") into ``data_dir``; returns the paths made."""
+    """Download data set ``name`` (a key of ``SOURCES``) into ``data_dir``; returns the paths made."""
     table = SOURCES if sources is None else sources
     if name not in table:
         raise DataError(f"unknown data set to fetch {name!r}: use one of {', '.join(sorted(table))}")
+    for src in table[name]:
+        _refuse_namesake(src, name, data_dir, table)
     paths = [download(src, data_dir, base_url=base_url, quiet=quiet) for src in table[name]]
     if name == "higgs" and convert:
         paths.append(convert_higgs(paths[0], os.path.join(data_dir, "HIGGS.npy"), quiet=quiet))
     return paths
+
+
+def identify(path: str, filename: str, table: dict | None = None) -> str | None:
+    """The data set whose published file ``filename`` the file at ``path`` is, or None.
+
+    Only files that several data sets publish under the same name (the MNIST
+    and Fashion-MNIST IDX files) are checked, so no large file is hashed.
+    """
+    table = SOURCES if table is None else table
+    owners = [(name, src) for name, srcs in table.items() for src in srcs if src.filename == filename]
+    if len(owners) < 2 or not os.path.exists(path):
+        return None
+    digests = {}
+    for name, src in owners:
+        if src.algorithm not in digests:
+            digests[src.algorithm] = file_digest(path, src.algorithm)
+        if digests[src.algorithm] == src.digest:
+            return name
+    return None
+
+
+def _refuse_namesake(source: Source, name: str, data_dir: str, table: dict) -> None:
+    """Stop before ``download`` calls another data set's file of the same name corrupt (and asks to delete it)."""
+    final = os.path.join(data_dir, source.filename)
+    owner = identify(final, source.filename, table)
+    if owner is not None and owner != name:
+        raise DataError(f"{final}: is {owner}'s file of the same name; fetch {name} into another folder, "
+                        f"e.g. --data-dir {os.path.join(data_dir, name)}")
 
 
 def convert_higgs(csv_path: str, npy_path: str, *, quiet: bool = False, chunk_rows: int = 250_000) -> str:

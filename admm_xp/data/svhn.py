@@ -4,8 +4,8 @@ Files (``admm-xp data fetch svhn --data-dir DIR``): train_32x32.mat,
 extra_32x32.mat, test_32x32.mat; ``X`` is (32, 32, 3, N) uint8 and ``y``
 (N, 1) in 1..10, where 10 means digit 0.
 
-``svhn``: the paper's binary task as inferred in ../shared/paper/algorithm.md,
-digit 0 (class 0) against digit 2 (class 1), training on train + extra and
+``svhn``: the paper's binary task as we read its description, digit 0
+(class 0) against digit 2 (class 1), training on train + extra and
 testing on test (5,893 test digits). ``svhn10``: all ten digits (class =
 digit). Features are the 3,072 raw pixel values (standardised later).
 

@@ -37,8 +37,8 @@ from .runrecord import write_json_atomic
 MANIFEST = "manifest.json"
 FORMAT = "admm_xp-checkpoint-1"
 # Settings that define the iterates; the run options (iters, target, logging) may change on resume.
-SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "bias", "init", "penalty_growth", "penalty_max",
-               "ridge", "weight_decay", "seed", "dtype", "block_size")
+SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "lagrangian", "dual_step", "loss", "bias", "init",
+               "penalty_growth", "penalty_max", "ridge", "weight_decay", "seed", "dtype", "block_size")
 
 
 def data_fingerprint(ds) -> dict:
@@ -90,6 +90,8 @@ def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapse
     shard = {f"a{l + 1}": to_host(a).T for l, a in enumerate(state.a)}
     shard.update({f"z{l + 1}": to_host(z).T for l, z in enumerate(state.z)})
     shard["lam"] = to_host(state.lam).T
+    shard.update({f"u{l + 1}": to_host(x).T for l, x in enumerate(state.u)})  # hidden multipliers (full Lagrangian)
+    shard.update({f"v{l + 1}": to_host(x).T for l, x in enumerate(state.v)})
     shard["columns"] = np.array([prob.offset, prob.offset + prob.n_local], dtype=np.int64)
     name = f"shard-{comm.rank:05d}.npz"
     _save_npz_atomic(os.path.join(sub, name), shard)
@@ -185,11 +187,17 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
     n_hidden = len(W) - 1
     rows = {**{f"a{l + 1}": W[l].shape[0] for l in range(n_hidden)}, **{f"z{l + 1}": W[l].shape[0] for l in range(len(W))},
             "lam": W[-1].shape[0]}
+    if cfg.hidden_multipliers:
+        rows.update({f"u{l + 1}": W[l].shape[0] for l in range(n_hidden)})
+        rows.update({f"v{l + 1}": W[l].shape[0] for l in range(n_hidden)})
     for key, d in rows.items():  # a rank whose new range holds no columns
         if key not in arrays:
             arrays[key] = xp.zeros((d, 0), dtype=dtype, device=device)
     state = ADMMState(W=W, a=[arrays[f"a{l + 1}"] for l in range(n_hidden)], z=[arrays[f"z{l + 1}"] for l in range(len(W))],
                       lam=arrays["lam"], iteration=int(meta["iteration"]))
+    if cfg.hidden_multipliers:
+        state.u = [arrays[f"u{l + 1}"] for l in range(n_hidden)]
+        state.v = [arrays[f"v{l + 1}"] for l in range(n_hidden)]
     return state, meta["history"], float(meta["elapsed_s"]), man
 
 

@@ -143,6 +143,16 @@ def add_train_parser(sub) -> None:
     g.add_argument("--init", choices=("gaussian", "forward"), default=None,
                    help="gaussian: a, z i.i.d. N(0,1) (the paper); forward: He-scaled random weights and one forward pass")
     g.add_argument("--multiplier", choices=("on", "off"), default=None, help="the output layer's Lagrange multiplier")
+    g.add_argument("--lagrangian", choices=("paper", "augmented", "full"), default=None,
+                   help="paper: the multiplier term <z_L, lambda> of Taylor et al., seen only by the z_L update; "
+                        "augmented: <z_L - W_L a, lambda>, so the output weights and the last activations fit "
+                        "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
+                        "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss")
+    g.add_argument("--dual-step", type=float, default=None, metavar="K",
+                   help="step of the hidden multipliers under --lagrangian full (1 = classical ADMM; default 0.3)")
+    g.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None,
+                   help="output loss: hinge (the paper's; one-vs-rest for C classes) or cross-entropy (logistic for two "
+                        "classes, softmax for C; a per-sample Newton prox)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
                    help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")
@@ -180,7 +190,7 @@ def config_from_args(args):
         beta=parse_floats(args.beta, "--beta") if args.beta is not None else None,
         warm_start=args.warm_start, weight_decay=args.weight_decay, penalty_growth=args.penalty_growth,
         penalty_max=args.penalty_max, bias=onoff[args.bias], init=args.init, multiplier=onoff[args.multiplier],
-        ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
+        lagrangian=args.lagrangian, dual_step=args.dual_step, loss=args.loss, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )
 
 

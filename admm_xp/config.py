@@ -8,16 +8,18 @@ from typing import Sequence
 from .errors import ConfigError
 
 INITS = ("gaussian", "forward")
+LAGRANGIANS = ("paper", "augmented", "full")
+LOSSES = ("hinge", "cross-entropy")
 
 # The paper's method, exactly: no bias, fixed penalties (gamma 10, beta 1, the
 # values of the paper's line of work), Gaussian initialisation, the output
 # multiplier after a warm start, plain least-squares weight updates.
 PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=False, init="gaussian",
-             penalty_growth=1.0, weight_decay=0.0)
+             penalty_growth=1.0, weight_decay=0.0, lagrangian="paper", dual_step=0.3, loss="hinge")
 # The best configuration measured by the sweeps in results/sweep/ (scored on
 # validation rows carved from the training split, never on a test split):
 # gamma = beta = 1 and a weight decay of 1 (see ADMMConfig.weight_decay).
-DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0)
+DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0, lagrangian="augmented")
 PRESETS = {"paper": PAPER, "default": DEFAULT}
 
 
@@ -66,6 +68,33 @@ class ADMMConfig:
     multiplier
         Keep the output-layer Lagrange multiplier (the paper's Bregman
         iteration); ``False`` never updates it (it stays 0).
+    lagrangian
+        Where the multiplier of the output constraint ``z_L = W_L a_{L-1}``
+        enters. ``"paper"``: the term ``<z_L, lambda>`` of Taylor et al., seen by
+        the z_L update alone. ``"augmented"``: the augmented Lagrangian's
+        ``<z_L - W_L a_{L-1}, lambda>`` (Hestenes 1969; Boyd et al. 2011, eq. 3.5), so
+        that the W_L and a_{L-1} updates fit ``z_L + lambda / (2 beta_L)`` instead
+        of ``z_L``. With the paper's form a fixed point only needs
+        ``lambda = -dloss(z_L)`` and ``z_L = W_L a_{L-1}``: the multiplier cancels
+        the loss's pull in the z_L update, the other blocks never see the labels
+        again, and long runs decay; with the augmented form the labels reach
+        the weights through lambda. ``"full"``: the augmented Lagrangian of every
+        constraint, with multipliers also on each hidden layer's
+        ``z_l = W_l a_{l-1}`` and ``a_l = h(z_l)`` (scaled: ``u_l``, ``v_l``), so that a
+        fixed point satisfies every constraint exactly and the per-sample
+        variables cannot absorb the loss (the penalty-only couplings of the
+        paper let ``a_l`` drift from ``h(W_l a_{l-1})`` until the ADMM variables fit
+        every training label while the feed-forward network does not).
+    dual_step
+        kappa, the step of the hidden layers' scaled multipliers under
+        ``lagrangian="full"``: ``u_l += kappa (z_l - W_l a_{l-1})``,
+        ``v_l += kappa (a_l - h(z_l))`` (1 is the classical ADMM step; smaller
+        steps damp the oscillation of this nonconvex splitting).
+    loss
+        The output loss: ``"hinge"`` (the paper's; one-vs-rest for C classes)
+        or ``"cross-entropy"`` (logistic for two classes, softmax for C), whose
+        z_L update is a per-sample proximal step by damped Newton
+        (:func:`admm_xp.updates.z_output_cross_entropy`).
     bias
         Append a constant row to every layer's input so every layer has a bias.
     init
@@ -105,6 +134,9 @@ class ADMMConfig:
     penalty_max: float = 1e4
     ridge: float = 1e-10
     weight_decay: float = DEFAULT["weight_decay"]
+    lagrangian: str = DEFAULT["lagrangian"]
+    dual_step: float = DEFAULT["dual_step"]
+    loss: str = DEFAULT["loss"]
     seed: int = 0
     dtype: str = "float64"
     block_size: int = CPU_BLOCK_SIZE
@@ -129,6 +161,13 @@ class ADMMConfig:
         object.__setattr__(self, "beta", beta)
         if not isinstance(self.warm_start, int) or isinstance(self.warm_start, bool) or self.warm_start < 0:
             raise ConfigError(f"warm_start must be an integer >= 0, got {self.warm_start!r}")
+        if self.lagrangian not in LAGRANGIANS:
+            raise ConfigError(f"lagrangian must be one of {', '.join(LAGRANGIANS)}, got {self.lagrangian!r}")
+        ds_ = float(self.dual_step)
+        if not (math.isfinite(ds_) and 0 < ds_ <= 2):
+            raise ConfigError(f"dual_step must be in (0, 2], got {self.dual_step!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.init not in INITS:
             raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         g = float(self.penalty_growth)
@@ -149,6 +188,16 @@ class ADMMConfig:
             raise ConfigError(f"block_size must be an integer >= 1, got {self.block_size!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+
+    @property
+    def augmented_output(self) -> bool:
+        """The output multiplier enters as <z_L - W_L a_{L-1}, lambda> (``lagrangian`` augmented or full)."""
+        return self.lagrangian != "paper"
+
+    @property
+    def hidden_multipliers(self) -> bool:
+        """Multipliers on the hidden layers' constraints (``lagrangian == "full"`` with multipliers on)."""
+        return self.lagrangian == "full" and bool(self.multiplier)
 
     @property
     def n_layers(self) -> int:

@@ -8,7 +8,13 @@
     z_L    <- argmin_z loss(z, s) + <z, lambda> + beta_L ||z - W_L a_{L-1}||^2
     lambda <- lambda + beta_L (z_L - W_L a_{L-1})
 
-The function below is that listing. Per layer, the a and z updates run in one
+The function below is that listing. Under the augmented Lagrangian
+(``cfg.lagrangian == "augmented"``) the W_L and a_{L-1} lines fit
+``z_L + lambda / (2 beta_L)`` in place of z_L (:func:`output_target`); under the
+full one (``"full"``) every hidden constraint has a scaled multiplier as well
+(u_l of z_l = W_l a_{l-1}, v_l of a_l = h(z_l)): W_l fits z_l + u_l, the a_l and
+z_l lines see h(z_l) - v_l, a_l + v_l and W_l a_{l-1} - u_l, and both
+multipliers step by ``dual_step`` times their residual after the z_l line. Per layer, the a and z updates run in one
 fused pass over column blocks (:mod:`admm_xp.passes`), which also sums the
 ``z_{l+1} a_l^T`` and ``a_l a_l^T`` that the next line's weight update needs;
 over MPI ranks those sums, and nothing else, cross the network.
@@ -28,8 +34,10 @@ class IterationSums:
     """This rank's share of the objective's parts after an iteration (float64 0-d arrays).
 
     ``act[l]``, ``pre[l]``: sum (a_l - h(z_l))^2 and sum (z_l - W_l a_{l-1})^2 of
-    hidden layer l+1; ``loss``, ``lag``, ``pen``: the hinge loss, <z_L, lambda>
-    and sum (z_L - W_L a_{L-1})^2 of the output layer.
+    hidden layer l+1; ``loss``, ``lag``, ``pen``: the output loss, the multiplier
+    term (<z_L, lambda>, or <z_L - W_L a_{L-1}, lambda> under an augmented Lagrangian)
+    and sum (z_L - W_L a_{L-1})^2 of the output layer; ``lag_act[l]``, ``lag_pre[l]``:
+    <v_l, a_l - h(z_l)> and <u_l, z_l - W_l a_{l-1}> of the hidden multipliers (0 without them).
     """
 
     act: list = field(default_factory=list)
@@ -37,9 +45,12 @@ class IterationSums:
     loss: object = 0.0
     lag: object = 0.0
     pen: object = 0.0
+    lag_act: list = field(default_factory=list)
+    lag_pre: list = field(default_factory=list)
 
     def flat(self) -> list:
-        return [*self.act, *self.pre, self.loss, self.lag, self.pen]
+        """``[*act, *pre, loss, lag, pen, *lag_act, *lag_pre]`` (what :func:`admm_xp.objective.combine` takes)."""
+        return [*self.act, *self.pre, self.loss, self.lag, self.pen, *self.lag_act, *self.lag_pre]
 
 
 def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, update_multiplier: bool = True,
@@ -56,27 +67,37 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     bias, block = cfg.bias, cfg.block_size
     sums = IterationSums()
 
+    full = cfg.hidden_multipliers
     # W_1 <- z_1 a_0^+   (a_0 = X, whose Gram matrix was factored once; z_1 X^T was
     # summed by the previous iteration's pass over layer 1 when there was one)
     with timer("W"):
-        first = state.cache.pop("input_cross", None) or input_cross_pass(z[0], prob.X, bias, block, ops, xp)
+        first = state.cache.pop("input_cross", None) or input_cross_pass(
+            output_target(z[0], state.lam, pen.beta[0], cfg) if L == 1 else z[0], prob.X, bias, block, ops, xp,
+            shift=state.u[0] if full and L > 1 else None)
         reduced = comm.allreduce_arrays([first["cross"], first["sums"]] if bias else [first["cross"]], xp)
         C, zs = reduced[0], (reduced[1] if bias else None)
         W[0] = updates.weights_from_sums(updates.cross_with_bias(C, zs, bias, xp), prob.gram_factor_X, xp, z[0].dtype)
     a_prev = prob.X
+    # What W_L a_{L-1} must match: z_L, or z_L + lambda / (2 beta_L) under the augmented Lagrangian
+    target = output_target(z[L - 1], state.lam, pen.beta[L - 1], cfg)
     for l in range(L - 1):
+        # what W_{l+1} a_l must match: the output's target, or z_{l+1} (+ u_{l+1} under the full Lagrangian)
+        fit_next = target if l == L - 2 else (z[l + 1] + state.u[l + 1] if full else z[l + 1])
         gamma, beta = pen.gamma[l], pen.beta[l]
         # a_l <- (beta_{l+1} W_{l+1}^T W_{l+1} + gamma_l I)^{-1} (...): factor once, apply to all columns
         with timer("a_factor"):
             op = updates.activation_operator(W[l + 1], gamma, pen.beta[l + 1], bias, xp, prob.solve_dtype)
         # a_l and z_l in one pass; it also sums z_{l+1} a_l^T and a_l a_l^T
         with timer("a_z_pass"):
-            layer = hidden_layer_pass(a[l], z[l], z[l + 1], a_prev, W[l], op, gamma, beta, bias, block, ops, xp,
-                                      with_input_cross=(l == 0))
+            layer = hidden_layer_pass(a[l], z[l], fit_next, a_prev, W[l], op, gamma, beta, bias, block, ops, xp,
+                                      with_input_cross=(l == 0),
+                                      multipliers=(state.u[l], state.v[l], cfg.dual_step) if full else None)
         if l == 0:
             state.cache["input_cross"] = {"cross": layer["input_cross"], "sums": layer["input_cross_sums"]}
         sums.act.append(layer["act"])
         sums.pre.append(layer["pre"])
+        sums.lag_act.append(layer["lag_act"])
+        sums.lag_pre.append(layer["lag_pre"])
         # W_{l+1} <- z_{l+1} a_l^+   (one allreduce of the packed sums)
         with timer("W"):
             W[l + 1] = _weights_from_layer_sums(layer, prob.n_global, cfg, xp, comm, z[l + 1].dtype)
@@ -84,10 +105,23 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     # z_L <- argmin loss + <z, lambda> + beta_L ||z - W_L a_{L-1}||^2;  lambda <- lambda + beta_L (z_L - W_L a_{L-1})
     with timer("zL_lambda_pass"):
         out = output_layer_pass(z[L - 1], state.lam, prob.S, a_prev, W[L - 1], pen.beta[L - 1],
-                                update_multiplier and cfg.multiplier, bias, block, ops, xp)
+                                update_multiplier and cfg.multiplier, bias, block, ops, xp,
+                                loss=cfg.loss, lag_residual=cfg.augmented_output)
     sums.loss, sums.lag, sums.pen = out["loss"], out["lag"], out["pen"]
     state.iteration += 1
     return sums
+
+
+def output_target(z_L, lam, beta_L, cfg):
+    """The array the output weights and the last activations are fitted to.
+
+    The paper's Lagrangian: z_L. The augmented Lagrangian ``<z_L - W_L a, lambda>
+    + beta_L ||z_L - W_L a||^2 = beta_L ||z_L + lambda / (2 beta_L) - W_L a||^2 - const``:
+    z_L shifted by the scaled multiplier (C x n, the width of the output only).
+    """
+    if cfg.augmented_output and cfg.multiplier:
+        return z_L + lam * (0.5 / beta_L)
+    return z_L
 
 
 def _weights_from_layer_sums(layer: dict, n_global: int, cfg, xp, comm, dtype):

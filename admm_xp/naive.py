@@ -10,6 +10,7 @@ slower; the benchmark reports the ratio.
 from __future__ import annotations
 
 from . import updates
+from .iteration import output_target
 
 
 def naive_iteration(state, prob, cfg, xp, update_multiplier=True, timer=None):
@@ -19,23 +20,28 @@ def naive_iteration(state, prob, cfg, xp, update_multiplier=True, timer=None):
     pen = cfg.penalties(state.iteration)
     W, a, z, L = state.W, state.a, state.z, state.n_layers
     a_prev = prob.X
+    target = output_target(z[L - 1], state.lam, pen.beta[L - 1], cfg)
     for l in range(L - 1):
+        z_next = target if l == L - 2 else z[l + 1]
         with timer("W"):
             W[l] = xp.matmul(z[l], xp.linalg.pinv(a_prev))  # W_l = z_l a_{l-1}^+
         with timer("a"):
             Wn = W[l + 1]
             d = Wn.shape[1]
             M = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wn), Wn) + pen.gamma[l] * xp.eye(d, dtype=Wn.dtype, device=_dev(Wn))
-            rhs = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wn), z[l + 1]) + pen.gamma[l] * updates.relu(z[l], xp)
+            rhs = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wn), z_next) + pen.gamma[l] * updates.relu(z[l], xp)
             a[l] = xp.matmul(xp.linalg.inv(M), rhs)
         with timer("z"):
             z[l] = updates.z_hidden_relu(a[l], xp.matmul(W[l], a_prev), pen.gamma[l], pen.beta[l], xp)
         a_prev = a[l]
     with timer("W"):
-        W[L - 1] = xp.matmul(z[L - 1], xp.linalg.pinv(a_prev))
+        W[L - 1] = xp.matmul(target, xp.linalg.pinv(a_prev))
     with timer("z"):
         m = xp.matmul(W[L - 1], a_prev)
-        z[L - 1] = updates.z_output_hinge(m, prob.S, state.lam, pen.beta[L - 1], xp)
+        if cfg.loss == "hinge":
+            z[L - 1] = updates.z_output_hinge(m, prob.S, state.lam, pen.beta[L - 1], xp)
+        else:
+            z[L - 1] = updates.z_output_cross_entropy(m, prob.S, state.lam, pen.beta[L - 1], xp, z0=z[L - 1])
     with timer("lambda"):
         if update_multiplier and cfg.multiplier:
             state.lam = updates.multiplier_update(state.lam, z[L - 1], m, pen.beta[L - 1])

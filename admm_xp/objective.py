@@ -3,6 +3,8 @@
     loss(z_L, s) + <z_L, lambda> + beta_L ||z_L - W_L a_{L-1}||^2
       + sum_{l<L} [ gamma_l ||a_l - h(z_l)||^2 + beta_l ||z_l - W_l a_{l-1}||^2 ]
 
+(under the augmented Lagrangian the multiplier term is <z_L - W_L a_{L-1}, lambda>).
+
 ``objective_parts`` evaluates it from scratch (the reference, used by tests
 and before the first iteration); the iteration itself returns the same sums
 as a by-product of its fused passes, and ``combine`` turns either into the
@@ -24,13 +26,16 @@ def objective_parts(state, prob, cfg, xp) -> IterationSums:
     L = state.n_layers
     for l in range(L - 1):
         m = updates.affine(state.W[l], a_prev, cfg.bias, xp)
-        sums.act.append(_total(xp, (state.a[l] - updates.relu(state.z[l], xp)) ** 2))
+        act_r = state.a[l] - updates.relu(state.z[l], xp)
+        sums.act.append(_total(xp, act_r ** 2))
         sums.pre.append(_total(xp, (state.z[l] - m) ** 2))
+        sums.lag_act.append(_total(xp, state.v[l] * act_r) if state.v else 0.0)
+        sums.lag_pre.append(_total(xp, state.u[l] * (state.z[l] - m)) if state.u else 0.0)
         a_prev = state.a[l]
     m = updates.affine(state.W[L - 1], a_prev, cfg.bias, xp)
     zL = state.z[L - 1]
-    sums.loss = _total(xp, xp.maximum(1.0 - prob.S * zL, 0.0))
-    sums.lag = _total(xp, zL * state.lam)
+    sums.loss = _total(xp, updates.output_loss_values(zL, prob.S, cfg.loss, xp))
+    sums.lag = _total(xp, (zL - m if cfg.augmented_output else zL) * state.lam)
     sums.pen = _total(xp, (zL - m) ** 2)
     return sums
 
@@ -45,9 +50,13 @@ def combine(flat_sums, pen, n_hidden: int) -> dict:
     """The objective and its named parts from reduced sums (see IterationSums.flat)."""
     act = flat_sums[:n_hidden]
     pre = flat_sums[n_hidden : 2 * n_hidden]
-    loss, lag, out_pen = flat_sums[2 * n_hidden :]
+    loss, lag, out_pen = flat_sums[2 * n_hidden : 2 * n_hidden + 3]
+    lag_act = flat_sums[2 * n_hidden + 3 : 3 * n_hidden + 3]
+    lag_pre = flat_sums[3 * n_hidden + 3 : 4 * n_hidden + 3]
     activation = sum(g * v for g, v in zip(pen.gamma, act))
     preact = sum(b * v for b, v in zip(pen.beta[:-1], pre)) + pen.beta[-1] * out_pen
+    # hidden multipliers, scaled: <nu, a - h(z)> = 2 gamma <v, a - h(z)>, <mu, z - m> = 2 beta <u, z - m>
+    lag = lag + sum(2 * g * v for g, v in zip(pen.gamma, lag_act)) + sum(2 * b * v for b, v in zip(pen.beta[:-1], lag_pre))
     total = loss + lag + activation + preact
     return {
         "objective": total,

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import array_api_compat as aac
 
+from . import updates
+
 
 def _store(x, sl, value, view) -> None:
     """Write ``value`` into columns ``sl`` of ``x`` unless the kernel already wrote through ``view``."""
@@ -53,11 +55,15 @@ def sample_cross(z_blk, a_blk, ops, xp):
     return ops.long_product(z_blk, xp.matrix_transpose(a_blk))
 
 
-def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None):
+def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None, shift=None):
     """``z a_prev^T`` (and the row sums of z with a bias) over columns ``sl``, in float64: by the
     kernel set's own kernel where it has one (``ops.input_cross``), else :func:`sample_cross` on
-    the blocks (``z_blk``: the block of z where the caller has a copy of it)."""
+    the blocks (``z_blk``: the block of z where the caller has a copy of it). With ``shift`` (the
+    scaled multiplier u of the full Lagrangian) the sums are those of ``z + shift``."""
     f64 = xp.float64
+    if shift is not None:
+        z_blk = z[:, sl] + shift[:, sl]
+        return sample_cross(z_blk, a_prev[:, sl], ops, xp), (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
     z_blk = z[:, sl] if z_blk is None else z_blk
     c = ops.input_cross(z, a_prev, sl)
     if c is None:
@@ -65,16 +71,16 @@ def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None):
     return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
 
 
-def input_cross_pass(z, a_prev, bias, block, ops, xp) -> dict:
-    """``z a_prev^T`` and the row sums of z, summed by chunks and blocks exactly as
-    :func:`hidden_layer_pass` sums them with ``with_input_cross`` (so both give the
-    same bits, and a resumed run the same trajectory)."""
+def input_cross_pass(z, a_prev, bias, block, ops, xp, shift=None) -> dict:
+    """``z a_prev^T`` and the row sums of z (of ``z + shift`` with a shift), summed by chunks and
+    blocks exactly as :func:`hidden_layer_pass` sums them with ``with_input_cross`` (so both
+    give the same bits, and a resumed run the same trajectory)."""
     n = z.shape[1]
 
     def chunk(cols: slice) -> dict:
         cross = sums = None
         for sl in _blocks(cols, block):
-            c, s = _input_cross_block(z, a_prev, sl, bias, ops, xp)
+            c, s = _input_cross_block(z, a_prev, sl, bias, ops, xp, shift=shift)
             cross = c if cross is None else cross + c
             sums = s if sums is None else (sums + s if s is not None else None)
         return dict(cross=cross, sums=sums)
@@ -87,8 +93,33 @@ def input_cross_pass(z, a_prev, bias, block, ops, xp) -> dict:
     return _add_partials(parts)
 
 
+def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, u_l, v_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp):
+    """Columns ``sl`` of a hidden layer under the full augmented Lagrangian, in array expressions.
+
+    With scaled multipliers v of ``a = h(z)`` and u of ``z = W a_prev``:
+    a = (h(z) - v) + P (target - W_next (h(z) - v)), z = prox(a + v, W a_prev - u), then
+    u += kappa (z - W a_prev) and v += kappa (a - h(z)). Returns the new a block and the sums
+    (a - h(z))^2, (z - m)^2, <v, a - h(z)>, <u, z - m> (new multipliers; float64).
+    """
+    Wt_next, b_next, P = activation_op
+    f64 = xp.float64
+    target = z_next[:, sl] - b_next if bias else z_next[:, sl]
+    u, v = u_l[:, sl], v_l[:, sl]
+    h = updates.relu(z_l[:, sl], xp) - v
+    a_new = h + xp.matmul(P, target - xp.matmul(Wt_next, h))
+    m = updates.affine(W_l, a_prev[:, sl], bias, xp)
+    z_new = updates.z_hidden_relu(a_new + v, m - u, gamma, beta, xp)
+    act_r = a_new - updates.relu(z_new, xp)
+    pre_r = z_new - m
+    u = u + kappa * pre_r
+    v = v + kappa * act_r
+    a_l[:, sl], z_l[:, sl], u_l[:, sl], v_l[:, sl] = a_new, z_new, u, v
+    return (a_new, xp.sum(act_r ** 2, dtype=f64), xp.sum(pre_r ** 2, dtype=f64), xp.sum(v * act_r, dtype=f64),
+            xp.sum(u * pre_r, dtype=f64))
+
+
 def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta, bias, block, ops, xp,
-                      with_input_cross: bool = False):
+                      with_input_cross: bool = False, multipliers=None):
     """Update a_l and z_l in place; return the sums of this layer.
 
     Returns a dict with ``act`` = sum (a_l - h(z_l))^2, ``pre`` = sum (z_l - W_l a_{l-1})^2
@@ -98,6 +129,11 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
     ``with_input_cross`` it also sums the new ``z_l a_{l-1}^T`` (``input_cross``,
     ``input_cross_sums``) while the blocks are in cache: for layer 1, whose input
     X never changes, that is the next iteration's W_1 update done in advance.
+
+    ``multipliers=(u_l, v_l, kappa)`` (the full augmented Lagrangian) updates the
+    hidden multipliers too, by :func:`_multiplier_block` (array expressions, no fused
+    kernel), and adds ``lag_act`` = <v_l, a_l - h(z_l)> and ``lag_pre`` = <u_l, z_l - m>;
+    the input cross sums are then those of ``z_l + u_l``, what W_l is fitted to.
     """
     Wt_next, b_next, P = activation_op
     d, n = z_l.shape
@@ -109,17 +145,24 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
         cross = xp.zeros((d_next, d), dtype=f64, device=dev)
         gram_sums = xp.zeros((d,), dtype=f64, device=dev)
         cross_sums = xp.zeros((d_next,), dtype=f64, device=dev)
-        act = pre = 0.0
+        act = pre = lag_act = lag_pre = 0.0
         in_cross = in_sums = None
         for sl in _blocks(cols, block):
             w = sl.stop - sl.start
-            # the backend's loop that also forms W_l a_{l-1} (and z_l a_{l-1}^T), if it has one
-            fused = ops.layer_block(z_l, z_next, a_l, a_prev, W_l, sl, Wt_next, b_next, P, gamma, beta, bias,
-                                    with_input_cross)
-            if fused is None:
-                m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
-                fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta,
-                                         keep_z=with_input_cross, want_gram=True)
+            if multipliers is not None:
+                u_l, v_l, kappa = multipliers
+                a_new, act_b, pre_b, la_b, lp_b = _multiplier_block(a_l, z_l, z_next, a_prev, W_l, u_l, v_l, sl,
+                                                                    activation_op, gamma, beta, kappa, bias, ops, xp)
+                lag_act, lag_pre = lag_act + la_b, lag_pre + lp_b
+                fused = (a_new, act_b, pre_b, None, None, None, None)
+            else:
+                # the backend's loop that also forms W_l a_{l-1} (and z_l a_{l-1}^T), if it has one
+                fused = ops.layer_block(z_l, z_next, a_l, a_prev, W_l, sl, Wt_next, b_next, P, gamma, beta, bias,
+                                        with_input_cross)
+                if fused is None:
+                    m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
+                    fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta,
+                                             keep_z=with_input_cross, want_gram=True)
             z_blk = gram_b = in_cross_b = None
             if fused is not None:  # the backend did both updates (and maybe the cross sums, the Gram) at once
                 a_new, act_b, pre_b, cross_b, z_blk, gram_b, in_cross_b = fused
@@ -150,10 +193,12 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
                 if in_cross_b is not None:
                     c, s_ = in_cross_b, None  # (layer_block runs without a bias only)
                 else:
-                    c, s_ = _input_cross_block(z_l, a_prev, sl, bias, ops, xp, z_blk)
+                    c, s_ = _input_cross_block(z_l, a_prev, sl, bias, ops, xp, z_blk,
+                                               shift=None if multipliers is None else multipliers[0])
                 in_cross = c if in_cross is None else in_cross + c
                 in_sums = s_ if in_sums is None else (in_sums + s_ if s_ is not None else None)
-        out = dict(act=act, pre=pre, cross=cross, cross_sums=cross_sums, gram=gram, gram_sums=gram_sums)
+        out = dict(act=act, pre=pre, cross=cross, cross_sums=cross_sums, gram=gram, gram_sums=gram_sums,
+                   lag_act=lag_act, lag_pre=lag_pre)
         if with_input_cross:
             out["input_cross"] = in_cross
             out["input_cross_sums"] = in_sums
@@ -175,27 +220,31 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
     return _add_partials(parts)
 
 
-def output_layer_pass(z_L, lam, S, a_prev, W_L, beta, update_multiplier, bias, block, ops, xp):
+def output_layer_pass(z_L, lam, S, a_prev, W_L, beta, update_multiplier, bias, block, ops, xp, *, loss="hinge",
+                      lag_residual=False):
     """Update z_L (and lambda) in place; return the output layer's sums.
 
-    ``loss`` = sum of the hinge, ``lag`` = <z_L, lambda>, ``pen`` = sum (z_L - W_L a_{L-1})^2.
+    ``loss`` = sum of the output loss (``"hinge"`` or ``"cross-entropy"``), ``lag`` =
+    <z_L, lambda> (the paper's term) or, with ``lag_residual``, <z_L - W_L a_{L-1}, lambda>
+    (the augmented Lagrangian's), ``pen`` = sum (z_L - W_L a_{L-1})^2.
     """
     c, n = z_L.shape
     dt, dev = z_L.dtype, aac.device(z_L)
 
     def chunk(cols: slice) -> dict:
-        loss = lag = pen = 0.0
+        loss_sum = lag = pen = 0.0
         for sl in _blocks(cols, block):
             m = _affine_block(W_L, a_prev[:, sl], bias, ops, ops.scratch("mL", c, sl.stop - sl.start, dt, dev))
             z_view, lam_view = ops.view(z_L, sl), ops.view(lam, sl)
             z_new, lam_new, loss_b, lag_b, pen_b = ops.output_prox(
-                m, S[:, sl], lam[:, sl], beta, update_multiplier, out_z=z_view, out_lam=lam_view
+                m, S[:, sl], lam[:, sl], beta, update_multiplier, out_z=z_view, out_lam=lam_view, loss=loss,
+                z0=z_L[:, sl], lag_residual=lag_residual,
             )
             _store(z_L, sl, z_new, z_view)
             _store(lam, sl, lam_new, lam_view)
-            loss = loss + loss_b
+            loss_sum = loss_sum + loss_b
             lag = lag + lag_b
             pen = pen + pen_b
-        return dict(loss=loss, lag=lag, pen=pen)
+        return dict(loss=loss_sum, lag=lag, pen=pen)
 
     return _add_partials(ops.map_chunks(chunk, n))

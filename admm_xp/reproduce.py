@@ -337,13 +337,13 @@ def plot_only(out: str, fig: str) -> None:
 
 def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
     """The scaling model at the measured problem's own size: (cores, seconds to target) for cores <= samples,
-    with the calibration and assumed interconnect of ``sc`` and the iterations the one-rank run needed."""
+    with the calibration, assumed interconnect and iterations to target of the paper-size model."""
     from . import scaling
 
     widths = tuple(sc["layers"])
     key = problem if tuple(scaling.PAPER_PROBLEMS[problem][0]) == widths else "fixed"
     cal, net = sc["calibration"][key], sc["network_assumed"]
-    k = sc["measured"][0]["iters_to_target"]
+    k = sc["iters_to_target"].get(problem) or sc["measured"][0]["iters_to_target"]  # the count the paper-size model uses
     out = []
     for cores in scaling.MODEL_CORES:
         if cores > n:

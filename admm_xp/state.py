@@ -54,6 +54,10 @@ class ADMMState:
     z: list
     lam: Any
     iteration: int = 0
+    # Scaled multipliers of the hidden layers' constraints (``lagrangian="full"``; empty otherwise):
+    # u[l] of z_{l+1} = W_{l+1} a_l, v[l] of a_{l+1} = h(z_{l+1}) (0-based like a and z).
+    u: list = field(default_factory=list)
+    v: list = field(default_factory=list)
     # Derived sums kept between iterations (z_1 X^T of the last pass); never saved:
     # admm_iteration recomputes it, bit for bit, when it is absent.
     cache: dict = field(default_factory=dict)
@@ -68,6 +72,8 @@ class ADMMState:
         out.update({f"a{l + 1}": x for l, x in enumerate(self.a)})
         out.update({f"z{l + 1}": x for l, x in enumerate(self.z)})
         out["lam"] = self.lam
+        out.update({f"u{l + 1}": x for l, x in enumerate(self.u)})
+        out.update({f"v{l + 1}": x for l, x in enumerate(self.v)})
         return out
 
 
@@ -144,7 +150,7 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
     ``forward``: W_l with i.i.d. N(0, 2 / d_{l-1}) entries (He scaling; bias
     0), then z_l = W_l a_{l-1}, a_l = h(z_l) by one forward pass.
 
-    lambda starts at 0 in both.
+    lambda (and, with ``lagrangian="full"``, the hidden multipliers) starts at 0 in both.
     """
     dtype = prob.X.dtype
     dev = aac.device(prob.X)
@@ -158,7 +164,7 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
         for l in range(L):
             a_prev = prob.X if l == 0 else a[l - 1]
             W.append(weights_lstsq(z[l], a_prev, cfg, xp, comm, prob.gram_factor_X if l == 0 else None))
-        return ADMMState(W=W, a=a, z=z, lam=lam)
+        return _with_multipliers(ADMMState(W=W, a=a, z=z, lam=lam), cfg, xp)
     W, a, z = [], [], []
     a_prev = prob.X
     for l in range(L):
@@ -171,7 +177,15 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
         if l < L - 1:
             a.append(updates.relu(z[-1], xp))
             a_prev = a[-1]
-    return ADMMState(W=W, a=a, z=z, lam=lam)
+    return _with_multipliers(ADMMState(W=W, a=a, z=z, lam=lam), cfg, xp)
+
+
+def _with_multipliers(state: ADMMState, cfg, xp) -> ADMMState:
+    """Zero hidden-layer multipliers u_l, v_l when the configuration has them."""
+    if cfg.hidden_multipliers:
+        state.u = [xp.zeros_like(x) for x in state.z[:-1]]
+        state.v = [xp.zeros_like(x) for x in state.a]
+    return state
 
 
 def _gaussian_columns(xp, seed, stream, d, offset, n, dtype, dev, block):

@@ -122,7 +122,7 @@ def evaluate(state, dd: DeviceData, sums_flat, cfg, comm, xp, pen, with_accuracy
         values.append(float(objective.count_correct(state.W, dd.X, dd.y, cfg.bias, xp, ops)))
         values.append(float(objective.count_correct(state.W, dd.X_test, dd.y_test, cfg.bias, xp, ops)))
     reduced = comm.allreduce_scalars(values)
-    entry = objective.combine(reduced[: 2 * n_hidden + 3], pen, n_hidden)
+    entry = objective.combine(reduced[: 4 * n_hidden + 3], pen, n_hidden)
     entry["parts_by_layer"] = {
         "activation": reduced[:n_hidden], "preactivation": reduced[n_hidden : 2 * n_hidden], "output": reduced[2 * n_hidden + 2],
     }

@@ -29,22 +29,56 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
         C = updates.cross_with_bias(xp.astype(C, xp.float64), xp.sum(zl, axis=1, dtype=xp.float64), bias, xp)
         return updates.weights_from_sums(C, updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n), xp), xp, zl.dtype)
 
+    full = cfg.lagrangian == "full" and cfg.multiplier  # scaled multipliers u (z = W a) and v (a = h(z))
+    u, v = state.u, state.v
+
+    def fitted(l):  # what W_l a_{l-1} is fitted to
+        if l == L - 1:  # z_L + lambda / (2 beta_L) under an augmented Lagrangian
+            return z[l] + state.lam / (2.0 * pen.beta[l]) if cfg.lagrangian != "paper" and cfg.multiplier else z[l]
+        return z[l] + u[l] if full else z[l]
+
     a_prev = prob.X
     for l in range(L - 1):
-        W[l] = lstsq(z[l], a_prev)
+        W[l] = lstsq(fitted(l), a_prev)
         after_block and after_block(f"W{l + 1}")
-        a[l] = updates.activations_update(z[l], z[l + 1], W[l + 1], pen.gamma[l], pen.beta[l + 1], bias, xp, prob.solve_dtype)
+        if full:  # a_l = argmin gamma ||a - (h(z_l) - v_l)||^2 + beta ||fitted - W a||^2, by a direct solve
+            Wn = W[l + 1]
+            d = Wn.shape[1] - (1 if bias else 0)
+            Wt = Wn[:, :-1] if bias else Wn
+            t = fitted(l + 1) - (Wn[:, -1:] if bias else 0.0)
+            M = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wt), Wt) + pen.gamma[l] * xp.eye(d, dtype=Wt.dtype, device=_dev(Wt))
+            rhs = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wt), t) + pen.gamma[l] * (updates.relu(z[l], xp) - v[l])
+            a[l] = xp.linalg.solve(M, rhs)
+        else:
+            a[l] = updates.activations_update(z[l], fitted(l + 1), W[l + 1], pen.gamma[l], pen.beta[l + 1], bias, xp,
+                                              prob.solve_dtype)
         after_block and after_block(f"a{l + 1}")
         m = updates.affine(W[l], a_prev, bias, xp)
-        z[l] = updates.z_hidden_relu(a[l], m, pen.gamma[l], pen.beta[l], xp)
-        after_block and after_block(f"z{l + 1}")
+        if full:
+            z[l] = updates.z_hidden_relu(a[l] + v[l], m - u[l], pen.gamma[l], pen.beta[l], xp)
+            after_block and after_block(f"z{l + 1}")
+            u[l] = u[l] + cfg.dual_step * (z[l] - m)
+            v[l] = v[l] + cfg.dual_step * (a[l] - updates.relu(z[l], xp))
+            after_block and after_block(f"multipliers{l + 1}")
+        else:
+            z[l] = updates.z_hidden_relu(a[l], m, pen.gamma[l], pen.beta[l], xp)
+            after_block and after_block(f"z{l + 1}")
         a_prev = a[l]
-    W[L - 1] = lstsq(z[L - 1], a_prev)
+    W[L - 1] = lstsq(fitted(L - 1), a_prev)
     after_block and after_block(f"W{L}")
     m = updates.affine(W[L - 1], a_prev, bias, xp)
-    z[L - 1] = updates.z_output_hinge(m, prob.S, state.lam, pen.beta[L - 1], xp)
+    if cfg.loss == "hinge":
+        z[L - 1] = updates.z_output_hinge(m, prob.S, state.lam, pen.beta[L - 1], xp)
+    else:
+        z[L - 1] = updates.z_output_cross_entropy(m, prob.S, state.lam, pen.beta[L - 1], xp, z0=z[L - 1])
     after_block and after_block(f"z{L}")
     if update_multiplier and cfg.multiplier:
         state.lam = updates.multiplier_update(state.lam, z[L - 1], m, pen.beta[L - 1])
         after_block and after_block("lambda")
     state.iteration += 1
+
+
+def _dev(x):
+    import array_api_compat as aac
+
+    return aac.device(x)

@@ -46,14 +46,18 @@ def test_hidden_prox_writes_through_a_column_view(rng):
 
 
 @pytest.mark.parametrize("update", [True, False])
-def test_output_prox_matches_portable(rng, dtype, update):
+@pytest.mark.parametrize("loss,lag_residual", [("hinge", False), ("hinge", True), ("cross-entropy", True)])
+def test_output_prox_matches_portable(rng, dtype, update, loss, lag_residual):
     c, n = 3, 777
     m = rng.normal(0, 2, (c, n)).astype(dtype)
     s = rng.choice([-1.0, 1.0], (c, n)).astype(dtype)
     lam = rng.normal(size=(c, n)).astype(dtype)
     fast = numba_cpu.NumbaKernels(xp, threads=1)
-    out1 = fast.output_prox(m, s, lam.copy(), 0.7, update)
-    out2 = PortableKernels(xp).output_prox(m, s, lam.copy(), 0.7, update)
+    kw = dict(loss=loss, lag_residual=lag_residual)
+    z_out, lam_out = np.zeros_like(m), np.zeros_like(lam)  # written through, as the pass's views are
+    out1 = fast.output_prox(m, s, lam.copy(), 0.7, update, out_z=z_out, out_lam=lam_out, **kw)
+    assert out1[0] is z_out and out1[1] is lam_out
+    out2 = PortableKernels(xp).output_prox(m, s, lam.copy(), 0.7, update, **kw)
     tol = 1e-12 if dtype == np.float64 else 2e-6
     np.testing.assert_allclose(out1[0], out2[0], rtol=tol, atol=tol)
     np.testing.assert_allclose(out1[1], out2[1], rtol=tol, atol=tol)

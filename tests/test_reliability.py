@@ -10,6 +10,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +30,9 @@ def run(*args, timeout=300, env=None):
                           env=env)
 
 
-def test_resume_follows_the_uninterrupted_trajectory_exactly(tmp_path):
+@pytest.mark.parametrize("method", [[], ["--lagrangian", "full"]], ids=["default", "full"])
+def test_resume_follows_the_uninterrupted_trajectory_exactly(tmp_path, method):
+    COMMON = ["train", "--n-train", "3000", "--hidden", "30", "--quiet", *method]
     assert main([*COMMON, "--iters", "12", "--out", str(tmp_path / "full.json"), "--save-model", str(tmp_path / "full.npz")]) == 0
     assert main([*COMMON, "--iters", "7", "--checkpoint", str(tmp_path / "ck"), "--checkpoint-every", "3"]) == 0
     man = checkpoint.verify(str(tmp_path / "ck"))

@@ -21,10 +21,11 @@ from reference import objective_value, reference_iteration
 def small_problem(backend, cfg, n=400, d=6, classes=2, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
-    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 - 0.5 + 0.3 * rng.normal(size=n) > 0).astype(np.int64)
+    score = X[:, 0] + 0.5 * X[:, 1] ** 2 - 0.5 + 0.3 * rng.normal(size=n)
+    y = (score > 0).astype(np.int64) if classes == 2 else np.digitize(score, np.quantile(score, np.linspace(0, 1, classes + 1)[1:-1]))
     from admm_xp.data.datasets import Dataset
 
-    ds = Dataset("toy", X, y, X[:50], y[:50], n, 50, 0, 2, d)
+    ds = Dataset("toy", X, y, X[:50], y[:50], n, 50, 0, classes, d)
     ds.mean, ds.scale = np.zeros(d), np.ones(d)
     dd = to_device(ds, backend, cfg.dtype)
     comm = LocalComm()
@@ -55,11 +56,41 @@ def test_warm_start_blocks_never_increase_the_objective(backend, hidden, bias):
     assert values[-1] < values[0]
 
 
+@pytest.mark.parametrize("lagrangian", ["paper", "augmented", "full"])
+@pytest.mark.parametrize("loss", ["hinge", "cross-entropy"])
+def test_blocks_never_increase_the_lagrangian_after_the_warm_start(backend, lagrangian, loss):
+    """With a nonzero multiplier, every block update (W, a, z) minimises the objective of its
+    Lagrangian over its block: the augmented one's <z_L - W_L a, lambda> is seen by W_L and a too."""
+    cfg = ADMMConfig(hidden=(5, 4), warm_start=0, ridge=0.0, weight_decay=0.0, lagrangian=lagrangian, loss=loss)
+    _, prob, state, _ = small_problem(backend, cfg, classes=2 if loss == "hinge" else 3)
+    xp = backend.xp
+    for _ in range(3):  # a nonzero multiplier
+        reference_iteration(state, prob, cfg, xp)
+    pen = cfg.penalties(state.iteration)
+    values = [objective_value(state, prob, cfg, xp, pen)]
+    trace = []
+
+    def after(name):
+        values.append(objective_value(state, prob, cfg, xp, pen))
+        trace.append(name)
+
+    assert float(xp.max(xp.abs(state.lam))) > 1e-3
+    if lagrangian == "full":
+        assert float(xp.max(xp.abs(state.u[0]))) > 1e-3 and float(xp.max(xp.abs(state.v[1]))) > 1e-3
+    reference_iteration(state, prob, cfg, xp, after_block=after)
+    for i in range(1, len(values)):
+        if trace[i - 1] == "lambda" or trace[i - 1].startswith("multipliers"):
+            continue  # a dual (ascent) step may raise the Lagrangian; each block minimisation may not
+        assert values[i] <= values[i - 1] + 1e-9 * (1 + abs(values[i - 1])), (trace[i - 1], values[i - 1], values[i])
+
+
 @pytest.mark.parametrize("hidden", [(7,), (6, 4)])
 @pytest.mark.parametrize("bias", [False, True])
-def test_fused_iteration_equals_algorithm_1(backend, hidden, bias):
+@pytest.mark.parametrize("lagrangian,loss", [("paper", "hinge"), ("augmented", "hinge"), ("augmented", "cross-entropy"),
+                                           ("full", "hinge")])
+def test_fused_iteration_equals_algorithm_1(backend, hidden, bias, lagrangian, loss):
     """The production iteration (fused passes, column blocks, chunks) = the plain transcription."""
-    cfg = ADMMConfig(hidden=hidden, bias=bias, warm_start=2, block_size=37)
+    cfg = ADMMConfig(hidden=hidden, bias=bias, warm_start=2, block_size=37, lagrangian=lagrangian, loss=loss)
     _, prob, state, comm = small_problem(backend, cfg)
     ref = copy.deepcopy(state) if backend.name != "torch" else _clone(state, backend.xp)
     xp = backend.xp
@@ -82,6 +113,8 @@ def _clone(state, xp):
     new.a = [xp.asarray(w, copy=True) for w in state.a]
     new.z = [xp.asarray(w, copy=True) for w in state.z]
     new.lam = xp.asarray(state.lam, copy=True)
+    new.u = [xp.asarray(w, copy=True) for w in state.u]
+    new.v = [xp.asarray(w, copy=True) for w in state.v]
     return new
 
 

@@ -124,3 +124,57 @@ def test_ridge_regularises_a_singular_gram(backend):
     keep = [0, 1, 3]
     ref = np.linalg.lstsq(a[keep].T, z.T, rcond=None)[0].T
     np.testing.assert_allclose(W @ a, ref @ a[keep], rtol=1e-6, atol=1e-6)
+
+
+def _ce_problem(rng, C, n, scale=3.0):
+    m = rng.normal(0, scale, (C, n))
+    lam = rng.normal(0, 1, (C, n))
+    if C == 1:
+        s = rng.choice([-1.0, 1.0], (1, n))
+    else:
+        y = rng.integers(0, C, n)
+        s = 2.0 * (np.arange(C)[:, None] == y[None, :]) - 1.0
+    return m, s, lam
+
+
+def _ce_objective(z, s, lam, m, beta):
+    """CE(z, s) + <lam, z> + beta ||z - m||^2 for one sample (host NumPy, written independently)."""
+    if z.size == 1:
+        loss = np.logaddexp(0.0, -s[0] * z[0])
+    else:
+        loss = np.logaddexp.reduce(z) - z[np.argmax(s)]
+    return loss + lam @ z + beta * np.sum((z - m) ** 2)
+
+
+@pytest.mark.parametrize("C", [1, 3, 10])
+@pytest.mark.parametrize("beta", [0.01, 0.3, 1.0, 20.0])
+def test_cross_entropy_prox_is_the_direct_minimum(backend, rng, C, beta):
+    """The damped-Newton prox (from a cold start) = a direct minimisation of each sample's problem."""
+    from scipy.optimize import minimize
+
+    xp, dev = backend.xp, backend.device
+    m, s, lam = _ce_problem(rng, C, 40)
+    z = to_np(updates.z_output_cross_entropy(*(from_host(v, xp, dev) for v in (m, s, lam)), beta, xp))
+    for j in range(m.shape[1]):
+        f = lambda v: _ce_objective(v, s[:, j], lam[:, j], m[:, j], beta)  # noqa: E731
+        best = minimize(f, m[:, j] - lam[:, j] / (2 * beta), method="BFGS", options={"gtol": 1e-11})
+        assert f(z[:, j]) <= best.fun + 1e-10 * (1 + abs(best.fun)), (j, f(z[:, j]), best.fun)
+        # first-order optimality: dCE(z) + lam + 2 beta (z - m) = 0
+        if C == 1:
+            dce = -s[0, j] / (1.0 + np.exp(s[0, j] * z[0, j]))
+        else:
+            p = np.exp(z[:, j] - np.logaddexp.reduce(z[:, j]))
+            dce = p - (s[:, j] + 1) / 2
+        np.testing.assert_allclose(dce + lam[:, j] + 2 * beta * (z[:, j] - m[:, j]), 0.0, atol=1e-9)
+
+
+def test_cross_entropy_values_match_the_definitions(backend, rng):
+    xp, dev = backend.xp, backend.device
+    for C in (1, 4):
+        m, s, _ = _ce_problem(rng, C, 30, scale=30.0)  # large scores: no overflow
+        got = to_np(updates.cross_entropy_values(from_host(m, xp, dev), from_host(s, xp, dev), xp))[0]
+        if C == 1:
+            want = np.logaddexp(0.0, -s[0] * m[0])
+        else:
+            want = np.logaddexp.reduce(m, axis=0) - m[np.argmax(s, axis=0), np.arange(m.shape[1])]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

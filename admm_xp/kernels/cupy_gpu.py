@@ -14,7 +14,7 @@ import cupy as cp
 
 from .block import BlockResult
 from .pieces import MAX_PIECES, PIECE, _pieces, gram_of_pieces, long_product, long_sum
-from .portable import fewer_output_rows_turned
+from .portable import fewer_output_rows_turned, output_prox_portable
 
 _z_hidden = cp.ElementwiseKernel(
     "T a, T m, T gamma, T beta",
@@ -353,11 +353,19 @@ class CupyKernels:
         z = _z_hidden(a, m, t(gamma), t(beta), out) if out is not None else _z_hidden(a, m, t(gamma), t(beta))
         return z, long_sum(_act_rows, (a, z), self.xp), long_sum(_diff_rows, (z, m), self.xp)
 
-    def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None):
+    def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
+                    lag_residual=False):
+        if loss != "hinge":  # the cross-entropy prox: C x block array expressions (the output is narrow)
+            z, lam_new, loss_sum, lag, pen = output_prox_portable(self.xp, m, s, lam, beta, update_multiplier, loss, z0,
+                                                                  lag_residual)
+            for value, out in ((z, out_z), (lam_new, out_lam)):
+                if out is not None:
+                    out[...] = value
+            return (z if out_z is None else out_z), (lam_new if out_lam is None else out_lam), loss_sum, lag, pen
         t = m.dtype.type
         z = out_z if out_z is not None else cp.empty_like(m)
         lam_new = out_lam if out_lam is not None else cp.empty_like(lam)
         _z_output(m, s, lam, t(beta), bool(update_multiplier), z, lam_new)
         xp = self.xp
-        return (z, lam_new, long_sum(_hinge_rows, (s, z), xp), long_sum(_dot_rows, (z, lam_new), xp),
-                long_sum(_diff_rows, (z, m), xp))
+        return (z, lam_new, long_sum(_hinge_rows, (s, z), xp),
+                long_sum(_dot_rows, ((z - m) if lag_residual else z, lam_new), xp), long_sum(_diff_rows, (z, m), xp))

@@ -24,7 +24,7 @@ from numba.extending import intrinsic
 
 from .block import BlockResult
 from . import smallk
-from .portable import fewer_output_rows_turned
+from .portable import fewer_output_rows_turned, output_prox_portable
 
 _JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
 # Sums only: reassociation lets LLVM vectorise a reduction (the order is fixed by
@@ -369,8 +369,16 @@ def _hidden_prox(a, m, z, gamma, beta, zero):
     return act, pre
 
 
+def _written(value, out):
+    """``value``, copied into ``out`` when the caller passed a view to write through."""
+    if out is None:
+        return value
+    out[...] = value
+    return out
+
+
 @njit(**_JIT)
-def _output_prox(m, s, lam, z, lam_out, beta, update):
+def _output_prox(m, s, lam, z, lam_out, beta, update, lag_residual):
     c, n = m.shape
     loss = 0.0
     lag = 0.0
@@ -396,7 +404,7 @@ def _output_prox(m, s, lam, z, lam_out, beta, update):
             ln = np.float64(lam_out[i, j])
             hinge = 1.0 - si * zs
             loss += hinge if hinge > 0.0 else 0.0
-            lag += zs * ln
+            lag += (zs - mi) * ln if lag_residual else zs * ln
             pen += (zs - mi) ** 2
     return loss, lag, pen
 
@@ -439,6 +447,7 @@ class NumbaKernels:
         self.input_cross(z, X, slice(0, 8))
         self.hidden_prox(z, m, 1.0, 1.0)
         self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True)
+        self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True, lag_residual=True)
         self.relu(z)
 
     # Chunks over cores ---------------------------------------------------------
@@ -662,8 +671,14 @@ class NumbaKernels:
         act, pre = _hidden_prox(a, m, out, t(gamma), t(beta), t(0))
         return out, act, pre
 
-    def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None):
+    def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
+                    lag_residual=False):
+        if loss != "hinge":  # the cross-entropy prox: C x block array expressions (the output is narrow)
+            z, lam_new, loss_sum, lag, pen = output_prox_portable(np, m, s, lam, beta, update_multiplier, loss, z0,
+                                                                  lag_residual)
+            return _written(z, out_z), _written(lam_new, out_lam), loss_sum, lag, pen
         out_z = np.empty_like(m) if out_z is None else out_z
         out_lam = np.empty_like(lam) if out_lam is None else out_lam
-        loss, lag, pen = _output_prox(m, s, lam, out_z, out_lam, float(beta), bool(update_multiplier))
-        return out_z, out_lam, loss, lag, pen
+        loss_sum, lag, pen = _output_prox(m, s, lam, out_z, out_lam, float(beta), bool(update_multiplier),
+                                          bool(lag_residual))
+        return out_z, out_lam, loss_sum, lag, pen

@@ -73,12 +73,24 @@ class PortableKernels:
         pre = xp.sum((z - m) ** 2, dtype=xp.float64)
         return z, act, pre
 
-    def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None):
-        xp = self.xp
+    def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
+                    lag_residual=False):
+        return output_prox_portable(self.xp, m, s, lam, beta, update_multiplier, loss, z0, lag_residual)
+
+
+def output_prox_portable(xp, m, s, lam, beta, update_multiplier, loss="hinge", z0=None, lag_residual=False):
+    """The output block in array-API expressions: (z, lambda, loss sum, Lagrangian term, penalty sum).
+
+    ``z0`` (the previous z_L) starts the cross-entropy prox's Newton steps.
+    """
+    if loss == "hinge":
         z = updates.z_output_hinge(m, s, lam, beta, xp)
-        if update_multiplier:
-            lam = updates.multiplier_update(lam, z, m, beta)
-        loss = xp.sum(xp.maximum(1.0 - s * z, 0.0), dtype=xp.float64)
-        lag = xp.sum(z * lam, dtype=xp.float64)
-        pen = xp.sum((z - m) ** 2, dtype=xp.float64)
-        return z, lam, loss, lag, pen
+    else:
+        z = updates.z_output_cross_entropy(m, s, lam, beta, xp, z0=z0)
+    if update_multiplier:
+        lam = updates.multiplier_update(lam, z, m, beta)
+    r = z - m
+    loss_sum = xp.sum(updates.output_loss_values(z, s, loss, xp), dtype=xp.float64)
+    lag = xp.sum((r if lag_residual else z) * lam, dtype=xp.float64)
+    pen = xp.sum(r ** 2, dtype=xp.float64)
+    return z, lam, loss_sum, lag, pen

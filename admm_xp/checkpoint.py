@@ -37,7 +37,8 @@ from .runrecord import write_json_atomic
 MANIFEST = "manifest.json"
 FORMAT = "admm_xp-checkpoint-1"
 # Settings that define the iterates; the run options (iters, target, logging) may change on resume.
-SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "lagrangian", "dual_step", "loss", "bias", "init",
+SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "lagrangian", "dual_step", "loss",
+               "residual_balancing", "rb_mu", "rb_tau", "rb_until", "bias", "init",
                "penalty_growth", "penalty_max", "ridge", "weight_decay", "seed", "dtype", "block_size")
 
 
@@ -101,6 +102,7 @@ def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapse
     if comm.rank == 0:
         _save_npz_atomic(os.path.join(sub, "weights.npz"), {f"W{l + 1}": to_host(w) for l, w in enumerate(state.W)})
         meta = {"format": FORMAT, "iteration": state.iteration, "ranks": comm.size, "config": cfg.to_dict(),
+                "penalty_scale": list(state.penalty_scale),
                 "data": fingerprint, "elapsed_s": elapsed, "history": history}
         write_json_atomic(os.path.join(sub, "state.json"), meta)
         files = [*entries]
@@ -195,6 +197,7 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
             arrays[key] = xp.zeros((d, 0), dtype=dtype, device=device)
     state = ADMMState(W=W, a=[arrays[f"a{l + 1}"] for l in range(n_hidden)], z=[arrays[f"z{l + 1}"] for l in range(len(W))],
                       lam=arrays["lam"], iteration=int(meta["iteration"]))
+    state.penalty_scale = [float(f) for f in meta.get("penalty_scale", [])]
     if cfg.hidden_multipliers:
         state.u = [arrays[f"u{l + 1}"] for l in range(n_hidden)]
         state.v = [arrays[f"v{l + 1}"] for l in range(n_hidden)]

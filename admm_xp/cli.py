@@ -148,6 +148,13 @@ def add_train_parser(sub) -> None:
                         "augmented: <z_L - W_L a, lambda>, so the output weights and the last activations fit "
                         "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
                         "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss")
+    g.add_argument("--residual-balancing", choices=("on", "off"), default=None,
+                   help="adapt every layer's penalties to balance its primal and dual residuals (Boyd et al. 2011, "
+                        "3.4.1): x tau when primal > mu dual, / tau when dual > mu primal")
+    g.add_argument("--rb-mu", type=float, default=None, metavar="MU", help="residual balancing: the ratio mu (default 10)")
+    g.add_argument("--rb-tau", type=float, default=None, metavar="TAU", help="residual balancing: the factor tau (default 2)")
+    g.add_argument("--rb-until", type=int, default=None, metavar="K",
+                   help="residual balancing: adapt during the first K iterations only (default 50)")
     g.add_argument("--dual-step", type=float, default=None, metavar="K",
                    help="step of the hidden multipliers under --lagrangian full (1 = classical ADMM; default 0.3)")
     g.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None,
@@ -190,7 +197,9 @@ def config_from_args(args):
         beta=parse_floats(args.beta, "--beta") if args.beta is not None else None,
         warm_start=args.warm_start, weight_decay=args.weight_decay, penalty_growth=args.penalty_growth,
         penalty_max=args.penalty_max, bias=onoff[args.bias], init=args.init, multiplier=onoff[args.multiplier],
-        lagrangian=args.lagrangian, dual_step=args.dual_step, loss=args.loss, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
+        lagrangian=args.lagrangian, dual_step=args.dual_step, loss=args.loss,
+        residual_balancing=onoff[args.residual_balancing], rb_mu=args.rb_mu, rb_tau=args.rb_tau, rb_until=args.rb_until,
+        ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )
 
 

@@ -15,7 +15,8 @@ LOSSES = ("hinge", "cross-entropy")
 # values of the paper's line of work), Gaussian initialisation, the output
 # multiplier after a warm start, plain least-squares weight updates.
 PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=False, init="gaussian",
-             penalty_growth=1.0, weight_decay=0.0, lagrangian="paper", dual_step=0.3, loss="hinge")
+             penalty_growth=1.0, weight_decay=0.0, lagrangian="paper", dual_step=0.3, loss="hinge",
+             residual_balancing=False)
 # The best configuration measured by the sweeps in results/sweep/ (scored on
 # validation rows carved from the training split, never on a test split):
 # gamma = beta = 1 and a weight decay of 1 (see ADMMConfig.weight_decay).
@@ -85,6 +86,11 @@ class ADMMConfig:
         variables cannot absorb the loss (the penalty-only couplings of the
         paper let ``a_l`` drift from ``h(W_l a_{l-1})`` until the ADMM variables fit
         every training label while the feed-forward network does not).
+    residual_balancing, rb_mu, rb_tau, rb_until
+        Residual balancing of every layer's penalties (:mod:`admm_xp.balancing`):
+        when a layer's primal residual exceeds ``rb_mu`` times its dual residual,
+        its beta (and gamma) grow by ``rb_tau``, and shrink by ``rb_tau`` in the
+        opposite case, up to iteration ``rb_until``.
     dual_step
         kappa, the step of the hidden layers' scaled multipliers under
         ``lagrangian="full"``: ``u_l += kappa (z_l - W_l a_{l-1})``,
@@ -136,6 +142,10 @@ class ADMMConfig:
     weight_decay: float = DEFAULT["weight_decay"]
     lagrangian: str = DEFAULT["lagrangian"]
     dual_step: float = DEFAULT["dual_step"]
+    residual_balancing: bool = DEFAULT["residual_balancing"]
+    rb_mu: float = 10.0
+    rb_tau: float = 2.0
+    rb_until: int = 50
     loss: str = DEFAULT["loss"]
     seed: int = 0
     dtype: str = "float64"
@@ -166,6 +176,12 @@ class ADMMConfig:
         ds_ = float(self.dual_step)
         if not (math.isfinite(ds_) and 0 < ds_ <= 2):
             raise ConfigError(f"dual_step must be in (0, 2], got {self.dual_step!r}")
+        if not (math.isfinite(float(self.rb_mu)) and float(self.rb_mu) > 1):
+            raise ConfigError(f"rb_mu must be > 1, got {self.rb_mu!r}")
+        if not (math.isfinite(float(self.rb_tau)) and float(self.rb_tau) > 1):
+            raise ConfigError(f"rb_tau must be > 1, got {self.rb_tau!r}")
+        if not isinstance(self.rb_until, int) or isinstance(self.rb_until, bool) or self.rb_until < 0:
+            raise ConfigError(f"rb_until must be an integer >= 0, got {self.rb_until!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.init not in INITS:
@@ -216,15 +232,19 @@ class ADMMConfig:
         """The relative ridge of a d x d Gram matrix summed over n samples (see ``weight_decay``)."""
         return float(self.ridge) + float(self.weight_decay) * d / max(int(n), 1)
 
-    def penalties(self, iteration: int) -> "Penalties":
-        """gamma_l and beta_l in force at ``iteration`` (0-based) under the growth schedule."""
+    def penalties(self, iteration: int, scale=None) -> "Penalties":
+        """gamma_l and beta_l in force at ``iteration`` (0-based) under the growth schedule, times the
+        per-layer factors ``scale`` of residual balancing (hidden layer l's gamma and beta by
+        ``scale[l]``, the output's beta by ``scale[-1]``)."""
         factor = float(self.penalty_growth) ** iteration if self.penalty_growth != 1.0 else 1.0
         cap = float(self.penalty_max)
 
         def grow(v):
             return v if factor == 1.0 else max(v, min(v * factor, cap))
 
-        return Penalties(tuple(grow(v) for v in self.gammas()), tuple(grow(v) for v in self.betas()))
+        f = list(scale) if scale else [1.0] * self.n_layers
+        return Penalties(tuple(grow(v) * f[l] for l, v in enumerate(self.gammas())),
+                         tuple(grow(v) * f[l] for l, v in enumerate(self.betas())))
 
     @classmethod
     def from_preset(cls, name: str = "default", **overrides) -> "ADMMConfig":

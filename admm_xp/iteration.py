@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import updates
+from .balancing import BalanceRule, balance, dual_residual_sq, dual_residual_sq_from_factor
 from .passes import hidden_layer_pass, input_cross_pass, output_layer_pass
 from .state import ADMMState, Problem
 from .timing import NO_TIMER
@@ -47,6 +48,8 @@ class IterationSums:
     pen: object = 0.0
     lag_act: list = field(default_factory=list)
     lag_pre: list = field(default_factory=list)
+    # 2 beta_l ||(W_l^new - W_l^old) a_{l-1}|| of every layer: the dual residuals (already global floats)
+    dual: list = field(default_factory=list)
 
     def flat(self) -> list:
         """``[*act, *pre, loss, lag, pen, *lag_act, *lag_pre]`` (what :func:`admm_xp.objective.combine` takes)."""
@@ -62,7 +65,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     (see :mod:`admm_xp.timing`) times the steps for the benchmark. Returns
     this rank's sums of the objective's parts, evaluated at the new state.
     """
-    pen = cfg.penalties(state.iteration)
+    pen = cfg.penalties(state.iteration, state.penalty_scale)
     W, a, z, L = state.W, state.a, state.z, state.n_layers
     bias, block = cfg.bias, cfg.block_size
     sums = IterationSums()
@@ -76,7 +79,9 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
             shift=state.u[0] if full and L > 1 else None)
         reduced = comm.allreduce_arrays([first["cross"], first["sums"]] if bias else [first["cross"]], xp)
         C, zs = reduced[0], (reduced[1] if bias else None)
+        W_old = W[0]
         W[0] = updates.weights_from_sums(updates.cross_with_bias(C, zs, bias, xp), prob.gram_factor_X, xp, z[0].dtype)
+        sums.dual.append(2.0 * pen.beta[0] * dual_residual_sq_from_factor(W[0] - W_old, prob.gram_factor_X, xp) ** 0.5)
     a_prev = prob.X
     # What W_L a_{L-1} must match: z_L, or z_L + lambda / (2 beta_L) under the augmented Lagrangian
     target = output_target(z[L - 1], state.lam, pen.beta[L - 1], cfg)
@@ -100,7 +105,9 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
         sums.lag_pre.append(layer["lag_pre"])
         # W_{l+1} <- z_{l+1} a_l^+   (one allreduce of the packed sums)
         with timer("W"):
-            W[l + 1] = _weights_from_layer_sums(layer, prob.n_global, cfg, xp, comm, z[l + 1].dtype)
+            W_old = W[l + 1]
+            W[l + 1], G = _weights_from_layer_sums(layer, prob.n_global, cfg, xp, comm, z[l + 1].dtype)
+            sums.dual.append(2.0 * pen.beta[l + 1] * dual_residual_sq(W[l + 1] - W_old, G, xp) ** 0.5)
         a_prev = a[l]
     # z_L <- argmin loss + <z, lambda> + beta_L ||z - W_L a_{L-1}||^2;  lambda <- lambda + beta_L (z_L - W_L a_{L-1})
     with timer("zL_lambda_pass"):
@@ -108,8 +115,25 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
                                 update_multiplier and cfg.multiplier, bias, block, ops, xp,
                                 loss=cfg.loss, lag_residual=cfg.augmented_output)
     sums.loss, sums.lag, sums.pen = out["loss"], out["lag"], out["pen"]
+    if cfg.residual_balancing and state.iteration < cfg.rb_until:
+        _balance_penalties(state, sums, cfg, xp, comm)
     state.iteration += 1
     return sums
+
+
+def _balance_penalties(state: ADMMState, sums: IterationSums, cfg, xp, comm) -> None:
+    """Residual balancing (:mod:`admm_xp.balancing`): the penalty factors for the next iteration,
+    from this iteration's primal residuals (summed over ranks) and dual residuals."""
+    primal_sq = comm.allreduce_scalars([float(v) for v in (*sums.pre, sums.pen)])
+    primal = [max(v, 0.0) ** 0.5 for v in primal_sq]
+    old = state.penalty_scale or [1.0] * state.n_layers
+    new = balance(old, primal, sums.dual, BalanceRule(cfg.rb_mu, cfg.rb_tau, cfg.rb_until))
+    for l in range(state.n_layers - 1):  # scaled hidden multipliers follow their penalties
+        if new[l] != old[l] and state.u:
+            f = old[l] / new[l]
+            state.u[l] = state.u[l] * f
+            state.v[l] = state.v[l] * f
+    state.penalty_scale = new
 
 
 def output_target(z_L, lam, beta_L, cfg):
@@ -125,10 +149,12 @@ def output_target(z_L, lam, beta_L, cfg):
 
 
 def _weights_from_layer_sums(layer: dict, n_global: int, cfg, xp, comm, dtype):
-    """W_{l+1} = (z_{l+1} a_l^T)(a_l a_l^T)^{-1} from the pass's sums, added over ranks."""
+    """(W_{l+1}, G): W_{l+1} = (z_{l+1} a_l^T)(a_l a_l^T)^{-1} from the pass's sums, added over ranks,
+    and the Gram matrix G = a_l a_l^T (with the bias row) it used."""
     cross, cross_sums, gram, gram_sums = comm.allreduce_arrays(
         [layer["cross"], layer["cross_sums"], layer["gram"], layer["gram_sums"]], xp
     )
     G = updates.gram_with_bias(gram, gram_sums, float(n_global), cfg.bias, xp)
     C = updates.cross_with_bias(cross, cross_sums, cfg.bias, xp)
-    return updates.weights_from_sums(C, updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp), xp, dtype)
+    W = updates.weights_from_sums(C, updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp), xp, dtype)
+    return W, G

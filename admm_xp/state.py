@@ -58,6 +58,8 @@ class ADMMState:
     # u[l] of z_{l+1} = W_{l+1} a_l, v[l] of a_{l+1} = h(z_{l+1}) (0-based like a and z).
     u: list = field(default_factory=list)
     v: list = field(default_factory=list)
+    # Factors of every layer's penalties set by residual balancing (empty: all 1).
+    penalty_scale: list = field(default_factory=list)
     # Derived sums kept between iterations (z_1 X^T of the last pass); never saved:
     # admm_iteration recomputes it, bit for bit, when it is absent.
     cache: dict = field(default_factory=dict)

@@ -132,6 +132,15 @@ def evaluate(state, dd: DeviceData, sums_flat, cfg, comm, xp, pen, with_accuracy
     return entry
 
 
+def residuals(entry: dict, sums) -> dict:
+    """Every layer's residual norms after an iteration (all ranks): ``primal`` ||z_l - W_l a_{l-1}||
+    (l = 1..L), ``activation`` ||a_l - h(z_l)|| (hidden layers) and ``dual`` 2 beta_l ||dW_l a_{l-1}||."""
+    parts = entry["parts_by_layer"]
+    primal = [max(float(v), 0.0) ** 0.5 for v in (*parts["preactivation"], parts["output"])]
+    return {"primal": primal, "activation": [max(float(v), 0.0) ** 0.5 for v in parts["activation"]],
+            "dual": [float(v) for v in sums.dual]}
+
+
 def accuracy(state, dd: DeviceData, cfg, comm, xp, ops=None) -> dict:
     """Train and test accuracy of the feed-forward network with the current weights (all ranks)."""
     right = comm.allreduce_scalars([
@@ -206,7 +215,7 @@ def train_admm(
     t_wall = time.perf_counter()
     while state.iteration < opts.iters:
         it = state.iteration
-        pen = cfg.penalties(it)
+        pen = cfg.penalties(it, state.penalty_scale)
         backend.synchronize()
         comm0 = getattr(comm, "comm_time", 0.0)
         t0 = time.perf_counter()
@@ -221,7 +230,8 @@ def train_admm(
         entry = evaluate(state, dd, sums.flat(), cfg, comm, xp, pen, with_acc, ops)
         eval_s += time.perf_counter() - t1
         entry.update(iter=state.iteration, time_s=elapsed, iter_s=dt, comm_s=comm_dt)
-        if cfg.penalty_growth != 1.0:
+        entry["residuals"] = residuals(entry, sums)
+        if cfg.penalty_growth != 1.0 or cfg.residual_balancing:
             entry["gamma"], entry["beta"] = list(pen.gamma), list(pen.beta)
         if first_obj is None:
             first_obj = entry["objective"]

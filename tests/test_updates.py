@@ -178,3 +178,26 @@ def test_cross_entropy_values_match_the_definitions(backend, rng):
         else:
             want = np.logaddexp.reduce(m, axis=0) - m[np.argmax(s, axis=0), np.arange(m.shape[1])]
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_dual_residual_from_the_gram_matrix_or_its_factor_equals_the_direct_norm(backend, rng):
+    """||dW a|| from trace(dW G dW^T) or ||dW L|| (G = a a^T = L L^T) = the norm of the product itself."""
+    from admm_xp import balancing
+    from admm_xp.linalg import cholesky
+
+    xp, dev = backend.xp, backend.device
+    a = rng.normal(size=(9, 500))
+    dW = rng.normal(size=(4, 9))
+    direct = np.sum((dW @ a) ** 2)
+    G = from_host(a @ a.T, xp, dev)
+    assert balancing.dual_residual_sq(from_host(dW, xp, dev), G, xp) == pytest.approx(direct, rel=1e-10)
+    assert balancing.dual_residual_sq_from_factor(from_host(dW, xp, dev), cholesky(G, xp), xp) == pytest.approx(direct, rel=1e-10)
+
+
+def test_residual_balancing_rule():
+    """Boyd et al. (2011) 3.4.1: grow the penalty when the primal residual dominates, shrink it when the dual does."""
+    from admm_xp.balancing import BalanceRule, balance
+
+    rule = BalanceRule(mu=10.0, tau=2.0)
+    assert balance([1.0, 1.0, 1.0, 4.0], [100.0, 1.0, 5.0, float("nan")], [1.0, 100.0, 1.0, 1.0], rule) == [2.0, 0.5, 1.0, 4.0]
+    assert balance([1.0], [10.0], [1.0], rule) == [1.0]  # exactly mu: no change

@@ -28,18 +28,31 @@ def comm():
     return c
 
 
-def _train(comm, n_train=2000, hidden=(40,), iters=10, dataset="higgs-sample", bias=False, **kw):
+def _train(comm, n_train=2000, hidden=(40,), iters=10, dataset="higgs-sample", bias=False, method=None, **kw):
     backend = resolve_device("cpu")
     ds = load_dataset(dataset, n_train=n_train, comm=comm, **kw)
-    cfg = ADMMConfig(hidden=hidden, warm_start=3, block_size=100, bias=bias)
+    cfg = ADMMConfig(hidden=hidden, warm_start=3, block_size=100, bias=bias, **(method or {}))
     res = train_admm(to_device(ds, backend, "float64"), cfg, backend, comm, RunOptions(iters=iters, progress=False))
     return ds, res
 
 
+METHODS = {
+    "augmented": {},
+    "paper": {"lagrangian": "paper"},
+    "full-balanced": {"lagrangian": "full", "residual_balancing": True, "rb_until": 8},
+    "cross-entropy": {"loss": "cross-entropy"},
+}
+
+
 @pytest.mark.parametrize("hidden", [(40,), (12, 6)])
-def test_same_weights_and_history_as_one_process(comm, hidden):
-    _, sharded = _train(comm, hidden=hidden)
-    _, single = _train(LocalComm(), hidden=hidden)  # every rank also solves the whole problem alone
+@pytest.mark.parametrize("method", list(METHODS))
+def test_same_weights_and_history_as_one_process(comm, hidden, method):
+    _, sharded = _train(comm, hidden=hidden, method=METHODS[method])
+    _, single = _train(LocalComm(), hidden=hidden, method=METHODS[method])  # every rank also solves the whole problem alone
+    for h_p, h_1 in zip(sharded.history, single.history):  # the same penalties where balancing adapts them
+        assert h_p.get("beta", []) == pytest.approx(h_1.get("beta", []), rel=1e-12)
+    if METHODS[method].get("residual_balancing"):  # and balancing did move them
+        assert len({tuple(h["beta"]) for h in sharded.history[1:]}) > 1
     for w_p, w_1 in zip(sharded.state.W, single.state.W):
         w_p, w_1 = to_host(w_p), to_host(w_1)
         assert np.max(np.abs(w_p - w_1)) / np.max(np.abs(w_1)) < 1e-8

@@ -16,9 +16,9 @@ the samples: ``||dW a||^2 = trace(dW G dW^T)`` with G the Gram matrix the weight
 factored anyway (summed over ranks, so every rank takes the same decision).
 
 Residual balancing has no convergence guarantee for nonconvex problems; like the usual
-safe form, it stops adapting after ``until`` iterations. Scaled multipliers (``u = mu/(2
-beta)``, the hidden ones of the full Lagrangian) are divided by the factor when a penalty
-changes; the output multiplier lambda is kept unscaled and is left alone.
+safe form, it stops adapting after ``until`` iterations. Every multiplier is stored
+unscaled (lambda, and the hidden mu, nu of the full Lagrangian), so a change of penalty
+needs no rescaling.
 """
 from __future__ import annotations
 

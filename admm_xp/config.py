@@ -81,7 +81,7 @@ class ADMMConfig:
         again, and long runs decay; with the augmented form the labels reach
         the weights through lambda. ``"full"``: the augmented Lagrangian of every
         constraint, with multipliers also on each hidden layer's
-        ``z_l = W_l a_{l-1}`` and ``a_l = h(z_l)`` (scaled: ``u_l``, ``v_l``), so that a
+        ``z_l = W_l a_{l-1}`` and ``a_l = h(z_l)`` (``mu_l``, ``nu_l``), so that a
         fixed point satisfies every constraint exactly and the per-sample
         variables cannot absorb the loss (the penalty-only couplings of the
         paper let ``a_l`` drift from ``h(W_l a_{l-1})`` until the ADMM variables fit
@@ -92,10 +92,10 @@ class ADMMConfig:
         its beta (and gamma) grow by ``rb_tau``, and shrink by ``rb_tau`` in the
         opposite case, up to iteration ``rb_until``.
     dual_step
-        kappa, the step of the hidden layers' scaled multipliers under
-        ``lagrangian="full"``: ``u_l += kappa (z_l - W_l a_{l-1})``,
-        ``v_l += kappa (a_l - h(z_l))`` (1 is the classical ADMM step; smaller
-        steps damp the oscillation of this nonconvex splitting).
+        kappa, the step of the hidden layers' multipliers under
+        ``lagrangian="full"``: ``mu_l += 2 beta_l kappa (z_l - W_l a_{l-1})``,
+        ``nu_l += 2 gamma_l kappa (a_l - h(z_l))`` (1 is the classical ADMM step;
+        smaller steps damp the oscillation of this nonconvex splitting).
     loss
         The output loss: ``"hinge"`` (the paper's; one-vs-rest for C classes)
         or ``"cross-entropy"`` (logistic for two classes, softmax for C), whose

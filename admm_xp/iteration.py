@@ -12,9 +12,10 @@ The function below is that listing. Under the augmented Lagrangian
 (``cfg.lagrangian == "augmented"``) the W_L and a_{L-1} lines fit
 ``z_L + lambda / (2 beta_L)`` in place of z_L (:func:`output_target`); under the
 full one (``"full"``) every hidden constraint has a scaled multiplier as well
-(u_l of z_l = W_l a_{l-1}, v_l of a_l = h(z_l)): W_l fits z_l + u_l, the a_l and
-z_l lines see h(z_l) - v_l, a_l + v_l and W_l a_{l-1} - u_l, and both
-multipliers step by ``dual_step`` times their residual after the z_l line. Per layer, the a and z updates run in one
+(mu_l of z_l = W_l a_{l-1}, nu_l of a_l = h(z_l); u_l = mu_l / (2 beta_l),
+v_l = nu_l / (2 gamma_l)): W_l fits z_l + u_l, the a_l and z_l lines see
+h(z_l) - v_l, a_l + v_l and W_l a_{l-1} - u_l, and both multipliers take a
+dual step of ``dual_step`` times the classical one after the z_l line. Per layer, the a and z updates run in one
 fused pass over column blocks (:mod:`admm_xp.passes`), which also sums the
 ``z_{l+1} a_l^T`` and ``a_l a_l^T`` that the next line's weight update needs;
 over MPI ranks those sums, and nothing else, cross the network.
@@ -76,7 +77,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     with timer("W"):
         first = state.cache.pop("input_cross", None) or input_cross_pass(
             output_target(z[0], state.lam, pen.beta[0], cfg) if L == 1 else z[0], prob.X, bias, block, ops, xp,
-            shift=state.u[0] if full and L > 1 else None)
+            shift=state.u[0] if full and L > 1 else None, shift_scale=0.5 / pen.beta[0])
         reduced = comm.allreduce_arrays([first["cross"], first["sums"]] if bias else [first["cross"]], xp)
         C, zs = reduced[0], (reduced[1] if bias else None)
         W_old = W[0]
@@ -86,8 +87,8 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     # What W_L a_{L-1} must match: z_L, or z_L + lambda / (2 beta_L) under the augmented Lagrangian
     target = output_target(z[L - 1], state.lam, pen.beta[L - 1], cfg)
     for l in range(L - 1):
-        # what W_{l+1} a_l must match: the output's target, or z_{l+1} (+ u_{l+1} under the full Lagrangian)
-        fit_next = target if l == L - 2 else (z[l + 1] + state.u[l + 1] if full else z[l + 1])
+        # what W_{l+1} a_l must match: the output's target, or z_{l+1} (+ mu_{l+1} / (2 beta_{l+1}) under the full Lagrangian)
+        fit_next = target if l == L - 2 else (z[l + 1] + state.u[l + 1] * (0.5 / pen.beta[l + 1]) if full else z[l + 1])
         gamma, beta = pen.gamma[l], pen.beta[l]
         # a_l <- (beta_{l+1} W_{l+1}^T W_{l+1} + gamma_l I)^{-1} (...): factor once, apply to all columns
         with timer("a_factor"):
@@ -128,11 +129,6 @@ def _balance_penalties(state: ADMMState, sums: IterationSums, cfg, xp, comm) -> 
     primal = [max(v, 0.0) ** 0.5 for v in primal_sq]
     old = state.penalty_scale or [1.0] * state.n_layers
     new = balance(old, primal, sums.dual, BalanceRule(cfg.rb_mu, cfg.rb_tau, cfg.rb_until))
-    for l in range(state.n_layers - 1):  # scaled hidden multipliers follow their penalties
-        if new[l] != old[l] and state.u:
-            f = old[l] / new[l]
-            state.u[l] = state.u[l] * f
-            state.v[l] = state.v[l] * f
     state.penalty_scale = new
 
 

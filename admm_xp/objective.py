@@ -55,8 +55,7 @@ def combine(flat_sums, pen, n_hidden: int) -> dict:
     lag_pre = flat_sums[3 * n_hidden + 3 : 4 * n_hidden + 3]
     activation = sum(g * v for g, v in zip(pen.gamma, act))
     preact = sum(b * v for b, v in zip(pen.beta[:-1], pre)) + pen.beta[-1] * out_pen
-    # hidden multipliers, scaled: <nu, a - h(z)> = 2 gamma <v, a - h(z)>, <mu, z - m> = 2 beta <u, z - m>
-    lag = lag + sum(2 * g * v for g, v in zip(pen.gamma, lag_act)) + sum(2 * b * v for b, v in zip(pen.beta[:-1], lag_pre))
+    lag = lag + sum(lag_act) + sum(lag_pre)  # the hidden multipliers' <nu, a - h(z)> and <mu, z - m>
     total = loss + lag + activation + preact
     return {
         "objective": total,

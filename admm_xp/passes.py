@@ -55,14 +55,14 @@ def sample_cross(z_blk, a_blk, ops, xp):
     return ops.long_product(z_blk, xp.matrix_transpose(a_blk))
 
 
-def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None, shift=None):
+def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None, shift=None, shift_scale=1.0):
     """``z a_prev^T`` (and the row sums of z with a bias) over columns ``sl``, in float64: by the
     kernel set's own kernel where it has one (``ops.input_cross``), else :func:`sample_cross` on
     the blocks (``z_blk``: the block of z where the caller has a copy of it). With ``shift`` (the
-    scaled multiplier u of the full Lagrangian) the sums are those of ``z + shift``."""
+    multiplier mu of the full Lagrangian) the sums are those of ``z + shift_scale * shift``."""
     f64 = xp.float64
     if shift is not None:
-        z_blk = z[:, sl] + shift[:, sl]
+        z_blk = z[:, sl] + shift_scale * shift[:, sl]
         return sample_cross(z_blk, a_prev[:, sl], ops, xp), (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
     z_blk = z[:, sl] if z_blk is None else z_blk
     c = ops.input_cross(z, a_prev, sl)
@@ -71,8 +71,8 @@ def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None, shift=None):
     return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
 
 
-def input_cross_pass(z, a_prev, bias, block, ops, xp, shift=None) -> dict:
-    """``z a_prev^T`` and the row sums of z (of ``z + shift`` with a shift), summed by chunks and
+def input_cross_pass(z, a_prev, bias, block, ops, xp, shift=None, shift_scale=1.0) -> dict:
+    """``z a_prev^T`` and the row sums of z (of ``z + shift_scale * shift`` with a shift), summed by chunks and
     blocks exactly as :func:`hidden_layer_pass` sums them with ``with_input_cross`` (so both
     give the same bits, and a resumed run the same trajectory)."""
     n = z.shape[1]
@@ -80,7 +80,7 @@ def input_cross_pass(z, a_prev, bias, block, ops, xp, shift=None) -> dict:
     def chunk(cols: slice) -> dict:
         cross = sums = None
         for sl in _blocks(cols, block):
-            c, s = _input_cross_block(z, a_prev, sl, bias, ops, xp, shift=shift)
+            c, s = _input_cross_block(z, a_prev, sl, bias, ops, xp, shift=shift, shift_scale=shift_scale)
             cross = c if cross is None else cross + c
             sums = s if sums is None else (sums + s if s is not None else None)
         return dict(cross=cross, sums=sums)
@@ -93,29 +93,32 @@ def input_cross_pass(z, a_prev, bias, block, ops, xp, shift=None) -> dict:
     return _add_partials(parts)
 
 
-def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, u_l, v_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp):
+def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp):
     """Columns ``sl`` of a hidden layer under the full augmented Lagrangian, in array expressions.
 
-    With scaled multipliers v of ``a = h(z)`` and u of ``z = W a_prev``:
+    With the multipliers nu of ``a = h(z)`` and mu of ``z = W a_prev``, scaled as
+    ``v = nu / (2 gamma)`` and ``u = mu / (2 beta)`` (kept unscaled, like lambda, so that a
+    change of penalty needs no rescaling):
     a = (h(z) - v) + P (target - W_next (h(z) - v)), z = prox(a + v, W a_prev - u), then
-    u += kappa (z - W a_prev) and v += kappa (a - h(z)). Returns the new a block and the sums
-    (a - h(z))^2, (z - m)^2, <v, a - h(z)>, <u, z - m> (new multipliers; float64).
+    mu += 2 beta kappa (z - W a_prev) and nu += 2 gamma kappa (a - h(z)). Returns the new a
+    block and the sums (a - h(z))^2, (z - m)^2, <nu, a - h(z)>, <mu, z - m> (new multipliers, float64).
     """
     Wt_next, b_next, P = activation_op
     f64 = xp.float64
     target = z_next[:, sl] - b_next if bias else z_next[:, sl]
-    u, v = u_l[:, sl], v_l[:, sl]
+    mu, nu = mu_l[:, sl], nu_l[:, sl]
+    v = nu * (0.5 / gamma)
     h = updates.relu(z_l[:, sl], xp) - v
     a_new = h + xp.matmul(P, target - xp.matmul(Wt_next, h))
     m = updates.affine(W_l, a_prev[:, sl], bias, xp)
-    z_new = updates.z_hidden_relu(a_new + v, m - u, gamma, beta, xp)
+    z_new = updates.z_hidden_relu(a_new + v, m - mu * (0.5 / beta), gamma, beta, xp)
     act_r = a_new - updates.relu(z_new, xp)
     pre_r = z_new - m
-    u = u + kappa * pre_r
-    v = v + kappa * act_r
-    a_l[:, sl], z_l[:, sl], u_l[:, sl], v_l[:, sl] = a_new, z_new, u, v
-    return (a_new, xp.sum(act_r ** 2, dtype=f64), xp.sum(pre_r ** 2, dtype=f64), xp.sum(v * act_r, dtype=f64),
-            xp.sum(u * pre_r, dtype=f64))
+    mu = mu + (2.0 * beta * kappa) * pre_r
+    nu = nu + (2.0 * gamma * kappa) * act_r
+    a_l[:, sl], z_l[:, sl], mu_l[:, sl], nu_l[:, sl] = a_new, z_new, mu, nu
+    return (a_new, xp.sum(act_r ** 2, dtype=f64), xp.sum(pre_r ** 2, dtype=f64), xp.sum(nu * act_r, dtype=f64),
+            xp.sum(mu * pre_r, dtype=f64))
 
 
 def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta, bias, block, ops, xp,
@@ -130,10 +133,10 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
     ``input_cross_sums``) while the blocks are in cache: for layer 1, whose input
     X never changes, that is the next iteration's W_1 update done in advance.
 
-    ``multipliers=(u_l, v_l, kappa)`` (the full augmented Lagrangian) updates the
+    ``multipliers=(mu_l, nu_l, kappa)`` (the full augmented Lagrangian) updates the
     hidden multipliers too, by :func:`_multiplier_block` (array expressions, no fused
-    kernel), and adds ``lag_act`` = <v_l, a_l - h(z_l)> and ``lag_pre`` = <u_l, z_l - m>;
-    the input cross sums are then those of ``z_l + u_l``, what W_l is fitted to.
+    kernel), and adds ``lag_act`` = <nu_l, a_l - h(z_l)> and ``lag_pre`` = <mu_l, z_l - m>;
+    the input cross sums are then those of ``z_l + mu_l / (2 beta_l)``, what W_l is fitted to.
     """
     Wt_next, b_next, P = activation_op
     d, n = z_l.shape
@@ -194,7 +197,8 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
                     c, s_ = in_cross_b, None  # (layer_block runs without a bias only)
                 else:
                     c, s_ = _input_cross_block(z_l, a_prev, sl, bias, ops, xp, z_blk,
-                                               shift=None if multipliers is None else multipliers[0])
+                                               shift=None if multipliers is None else multipliers[0],
+                                               shift_scale=0.5 / beta)
                 in_cross = c if in_cross is None else in_cross + c
                 in_sums = s_ if in_sums is None else (in_sums + s_ if s_ is not None else None)
         out = dict(act=act, pre=pre, cross=cross, cross_sums=cross_sums, gram=gram, gram_sums=gram_sums,

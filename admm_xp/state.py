@@ -54,8 +54,8 @@ class ADMMState:
     z: list
     lam: Any
     iteration: int = 0
-    # Scaled multipliers of the hidden layers' constraints (``lagrangian="full"``; empty otherwise):
-    # u[l] of z_{l+1} = W_{l+1} a_l, v[l] of a_{l+1} = h(z_{l+1}) (0-based like a and z).
+    # Multipliers of the hidden layers' constraints (``lagrangian="full"``; empty otherwise), unscaled like
+    # lam: u[l] (mu) of z_{l+1} = W_{l+1} a_l, v[l] (nu) of a_{l+1} = h(z_{l+1}) (0-based like a and z).
     u: list = field(default_factory=list)
     v: list = field(default_factory=list)
     # Factors of every layer's penalties set by residual balancing (empty: all 1).

@@ -29,13 +29,13 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
         C = updates.cross_with_bias(xp.astype(C, xp.float64), xp.sum(zl, axis=1, dtype=xp.float64), bias, xp)
         return updates.weights_from_sums(C, updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n), xp), xp, zl.dtype)
 
-    full = cfg.lagrangian == "full" and cfg.multiplier  # scaled multipliers u (z = W a) and v (a = h(z))
+    full = cfg.lagrangian == "full" and cfg.multiplier  # multipliers u = mu (z = W a) and v = nu (a = h(z)), unscaled
     u, v = state.u, state.v
 
     def fitted(l):  # what W_l a_{l-1} is fitted to
         if l == L - 1:  # z_L + lambda / (2 beta_L) under an augmented Lagrangian
             return z[l] + state.lam / (2.0 * pen.beta[l]) if cfg.lagrangian != "paper" and cfg.multiplier else z[l]
-        return z[l] + u[l] if full else z[l]
+        return z[l] + u[l] / (2.0 * pen.beta[l]) if full else z[l]
 
     a_prev = prob.X
     for l in range(L - 1):
@@ -47,7 +47,7 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
             Wt = Wn[:, :-1] if bias else Wn
             t = fitted(l + 1) - (Wn[:, -1:] if bias else 0.0)
             M = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wt), Wt) + pen.gamma[l] * xp.eye(d, dtype=Wt.dtype, device=_dev(Wt))
-            rhs = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wt), t) + pen.gamma[l] * (updates.relu(z[l], xp) - v[l])
+            rhs = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wt), t) + pen.gamma[l] * (updates.relu(z[l], xp) - v[l] / (2.0 * pen.gamma[l]))
             a[l] = xp.linalg.solve(M, rhs)
         else:
             a[l] = updates.activations_update(z[l], fitted(l + 1), W[l + 1], pen.gamma[l], pen.beta[l + 1], bias, xp,
@@ -55,10 +55,11 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
         after_block and after_block(f"a{l + 1}")
         m = updates.affine(W[l], a_prev, bias, xp)
         if full:
-            z[l] = updates.z_hidden_relu(a[l] + v[l], m - u[l], pen.gamma[l], pen.beta[l], xp)
+            z[l] = updates.z_hidden_relu(a[l] + v[l] / (2.0 * pen.gamma[l]), m - u[l] / (2.0 * pen.beta[l]), pen.gamma[l],
+                                         pen.beta[l], xp)
             after_block and after_block(f"z{l + 1}")
-            u[l] = u[l] + cfg.dual_step * (z[l] - m)
-            v[l] = v[l] + cfg.dual_step * (a[l] - updates.relu(z[l], xp))
+            u[l] = u[l] + 2.0 * pen.beta[l] * cfg.dual_step * (z[l] - m)
+            v[l] = v[l] + 2.0 * pen.gamma[l] * cfg.dual_step * (a[l] - updates.relu(z[l], xp))
             after_block and after_block(f"multipliers{l + 1}")
         else:
             z[l] = updates.z_hidden_relu(a[l], m, pen.gamma[l], pen.beta[l], xp)

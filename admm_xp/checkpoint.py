@@ -38,7 +38,7 @@ MANIFEST = "manifest.json"
 FORMAT = "admm_xp-checkpoint-1"
 # Settings that define the iterates; the run options (iters, target, logging) may change on resume.
 SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "lagrangian", "dual_step", "loss",
-               "residual_balancing", "rb_mu", "rb_tau", "rb_until", "bias", "init",
+               "residual_balancing", "rb_mu", "rb_tau", "rb_until", "anderson", "anderson_on", "anderson_tol", "bias", "init",
                "penalty_growth", "penalty_max", "ridge", "weight_decay", "seed", "dtype", "block_size")
 
 

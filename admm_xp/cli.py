@@ -155,6 +155,10 @@ def add_train_parser(sub) -> None:
     g.add_argument("--rb-tau", type=float, default=None, metavar="TAU", help="residual balancing: the factor tau (default 2)")
     g.add_argument("--rb-until", type=int, default=None, metavar="K",
                    help="residual balancing: adapt during the first K iterations only (default 50)")
+    g.add_argument("--anderson", type=int, default=None, metavar="M",
+                   help="Anderson acceleration with memory M (0 = off), safeguarded by restarts")
+    g.add_argument("--anderson-on", choices=("weights", "state"), default=None,
+                   help="what Anderson acceleration extrapolates: the weights (cheap) or the whole state (default weights)")
     g.add_argument("--dual-step", type=float, default=None, metavar="K",
                    help="step of the hidden multipliers under --lagrangian full (1 = classical ADMM; default 0.3)")
     g.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None,
@@ -198,7 +202,7 @@ def config_from_args(args):
         warm_start=args.warm_start, weight_decay=args.weight_decay, penalty_growth=args.penalty_growth,
         penalty_max=args.penalty_max, bias=onoff[args.bias], init=args.init, multiplier=onoff[args.multiplier],
         lagrangian=args.lagrangian, dual_step=args.dual_step, loss=args.loss,
-        residual_balancing=onoff[args.residual_balancing], rb_mu=args.rb_mu, rb_tau=args.rb_tau, rb_until=args.rb_until,
+        residual_balancing=onoff[args.residual_balancing], anderson=args.anderson, anderson_on=args.anderson_on, rb_mu=args.rb_mu, rb_tau=args.rb_tau, rb_until=args.rb_until,
         ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )
 

@@ -16,7 +16,7 @@ LOSSES = ("hinge", "cross-entropy")
 # multiplier after a warm start, plain least-squares weight updates.
 PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=False, init="gaussian",
              penalty_growth=1.0, weight_decay=0.0, lagrangian="paper", dual_step=0.3, loss="hinge",
-             residual_balancing=False)
+             residual_balancing=False, anderson=0)
 # The best configuration measured by the sweeps in results/sweep/ (scored on
 # validation rows carved from the training split, never on a test split):
 # gamma = beta = 1 and a weight decay of 1 (see ADMMConfig.weight_decay).
@@ -91,6 +91,11 @@ class ADMMConfig:
         when a layer's primal residual exceeds ``rb_mu`` times its dual residual,
         its beta (and gamma) grow by ``rb_tau``, and shrink by ``rb_tau`` in the
         opposite case, up to iteration ``rb_until``.
+    anderson, anderson_on, anderson_tol
+        Anderson acceleration (type II, memory ``anderson``; 0 = off) of the
+        iteration on ``"weights"`` or on the whole ``"state"``, restarted when the
+        fixed-point residual exceeds ``1 + anderson_tol`` times the last
+        (:mod:`admm_xp.anderson`). It starts after the warm start.
     dual_step
         kappa, the step of the hidden layers' multipliers under
         ``lagrangian="full"``: ``mu_l += 2 beta_l kappa (z_l - W_l a_{l-1})``,
@@ -146,6 +151,9 @@ class ADMMConfig:
     rb_mu: float = 10.0
     rb_tau: float = 2.0
     rb_until: int = 50
+    anderson: int = DEFAULT["anderson"]
+    anderson_on: str = "weights"
+    anderson_tol: float = 0.0
     loss: str = DEFAULT["loss"]
     seed: int = 0
     dtype: str = "float64"
@@ -182,6 +190,12 @@ class ADMMConfig:
             raise ConfigError(f"rb_tau must be > 1, got {self.rb_tau!r}")
         if not isinstance(self.rb_until, int) or isinstance(self.rb_until, bool) or self.rb_until < 0:
             raise ConfigError(f"rb_until must be an integer >= 0, got {self.rb_until!r}")
+        if not isinstance(self.anderson, int) or isinstance(self.anderson, bool) or not 0 <= self.anderson <= 50:
+            raise ConfigError(f"anderson (the memory) must be an integer in 0..50, got {self.anderson!r}")
+        if self.anderson_on not in ("weights", "state"):
+            raise ConfigError(f"anderson_on must be weights or state, got {self.anderson_on!r}")
+        if not (math.isfinite(float(self.anderson_tol)) and float(self.anderson_tol) >= 0):
+            raise ConfigError(f"anderson_tol must be >= 0, got {self.anderson_tol!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.init not in INITS:

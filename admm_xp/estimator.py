@@ -36,7 +36,7 @@ class ADMMClassifier:
     """
 
     def __init__(self, hidden=(300,), *, preset="default", gamma=None, beta=None, warm_start=None, weight_decay=None,
-                 bias=None, init=None, multiplier=None, lagrangian=None, dual_step=None, loss=None, residual_balancing=None,
+                 bias=None, init=None, multiplier=None, lagrangian=None, dual_step=None, loss=None, residual_balancing=None, anderson=None,
                  penalty_growth=None, iters=100, target_acc=None,
                  device="cpu", dtype=None, seed=0, ridge=1e-10, block_size=None, eval_every=1, standardize=True,
                  kernels="auto", verbose=False, comm=None):
@@ -53,6 +53,7 @@ class ADMMClassifier:
         self.dual_step = dual_step
         self.loss = loss
         self.residual_balancing = residual_balancing
+        self.anderson = anderson
         self.penalty_growth = penalty_growth
         self.iters = iters
         self.target_acc = target_acc
@@ -71,7 +72,7 @@ class ADMMClassifier:
     def get_params(self, deep: bool = True) -> dict:
         return {k: getattr(self, k) for k in (
             "hidden", "preset", "gamma", "beta", "warm_start", "weight_decay", "bias", "init", "multiplier",
-            "lagrangian", "dual_step", "loss", "residual_balancing", "penalty_growth", "iters", "target_acc", "device", "dtype", "seed", "ridge", "block_size", "eval_every",
+            "lagrangian", "dual_step", "loss", "residual_balancing", "anderson", "penalty_growth", "iters", "target_acc", "device", "dtype", "seed", "ridge", "block_size", "eval_every",
             "standardize", "kernels", "verbose", "comm")}
 
     def set_params(self, **params):
@@ -88,7 +89,7 @@ class ADMMClassifier:
             self.preset, hidden=hidden, gamma=self.gamma, beta=self.beta, warm_start=self.warm_start,
             weight_decay=self.weight_decay, bias=self.bias, init=self.init, multiplier=self.multiplier,
             lagrangian=self.lagrangian, dual_step=self.dual_step, loss=self.loss,
-            residual_balancing=self.residual_balancing, penalty_growth=self.penalty_growth, seed=self.seed, ridge=self.ridge,
+            residual_balancing=self.residual_balancing, anderson=self.anderson, penalty_growth=self.penalty_growth, seed=self.seed, ridge=self.ridge,
             dtype=self.dtype or ("float32" if gpu else "float64"), block_size=self.block_size or default_block_size(self.device))
 
     def fit(self, X, y, eval_set=None):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import updates
+from . import anderson, updates
 from .balancing import BalanceRule, balance, dual_residual_sq, dual_residual_sq_from_factor
 from .passes import hidden_layer_pass, input_cross_pass, output_layer_pass
 from .state import ADMMState, Problem
@@ -130,6 +130,19 @@ def _balance_penalties(state: ADMMState, sums: IterationSums, cfg, xp, comm) -> 
     old = state.penalty_scale or [1.0] * state.n_layers
     new = balance(old, primal, sums.dual, BalanceRule(cfg.rb_mu, cfg.rb_tau, cfg.rb_until))
     state.penalty_scale = new
+
+
+def accelerated_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, acc, *, update_multiplier: bool = True,
+                          timer=NO_TIMER) -> IterationSums:
+    """:func:`admm_iteration`, followed by Anderson acceleration (:mod:`admm_xp.anderson`) when
+    ``acc`` is an accelerator's memory and the warm start is over (``acc`` None: the plain iteration)."""
+    if acc is None or not update_multiplier:
+        return admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
+    before = anderson.snapshot(state, cfg.anderson_on, xp)
+    sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
+    with timer("anderson"):
+        anderson.accelerate(acc, state, before, cfg.anderson_on, xp, comm, cfg.anderson_tol)
+    return sums
 
 
 def output_target(z_L, lam, beta_L, cfg):

@@ -26,7 +26,8 @@ from . import objective
 from .comm import LocalComm
 from .errors import ConfigError, DivergenceError
 from .hostio import from_host
-from .iteration import admm_iteration
+from .anderson import AndersonState
+from .iteration import accelerated_iteration
 from .kernels import kernels_for
 from .state import init_state, layer_widths, make_problem
 
@@ -212,6 +213,7 @@ def train_admm(
     best = max((h.get("test_acc", 0.0) or 0.0 for h in history), default=0.0)
     stop_reason = "iters"
     eval_s = 0.0
+    accel = AndersonState(cfg.anderson) if cfg.anderson else None  # (a resumed run starts with an empty memory)
     t_wall = time.perf_counter()
     while state.iteration < opts.iters:
         it = state.iteration
@@ -220,7 +222,7 @@ def train_admm(
         comm0 = getattr(comm, "comm_time", 0.0)
         t0 = time.perf_counter()
         with ops.iteration_context():
-            sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
+            sums = accelerated_iteration(state, prob, cfg, xp, comm, ops, accel, update_multiplier=it >= cfg.warm_start)
         backend.synchronize()
         dt = time.perf_counter() - t0
         comm_dt = getattr(comm, "comm_time", 0.0) - comm0

@@ -41,6 +41,7 @@ METHODS = {
     "paper": {"lagrangian": "paper"},
     "full-balanced": {"lagrangian": "full", "residual_balancing": True, "rb_until": 8},
     "cross-entropy": {"loss": "cross-entropy"},
+    "anderson-state": {"lagrangian": "full", "anderson": 3, "anderson_on": "state"},
 }
 
 

@@ -108,10 +108,10 @@ def test_sigterm_checkpoints_writes_the_record_and_resumes(tmp_path):
 def test_divergence_names_layer_and_iteration_and_keeps_the_checkpoint(tmp_path, monkeypatch, capsys):
     import admm_xp.train as train_mod
 
-    real = train_mod.admm_iteration
+    real = train_mod.accelerated_iteration
 
-    def poisoned(state, prob, cfg, xp, comm, ops, **kw):
-        sums = real(state, prob, cfg, xp, comm, ops, **kw)
+    def poisoned(state, prob, cfg, xp, comm, ops, accel, **kw):
+        sums = real(state, prob, cfg, xp, comm, ops, accel, **kw)
         if state.iteration == 5:
             state.a[0][0, 0] = float("nan")
             from admm_xp.objective import objective_parts
@@ -119,7 +119,7 @@ def test_divergence_names_layer_and_iteration_and_keeps_the_checkpoint(tmp_path,
             return objective_parts(state, prob, cfg, xp)
         return sums
 
-    monkeypatch.setattr(train_mod, "admm_iteration", poisoned)
+    monkeypatch.setattr(train_mod, "accelerated_iteration", poisoned)
     ck = str(tmp_path / "ck")
     code = main([*COMMON, "--iters", "10", "--checkpoint", ck, "--checkpoint-every", "2", "--out", str(tmp_path / "o.json")])
     err = capsys.readouterr().err

@@ -5,13 +5,18 @@ Layout of a checkpoint folder ``DIR``::
     DIR/manifest.json              the latest complete checkpoint (written last, atomically)
     DIR/it000120/weights.npz       W_1..W_L (rank 0)
     DIR/it000120/shard-00001.npz   one rank's a_l, z_l, lambda (samples as rows) and its column range
-    DIR/it000120/state.json        iteration, history, elapsed time, config, data fingerprint, rank count
+    DIR/it000120/state.json        iteration, history, elapsed time, config (the solver settings),
+                                   options (the run's command-line options), data fingerprint, rank count
 
 Every file is written to a temporary name, fsynced and renamed; the manifest
 (with each file's size and SHA-256) is replaced only after all ranks have
 finished their files, and older checkpoints are removed only after that. So
 ``DIR/manifest.json`` always names a complete, verified checkpoint, whatever
 moment a run is killed at.
+
+A run that starts with a checkpoint folder first removes what a killed run
+may have left there (:func:`remove_strays`): ``it*`` folders that the
+manifest does not name and hidden temporary files.
 
 Resuming reads the manifest, verifies every file, refuses a different solver
 configuration or data set, and re-shards when the number of ranks differs
@@ -25,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -37,20 +43,24 @@ from .runrecord import write_json_atomic
 MANIFEST = "manifest.json"
 FORMAT = "admm_xp-checkpoint-1"
 # Settings that define the iterates; the run options (iters, target, logging) may change on resume.
-SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "lagrangian", "dual_step", "loss",
+SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "lagrangian", "dual_step", "dual_decay", "loss",
                "residual_balancing", "rb_mu", "rb_tau", "rb_until", "anderson", "anderson_on", "anderson_tol", "bias", "init",
                "penalty_growth", "penalty_max", "ridge", "weight_decay", "seed", "dtype", "block_size")
 
 
 def data_fingerprint(ds) -> dict:
     """What a resumed run must find again: the data set's name, sizes and standardisation statistics."""
-    return {"name": ds.name, "n_train": int(ds.n_train), "n_test": int(ds.n_test), "n_features": int(ds.n_features),
-            "n_classes": int(ds.n_classes), "mean": [float(v) for v in ds.mean], "scale": [float(v) for v in ds.scale]}
+    fp = {"name": ds.name, "n_train": int(ds.n_train), "n_test": int(ds.n_test), "n_features": int(ds.n_features),
+          "n_classes": int(ds.n_classes), "mean": [float(v) for v in ds.mean], "scale": [float(v) for v in ds.scale]}
+    if getattr(ds, "classes", None) is not None:
+        fp["classes"] = [int(c) for c in ds.classes]
+    return fp
 
 
 def _same_data(saved: dict, now: dict) -> list:
-    """Keys that differ; the statistics may differ by rounding (they are sums over ranks)."""
-    diff = [k for k in now if k not in ("mean", "scale") and saved.get(k) != now[k]]
+    """Keys that differ (a key the saved fingerprint lacks is not compared); the statistics may differ by
+    rounding (they are sums over ranks)."""
+    diff = [k for k in now if k not in ("mean", "scale") and k in saved and saved.get(k) != now[k]]
     for k in ("mean", "scale"):
         a, b = np.asarray(saved.get(k, []), dtype=float), np.asarray(now[k], dtype=float)
         if a.shape != b.shape or not np.allclose(a, b, rtol=1e-9, atol=1e-12):
@@ -82,8 +92,11 @@ def _fsync_dir(path: str) -> None:
         pass
 
 
-def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapsed: float, comm) -> str:
-    """Write a checkpoint of ``state`` collectively (every rank calls this); returns its subfolder."""
+def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapsed: float, comm,
+         options: dict | None = None) -> str:
+    """Write a checkpoint of ``state`` collectively (every rank calls this); returns its subfolder.
+
+    ``options``: the run's command-line options, so that ``--resume DIR`` alone continues the same run."""
     sub = os.path.join(folder, f"it{state.iteration:06d}")
     if comm.rank == 0:
         os.makedirs(sub, exist_ok=True)
@@ -102,7 +115,7 @@ def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapse
     if comm.rank == 0:
         _save_npz_atomic(os.path.join(sub, "weights.npz"), {f"W{l + 1}": to_host(w) for l, w in enumerate(state.W)})
         meta = {"format": FORMAT, "iteration": state.iteration, "ranks": comm.size, "config": cfg.to_dict(),
-                "penalty_scale": list(state.penalty_scale),
+                "options": dict(options or {}), "penalty_scale": list(state.penalty_scale),
                 "data": fingerprint, "elapsed_s": elapsed, "history": history}
         write_json_atomic(os.path.join(sub, "state.json"), meta)
         files = [*entries]
@@ -114,10 +127,58 @@ def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapse
                                                           "iteration": state.iteration, "ranks": comm.size, "files": files})
         _fsync_dir(folder)
         for old in os.listdir(folder):  # older checkpoints go only now that the new one is in place
-            if old.startswith("it") and old != os.path.basename(sub) and os.path.isdir(os.path.join(folder, old)):
+            if SUBFOLDER.fullmatch(old) and old != os.path.basename(sub) and os.path.isdir(os.path.join(folder, old)):
                 shutil.rmtree(os.path.join(folder, old), ignore_errors=True)
     comm.barrier()
     return sub
+
+
+SUBFOLDER = re.compile(r"it\d{6,}")  # one checkpoint's folder
+TEMPORARY = re.compile(r"\.(manifest\.json|state\.json|weights\.npz|shard-\d+\.npz)\..+\.tmp")  # being written (atomic)
+
+
+def remove_strays(folder: str, comm) -> list:
+    """Remove what a killed run left in a checkpoint folder (rank 0; every rank calls this): checkpoint
+    subfolders the manifest does not name (all of them without a manifest) and hidden temporary files,
+    in the folder and in the named subfolder. Returns the removed paths."""
+    removed = []
+    if comm.rank == 0 and os.path.isdir(folder):
+        try:
+            keep = (_read_manifest(folder, missing_ok=True) or {}).get("folder")
+        except DataError:
+            keep = None  # an unreadable manifest: resuming will say so; a new run replaces it
+        for name in sorted(os.listdir(folder)):
+            path = os.path.join(folder, name)
+            if SUBFOLDER.fullmatch(name) and name != keep and os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+            elif TEMPORARY.fullmatch(name) and os.path.isfile(path):
+                os.remove(path)
+                removed.append(path)
+        if keep and os.path.isdir(os.path.join(folder, keep)):
+            for name in sorted(os.listdir(os.path.join(folder, keep))):
+                path = os.path.join(folder, keep, name)
+                if TEMPORARY.fullmatch(name) and os.path.isfile(path):
+                    os.remove(path)
+                    removed.append(path)
+    comm.barrier()
+    return removed
+
+
+def saved_run(folder: str) -> dict:
+    """The ``state.json`` of ``folder``'s latest checkpoint (``config``, ``options``, ``iteration``, ...),
+    after checking that file against the manifest (the other files are verified when the state loads)."""
+    man = _read_manifest(folder)
+    sub = os.path.join(folder, str(man.get("folder", "")))
+    entry = next((f for f in man.get("files", []) if f.get("file") == "state.json"), None)
+    path = os.path.join(sub, "state.json")
+    if entry is None or not os.path.exists(path) or os.path.getsize(path) != entry["bytes"] or _sha256(path) != entry["sha256"]:
+        raise DataError(f"{path}: missing or corrupt checkpoint file; the checkpoint in {folder} cannot be used")
+    with open(path) as fh:
+        meta = json.load(fh)
+    if not isinstance(meta.get("config"), dict):
+        raise DataError(f"{path}: the checkpoint holds no solver settings; start a new run")
+    return meta
 
 
 def _read_manifest(folder: str, missing_ok: bool = False):

@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import traceback
 
 from . import __version__
 from .checks import MPIEXEC_HINT, check_output_dir, check_output_path, find_mpiexec
 from .config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE
-from .errors import ConfigError, UserError
+from .errors import ConfigError, DataError, UserError
 
 PROG = "admm-xp"
 
@@ -174,15 +173,19 @@ def add_train_parser(sub) -> None:
     r.add_argument("--target-acc", type=float, metavar="A", help="stop when the test accuracy reaches A (e.g. 0.64)")
     r.add_argument("--max-time", type=float, metavar="S", help="stop after S seconds of training")
     r.add_argument("--eval-every", type=int, default=1, metavar="K", help="measure train/test accuracy every K iterations")
-    r.add_argument("--out", metavar="run.json", help="write the run record (JSON) here")
-    r.add_argument("--save-model", metavar="model.npz", help="save the trained network here (for `admm-xp predict`)")
+    r.add_argument("--out", metavar="run.json", help="write the run record (JSON) here (missing folders are made)")
+    r.add_argument("--save-model", metavar="model.npz",
+                   help="save the trained network here, for `admm-xp predict` (missing folders are made)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
     c = p.add_argument_group("checkpoints")
     c.add_argument("--checkpoint", metavar="DIR",
-                   help="save the whole solver state here every --checkpoint-every iterations and on SIGINT/SIGTERM (atomically)")
+                   help="save the whole solver state here every --checkpoint-every iterations and on SIGINT/SIGTERM "
+                        "(atomically; the folder is made if missing)")
     c.add_argument("--checkpoint-every", type=int, default=10, metavar="K", help="iterations between checkpoints (default 10)")
     c.add_argument("--resume", metavar="DIR",
-                   help="continue the run checkpointed in DIR (same solver settings and data; any number of ranks)")
+                   help="continue the run checkpointed in DIR with its options (data, solver settings, --iters, "
+                        "outputs; any number of ranks): `--resume DIR` alone suffices. Options given with it must "
+                        "agree on the data and solver settings; run options (--iters, --out, --max-time, ...) may change")
     p.set_defaults(func=cmd_train)
 
 
@@ -217,22 +220,49 @@ def stop_words(reason: str) -> str:
     return STOP_WORDS.get(reason, reason)
 
 
+def run_target(target, dataset: str):
+    """``(accuracy, words)`` of the target a run is timed against: ``--target-acc`` when given, else the
+    paper's target for the data set (``reproduce.PROBLEMS``: 64% on HIGGS data); ``(None, "")`` for neither."""
+    from .reproduce import PROBLEMS
+
+    if target is not None:
+        return float(target), "--target-acc"
+    family = next((name for name in PROBLEMS if name in dataset.lower()), None)
+    if family is None:
+        return None, ""
+    return float(PROBLEMS[family]["target"]), f"the paper's {family.upper()} target"
+
+
+def first_reached(history, target):
+    """The first history entry whose test accuracy is at least ``target`` (None if none is)."""
+    if target is None:
+        return None
+    return next((h for h in history if h.get("test_acc") is not None and h["test_acc"] >= target), None)
+
+
+def time_to_target(final: dict, history, target, dataset: str) -> None:
+    """Fill the record's ``final["time_to_target_s"]`` (training seconds to the first evaluation at the
+    target, None when never reached) and ``final["target"]`` ({acc, source}) for ``--target-acc`` or,
+    without it, the paper's target for the data set, as the final line reports it."""
+    acc, words = run_target(target, dataset)
+    if acc is None:
+        return
+    hit = first_reached(history, acc)
+    final["time_to_target_s"] = None if hit is None else hit["time_s"]
+    final["target"] = {"acc": acc, "source": words}
+
+
 def target_words(history, target, dataset: str, unit: str = "iteration") -> str:
     """When the run first reached ``target`` (or, without one, the paper's target for the data
     set: ``reproduce.PROBLEMS``), for the final line:
     '; reached 64% (the paper's HIGGS target) after 0.57 s, iteration 9'."""
-    from .reproduce import PROBLEMS
-
-    label = "--target-acc"
+    target, label = run_target(target, dataset)
     if target is None:
-        family = next((name for name in PROBLEMS if name in dataset.lower()), None)
-        if family is None:
-            return ""
-        target, label = PROBLEMS[family]["target"], f"the paper's {family.upper()} target"
+        return ""
     pct = f"{100 * target:g}%"
-    for h in history:
-        if h.get("test_acc") is not None and h["test_acc"] >= target:
-            return f"; reached {pct} ({label}) after {h['time_s']:.2f} s, {unit} {h['iter']}"
+    h = first_reached(history, target)
+    if h is not None:
+        return f"; reached {pct} ({label}) after {h['time_s']:.2f} s, {unit} {h['iter']}"
     return f"; did not reach {pct} ({label})"
 
 
@@ -255,6 +285,71 @@ def setup_run(args, comm):
     return backend, ds
 
 
+# --resume DIR: every option of the checkpointed run that the command does not give is taken from the
+# checkpoint. Given options may change the run (--iters, --out, --max-time, --device, ...) but must agree
+# on the data (DATA_OPTIONS, and the data's fingerprint) and on the solver settings (checkpoint.SOLVER_KEYS).
+DATA_OPTIONS = ("dataset", "test_path", "n_train", "n_test", "label_col", "test_fraction", "standardize")
+NOT_SAVED = ("func", "relaunch_under_mpi", "given_options", "resume", "checkpoint", "ranks", "quiet")
+
+
+def _option(dest: str) -> str:
+    return {"test_path": "--test"}.get(dest, "--" + dest.replace("_", "-"))
+
+
+def run_options(args) -> dict:
+    """The options of this run as the checkpoint keeps them (every value, given or default)."""
+    return {k: v for k, v in vars(args).items()
+            if k not in NOT_SAVED and (v is None or isinstance(v, (str, int, float, bool)))}
+
+
+def resume_options(args, comm):
+    """``--resume DIR``: take the checkpointed run's options that this command does not give, and check
+    those it gives against them. Returns the checkpoint's solver configuration (a dict)."""
+    from . import checkpoint
+
+    if not os.path.isdir(args.resume):
+        raise ConfigError(f"--resume {args.resume}: no such folder; give the --checkpoint folder of an earlier run")
+    meta = checkpoint.saved_run(args.resume)  # every rank reads it: the same verdict on all
+    given = set(getattr(args, "given_options", ()))
+    saved = meta.get("options") or {}
+    for dest, value in saved.items():
+        if dest in NOT_SAVED or not hasattr(args, dest):
+            continue
+        if dest not in given:
+            setattr(args, dest, value)
+        elif dest in DATA_OPTIONS and not _same_value(dest, getattr(args, dest), value):
+            opt = _option(dest)
+            raise DataError(f"--resume {args.resume}: the checkpoint was made on other data ({opt} {value}, here "
+                            f"{opt} {getattr(args, dest)}); drop {opt} to continue on the checkpoint's data, or start a "
+                            "new run")
+    return meta["config"]
+
+
+def _same_value(dest: str, now, then) -> bool:
+    if now == then:
+        return True
+    if dest in ("dataset", "test_path") and isinstance(now, str) and isinstance(then, str):
+        try:
+            return os.path.samefile(now, then)  # the same file by another path
+        except OSError:
+            return False
+    return False
+
+
+def _check_solver_settings(folder: str, cfg, saved: dict) -> None:
+    from .checkpoint import SOLVER_KEYS, _norm
+
+    now = cfg.to_dict()
+    diff = [k for k in SOLVER_KEYS if k in saved and _norm(saved.get(k)) != _norm(now.get(k))]
+    if diff:
+        def show(v):
+            return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) if isinstance(v, list) else str(v)
+
+        changes = "; ".join(f"{_option(k)} {show(saved[k])} in the checkpoint, {show(now.get(k))} here" for k in diff)
+        raise ConfigError(f"--resume {folder}: the checkpoint was made with other solver settings ({changes}); "
+                          "resume with the checkpoint's settings (leave out or correct those options), or start a new run")
+
+
 def cmd_train(args, comm) -> int:
     from .gpu import allow_tf32
     from .model import Network
@@ -262,7 +357,10 @@ def cmd_train(args, comm) -> int:
     from .runrecord import base_record, write_json_atomic
     from .train import RunOptions, to_device, train_admm
 
+    saved_config = resume_options(args, comm) if args.resume else None
     cfg = config_from_args(args)
+    if saved_config is not None:
+        _check_solver_settings(args.resume, cfg, saved_config)
     opts = RunOptions(iters=args.iters, target_acc=args.target_acc, eval_every=args.eval_every, max_time=args.max_time,
                       kernels=args.kernels)
     check_output_path(args.out, "--out")
@@ -272,8 +370,6 @@ def cmd_train(args, comm) -> int:
         raise ConfigError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     if args.checkpoint:
         check_output_dir(args.checkpoint, "--checkpoint")
-    if args.resume and not os.path.isdir(args.resume):
-        raise ConfigError(f"--resume {args.resume}: no such folder; give the --checkpoint folder of an earlier run")
     backend, ds = setup_run(args, comm)
     tf32 = allow_tf32(backend) if args.allow_tf32 else False
     dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size)
@@ -289,6 +385,9 @@ def cmd_train(args, comm) -> int:
     from .signals import StopOnSignal
 
     fingerprint = checkpoint.data_fingerprint(ds)
+    options = run_options(args)
+    if ckpt_dir:
+        checkpoint.remove_strays(ckpt_dir, comm)  # what a killed run left half-written
     stopper = StopOnSignal()
 
     def restore(prob):
@@ -300,7 +399,7 @@ def cmd_train(args, comm) -> int:
     def on_iteration(state, prob, history, elapsed):
         stop = comm.allreduce_max(1.0 if stopper.signum else 0.0) > 0  # one rank's signal stops every rank
         if ckpt_dir and (stop or state.iteration % args.checkpoint_every == 0 or state.iteration == opts.iters):
-            checkpoint.save(ckpt_dir, state, prob, cfg, fingerprint, history, elapsed, comm)
+            checkpoint.save(ckpt_dir, state, prob, cfg, fingerprint, history, elapsed, comm, options=options)
         return "stop" if stop else None
 
     with stopper:
@@ -308,6 +407,7 @@ def cmd_train(args, comm) -> int:
                             restore=restore if args.resume else None)
     progress.close()
     fin = result.final
+    time_to_target(fin, result.history, opts.target_acc, ds.name)
     if lead:
         if args.out:
             rec = base_record(method="admm", dataset=ds.describe(), layers=result.widths, backend=backend,
@@ -322,7 +422,7 @@ def cmd_train(args, comm) -> int:
             from .hostio import to_host
 
             net = Network(weights=[to_host(w) for w in result.state.W], bias=cfg.bias, mean=ds.mean, scale=ds.scale,
-                          classes=_class_values(ds), meta={"method": "admm", "dataset": ds.name, "config": cfg.to_dict()})
+                          classes=ds.classes, meta={"method": "admm", "dataset": ds.name, "config": cfg.to_dict()})
             net.save(args.save_model)
         print(
             f"test accuracy {fin['test_acc']:.4f} (train {fin['train_acc']:.4f}, best test {fin['best_test_acc']:.4f}) "
@@ -336,12 +436,6 @@ def cmd_train(args, comm) -> int:
             print(f"{PROG}: stopped by {name} after iteration {fin['iters']}{where}", file=sys.stderr)
         return code
     return 0
-
-
-def _class_values(ds):
-    import numpy as np
-
-    return np.arange(ds.n_classes)
 
 
 # predict -----------------------------------------------------------------------------
@@ -366,7 +460,8 @@ def cmd_predict(args, comm) -> int:
 
     from .backend import resolve_device
     from .comm import LocalComm
-    from .data import read_labelled_file, to_class_indices
+    from .data import read_labelled_file
+    from .data.datasets import label_values
     from .model import Network
 
     check_output_path(args.out, "--out")
@@ -383,8 +478,13 @@ def cmd_predict(args, comm) -> int:
         X, y, _, _ = read_labelled_file(args.dataset, LocalComm(), label_col=args.label_col)
     if X.shape[0] == 0:
         raise UserError(f"{args.dataset}: no rows to predict")
+    if y is not None:
+        values = label_values(y, args.dataset)  # whole numbers, one per row (before any output)
+        if np.asarray(y).shape[0] != X.shape[0]:
+            raise DataError(f"{args.dataset}: {X.shape[0]} feature rows but {np.asarray(y).shape[0]} labels; give one "
+                            "label per row, or --no-labels")
     pred = net.predict(X, backend=backend)
-    text = "\n".join(str(int(v)) for v in pred) + "\n"
+    text = "\n".join(_label_text(v) for v in pred) + "\n"
     if args.out:
         from .runrecord import write_text_atomic
 
@@ -392,10 +492,24 @@ def cmd_predict(args, comm) -> int:
     else:
         sys.stdout.write(text)
     if y is not None:
-        idx, _ = to_class_indices(y, args.dataset, allow_multiclass=True)
-        acc = float(np.mean(net.predict_indices(X, backend=backend) == idx))
+        known = [_label_text(c) for c in net.classes]
+        unknown = [v for v in values.tolist() if str(v) not in known]
+        if unknown:
+            print(f"{PROG}: warning: {args.dataset}: label(s) {unknown[:5]} are not among the model's classes "
+                  f"{known[:10]}; their rows count as errors (wrong --label-col, or a model for other labels?)",
+                  file=sys.stderr)
+        acc = float(np.mean(np.array([_label_text(v) for v in pred]) == np.array([_label_text(v) for v in y])))
         print(f"accuracy {acc:.4f} on {X.shape[0]} rows", file=sys.stderr)
     return 0
+
+
+def _label_text(value) -> str:
+    """A label as printed: whole numbers without a decimal point (labels read from a CSV are floats)."""
+    import numpy as np
+
+    if isinstance(value, (float, np.floating)) and float(value).is_integer() or isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return str(value)
 
 
 # data --------------------------------------------------------------------------------
@@ -437,7 +551,9 @@ def cmd_data_fetch(args, comm) -> int:
 
 
 # Entry -------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(progs: dict | None = None) -> argparse.ArgumentParser:
+    """The ``admm-xp`` parser; ``progs`` renames subcommands in their usage and help (``python -m baselines``
+    runs ``baseline`` and says so)."""
     parser = _Parser(
         prog=PROG,
         description="Train neural networks without gradients by ADMM (Taylor et al., ICML 2016), on NumPy, "
@@ -450,7 +566,37 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_parser(sub)
     for register in _extra_commands():
         register(sub)
+    for name, prog in (progs or {}).items():
+        if name in sub.choices:
+            sub.choices[name].prog = prog
     return parser
+
+
+def given_options(parser: argparse.ArgumentParser, argv) -> tuple:
+    """The dests of the options given on the command line ``argv`` (a subcommand's included), not taken
+    from defaults: ``argv`` parsed again with every default suppressed. ``argv`` must parse."""
+    changed = []
+
+    def suppress(p):
+        changed.append((p, None, p._defaults))
+        p._defaults = {}
+        for action in p._actions:
+            changed.append((None, action, action.default))
+            action.default = argparse.SUPPRESS
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    suppress(child)
+
+    try:
+        suppress(parser)
+        ns = parser.parse_args(list(argv))
+    finally:
+        for p, action, value in reversed(changed):
+            if p is not None:
+                p._defaults = value
+            else:
+                action.default = value
+    return tuple(sorted(k for k in vars(ns) if k != "command"))
 
 
 def _extra_commands():
@@ -473,7 +619,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors are one line (``admm-xp: error: ...``) and exit code 2."""
 
     def error(self, message):
-        where = "" if self.prog == PROG else self.prog[len(PROG) + 1 :] + ": "
+        where = self.prog[len(PROG) + 1 :] + ": " if self.prog.startswith(PROG + " ") else ""
         raise ConfigError(f"{where}{message} (see {self.prog} --help)")
 
 
@@ -516,9 +662,9 @@ def _strip_option(argv, name):
     return out
 
 
-def main(argv=None) -> int:
+def main(argv=None, progs: dict | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
+    parser = build_parser(progs)
     comm = None
     try:
         args = _parse(parser, argv)
@@ -527,6 +673,8 @@ def main(argv=None) -> int:
         if getattr(args, "func", None) is None:
             parser.print_help()
             return 0
+        if args.func is cmd_train:
+            args.given_options = given_options(parser, argv)
         relaunched = _maybe_relaunch(args, argv)
         if relaunched is not None:
             return relaunched
@@ -535,7 +683,7 @@ def main(argv=None) -> int:
         comm = default_comm(cuda_aware=getattr(args, "cuda_aware_mpi", False))
         return int(args.func(args, comm) or 0)
     except UserError as exc:
-        _fail(comm, f"{PROG}: error: {exc}", exc.exit_code)
+        _fail(comm, f"{PROG}: error: {exc}", exc.exit_code, rank=exc.rank)
         return exc.exit_code
     except KeyboardInterrupt:
         _fail(comm, f"{PROG}: interrupted", 130)
@@ -563,25 +711,36 @@ def _parse(parser, argv):
     return parser.parse_args(argv)
 
 
-FAIL_GRACE_S = 5.0  # how long another rank waits for rank 0 to report (and abort) the same error
+def _fail(comm, message: str, code: int, rank: int | None = None) -> None:
+    """Print the error once and end every rank within a second.
 
-
-def _fail(comm, message: str, code: int) -> None:
-    """Print once and end every rank.
-
-    Rank 0 prints and aborts at once. Another rank first waits FAIL_GRACE_S:
-    when every rank fails alike (bad options, bad data), rank 0's abort ends
-    it before it prints; when only that rank failed, it prints and aborts.
+    One process: print. Under mpiexec before the communicator exists (the
+    options, the same on every rank): rank 0 prints, every rank returns the
+    exit code. Under MPI: the failing ranks learn within ``FAIL_AGREE_S``
+    whether every rank fails (``comm.all_failing``); if so, rank 0 prints
+    (naming ``rank`` when one rank found the problem for all) and every rank
+    returns the code; otherwise this rank failed alone while the others wait
+    in a collective, so it prints, naming itself, and aborts them all.
     """
-    if comm is None or comm.size == 1:
-        print(message, file=sys.stderr)
+    from .comm import rank_from_env, world_size_from_env
+
+    def show(text):
+        print(text, file=sys.stderr)
         sys.stderr.flush()
+
+    def named(r):
+        return message if r is None else message.replace(f"{PROG}:", f"{PROG} (rank {r}):", 1)
+
+    if comm is None or comm.size == 1:
+        if comm is None and world_size_from_env() > 1 and rank_from_env() != 0:
+            return  # every rank parsed the same options and failed alike: rank 0 says it
+        show(message)
         return
-    if comm.rank != 0:
-        time.sleep(FAIL_GRACE_S)
-        message = message.replace(f"{PROG}:", f"{PROG} (rank {comm.rank}):", 1)
-    print(message, file=sys.stderr)
-    sys.stderr.flush()
+    if comm.all_failing():
+        if comm.rank == 0:
+            show(named(rank))
+        return
+    show(named(comm.rank))
     comm.abort(code)
 
 

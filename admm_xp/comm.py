@@ -65,8 +65,13 @@ class LocalComm:
     def abort(self, code: int = 1) -> None:
         raise SystemExit(code)
 
+    def all_failing(self, timeout: float = 0.0) -> bool:
+        """Whether every rank is failing now (one process: always)."""
+        return True
 
-ABORT_RELAY_S = 0.3  # seconds a rank waits between printing its last line and MPI_Abort
+
+ABORT_RELAY_S = 0.15  # seconds a rank waits between printing its last line and MPI_Abort
+FAIL_AGREE_S = 0.35  # how long a failing rank waits to learn whether every rank is failing too
 
 
 class MPIComm:
@@ -86,6 +91,7 @@ class MPIComm:
         self.local_rank = local.Get_rank()
         self.local_size = local.Get_size()
         local.Free()
+        self._failures = self.comm.Dup()  # used only by all_failing: never mixed up with the solver's collectives
         self.cuda_aware = bool(cuda_aware)
         self.comm_time = 0.0  # seconds spent in collectives (for the bench breakdown)
 
@@ -150,14 +156,39 @@ class MPIComm:
     def barrier(self) -> None:
         self.comm.Barrier()
 
-    def abort(self, code: int = 1) -> None:
-        """End every rank with ``code``, after this rank's last lines have left for the launcher: MPICH's
-        launcher relays output through a proxy, and an immediate abort could drop a line in transit."""
-        import time
+    def all_failing(self, timeout: float = FAIL_AGREE_S) -> bool:
+        """Whether every rank reaches this call within ``timeout`` seconds (each failing rank calls it).
 
+        A non-blocking barrier on a communicator of its own: it completes when
+        all ranks have entered it, so ranks that fail alike (bad options, data
+        errors agreed over the ranks) learn it at once and end together, while
+        a rank that fails alone learns in ``timeout`` that it must abort the
+        others (blocked in a collective it will never join).
+        """
+        req = self._failures.Ibarrier()
+        t_end = time.monotonic() + timeout
+        while True:
+            if req.Test():
+                return True
+            if time.monotonic() >= t_end:
+                return False
+            time.sleep(0.001)
+
+    def abort(self, code: int = 1) -> None:
+        """End every rank with ``code``, after this rank's last lines have left for the launcher (MPICH's
+        launcher relays output through a proxy, and an immediate abort could drop a line in transit).
+
+        MPI_Abort's own report (MPICH: ``Abort(2) on node 1 ...``) is not shown: this rank's stdout and
+        stderr go to /dev/null first, as the program's message has already said what happened."""
         sys.stdout.flush()
         sys.stderr.flush()
         time.sleep(ABORT_RELAY_S)
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+        except OSError:
+            pass
         self.comm.Abort(code)
 
 
@@ -183,6 +214,15 @@ def world_size_from_env() -> int:
         if val and val.isdigit():
             return int(val)
     return 1
+
+
+def rank_from_env() -> int:
+    """This process's rank as the launcher tells it, read without initialising MPI (0 outside mpiexec)."""
+    for key in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"):
+        val = os.environ.get(key)
+        if val and val.isdigit():
+            return int(val)
+    return 0
 
 
 def default_comm(cuda_aware: bool = False):

@@ -101,6 +101,10 @@ class ADMMConfig:
         ``lagrangian="full"``: ``mu_l += 2 beta_l kappa (z_l - W_l a_{l-1})``,
         ``nu_l += 2 gamma_l kappa (a_l - h(z_l))`` (1 is the classical ADMM step;
         smaller steps damp the oscillation of this nonconvex splitting).
+    dual_decay
+        K > 0: the hidden multipliers' step diminishes as ``dual_step * min(1, K / k)``
+        at iteration k (a harmonic, summable-squares schedule that lets the
+        nonconvex iteration settle); 0 keeps it constant.
     loss
         The output loss: ``"hinge"`` (the paper's; one-vs-rest for C classes)
         or ``"cross-entropy"`` (logistic for two classes, softmax for C), whose
@@ -147,6 +151,7 @@ class ADMMConfig:
     weight_decay: float = DEFAULT["weight_decay"]
     lagrangian: str = DEFAULT["lagrangian"]
     dual_step: float = DEFAULT["dual_step"]
+    dual_decay: int = 0
     residual_balancing: bool = DEFAULT["residual_balancing"]
     rb_mu: float = 10.0
     rb_tau: float = 2.0
@@ -196,6 +201,8 @@ class ADMMConfig:
             raise ConfigError(f"anderson_on must be weights or state, got {self.anderson_on!r}")
         if not (math.isfinite(float(self.anderson_tol)) and float(self.anderson_tol) >= 0):
             raise ConfigError(f"anderson_tol must be >= 0, got {self.anderson_tol!r}")
+        if not isinstance(self.dual_decay, int) or isinstance(self.dual_decay, bool) or self.dual_decay < 0:
+            raise ConfigError(f"dual_decay must be an integer >= 0, got {self.dual_decay!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.init not in INITS:
@@ -218,6 +225,12 @@ class ADMMConfig:
             raise ConfigError(f"block_size must be an integer >= 1, got {self.block_size!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+
+    def dual_step_at(self, iteration: int) -> float:
+        """kappa at ``iteration`` (0-based) under the ``dual_decay`` schedule."""
+        if self.dual_decay and iteration + 1 > self.dual_decay:
+            return float(self.dual_step) * self.dual_decay / (iteration + 1)
+        return float(self.dual_step)
 
     @property
     def augmented_output(self) -> bool:

@@ -9,6 +9,7 @@ class UserError(Exception):
     """
 
     exit_code = 2
+    rank = None  # under MPI: the rank that found the problem, when every rank raises it (see data.datasets.agreed)
 
 
 class ConfigError(UserError, ValueError):

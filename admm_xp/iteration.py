@@ -97,7 +97,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
         with timer("a_z_pass"):
             layer = hidden_layer_pass(a[l], z[l], fit_next, a_prev, W[l], op, gamma, beta, bias, block, ops, xp,
                                       with_input_cross=(l == 0),
-                                      multipliers=(state.u[l], state.v[l], cfg.dual_step) if full else None)
+                                      multipliers=(state.u[l], state.v[l], cfg.dual_step_at(state.iteration)) if full else None)
         if l == 0:
             state.cache["input_cross"] = {"cross": layer["input_cross"], "sums": layer["input_cross_sums"]}
         sums.act.append(layer["act"])

@@ -19,6 +19,7 @@ from .errors import DataError
 from .hostio import from_host, to_host
 
 FORMAT = "admm_xp-model-1"
+SQUARE_LIMIT = float(np.sqrt(np.finfo(np.float64).max))  # a feature value beyond it cannot be squared in float64
 
 
 @dataclass
@@ -46,9 +47,21 @@ class Network:
             raise DataError(f"features must be a 2-D table (rows = samples), got shape {X.shape}")
         if X.shape[1] != self.n_features:
             raise DataError(f"the model expects {self.n_features} features, the data has {X.shape[1]}; use data with the training columns")
+        if X.dtype != bool and (not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating)):
+            raise DataError(f"features must be real numbers, got dtype {X.dtype}")
+        X = X.astype(np.float64, copy=False)
         if not np.all(np.isfinite(X)):
             raise DataError("features contain NaN or inf; clean or impute them first")
-        return (X.astype(np.float64) - self.mean) / self.scale
+        huge = np.abs(X) > SQUARE_LIMIT
+        if huge.any():
+            r, c = np.argwhere(huge)[0]
+            raise DataError(f"row {r + 1}, feature {c + 1} (counted from 1) holds {float(X[r, c]):.3g}, too large to use "
+                            "(its square overflows float64, as training refuses); rescale or drop it as the training "
+                            "data was")
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = (X - self.mean) / self.scale
+        _check_finite(Z, "standardised with the training statistics")
+        return Z
 
     def decision_function(self, X, backend=None, dtype: str = "float64", block: int = 1 << 15) -> np.ndarray:
         """Network outputs for raw feature rows: (n,) for a binary task, (n, C) otherwise."""
@@ -63,8 +76,10 @@ class Network:
         outs = []
         for i in range(0, Z.shape[0], block):
             Xd = from_host(Z[i : i + block].T, xp, dev, dt)
-            outs.append(to_host(objective.forward(W, Xd, self.bias, xp)).T)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflowing rows are refused below
+                outs.append(to_host(objective.forward(W, Xd, self.bias, xp)).T)
         scores = np.concatenate(outs) if outs else np.zeros((0, self.weights[-1].shape[0]))
+        _check_finite(scores, "through the network")
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_indices(self, X, **kw) -> np.ndarray:
@@ -116,3 +131,13 @@ class Network:
         if not (np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.scale)) and np.all(self.scale > 0)):
             raise DataError("model file is inconsistent: its feature mean or scale is not finite (or a scale is <= 0); "
                             "train the model again")
+
+
+def _check_finite(values: np.ndarray, how: str) -> None:
+    """Refuse rows whose values overflow (finite features far outside the training range, e.g. 1e300)."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        rows = np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1))
+        raise DataError(f"{rows.size} row(s) overflow float64 {how} (the first: row {rows[0] + 1}, counted from 1): "
+                        "their feature values are far outside the training range; rescale them as the training "
+                        "data was")

@@ -9,4 +9,5 @@ from admm_xp.cli import main
 
 argv = sys.argv[1:]
 sys.argv[0] = "python -m baselines"  # how run records name the command (not .../__main__.py)
-sys.exit(main(["baseline-tune", *argv[1:]] if argv[:1] == ["tune"] else ["baseline", *argv]))
+progs = {"baseline": "python -m baselines", "baseline-tune": "python -m baselines tune"}  # as --help's usage names it
+sys.exit(main(["baseline-tune", *argv[1:]] if argv[:1] == ["tune"] else ["baseline", *argv], progs=progs))

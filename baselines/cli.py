@@ -12,7 +12,7 @@ import json
 import os
 
 from admm_xp.checks import check_output_path
-from admm_xp.cli import add_data_options, add_device_options, parse_widths, stop_words, target_words
+from admm_xp.cli import add_data_options, add_device_options, parse_widths, stop_words, target_words, time_to_target
 from admm_xp.errors import ConfigError
 
 from .losses import LOSSES
@@ -91,8 +91,9 @@ def register(sub) -> None:
                         "evaluation time is not training time (default 1)")
     r.add_argument("--block-size", type=int, default=None, metavar="N",
                    help="samples per block of a full pass (default 512 on cpu, 262144 on a GPU)")
-    r.add_argument("--out", metavar="run.json", help="write the run record (JSON) here")
-    r.add_argument("--save-model", metavar="model.npz", help="save the trained network here (for `admm-xp predict`)")
+    r.add_argument("--out", metavar="run.json", help="write the run record (JSON) here (missing folders are made)")
+    r.add_argument("--save-model", metavar="model.npz",
+                   help="save the trained network here, for `admm-xp predict` (missing folders are made)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_baseline)
 
@@ -190,6 +191,7 @@ def cmd_baseline(args, comm) -> int:
     result = train(dd, settings, backend, comm, progress=progress)
     progress.close()
     fin = result.final
+    time_to_target(fin, result.history, args.target_acc, ds.name)
     config = settings.to_dict()
     config["tuned_from"] = source
     config["run"] = {"allow_tf32": tf32, "cuda_aware_mpi": bool(args.cuda_aware_mpi),
@@ -204,10 +206,13 @@ def cmd_baseline(args, comm) -> int:
             write_json_atomic(args.out, rec)
         if args.save_model:
             Network(weights=result.host_weights(backend.xp), bias=settings.bias, mean=ds.mean, scale=ds.scale,
-                    classes=np.arange(ds.n_classes), meta={"method": args.method, "dataset": ds.name, "config": config}
+                    classes=ds.classes if ds.classes is not None else np.arange(ds.n_classes), meta={"method": args.method, "dataset": ds.name, "config": config}
                     ).save(args.save_model)
         unit = "epochs" if args.method in MINIBATCH else "iterations"
+        why = stop_words(fin["stop_reason"])
+        if fin["stop_reason"] == "epochs" and args.method not in MINIBATCH:  # --epochs counts evaluations here
+            why = f"all {settings.epochs} evaluations of f and its gradient (--epochs) used"
         print(f"test accuracy {fin['test_acc']:.4f} (train {fin['train_acc']:.4f}, best test {fin['best_test_acc']:.4f}) "
-              f"after {fin['iters']} {unit}, {fin['train_s']:.2f} s training ({stop_words(fin['stop_reason'])})"
+              f"after {fin['iters']} {unit}, {fin['train_s']:.2f} s training ({why})"
               + target_words(result.history, args.target_acc, ds.name, unit.rstrip("s")))
     return 0

@@ -225,7 +225,10 @@ class _Run:
         self.history.append(entry)
         if self.progress is not None and it > 0:
             acc = f" test {entry['test_acc']:.4f}" if "test_acc" in entry else ""
-            self.progress.update(math.ceil(entry["passes"]), f"iter {it} objective {entry['objective']:.4g}{acc} "
+            # The bar counts --epochs: epochs of SGD/Adam, evaluations of f and its gradient for CG/L-BFGS
+            # (an iteration takes one or more of them in its line search).
+            unit = "epochs," if self.s.method in MINIBATCH else f"evaluations, iteration {it}"
+            self.progress.update(math.ceil(entry["passes"]), f"{unit} objective {entry['objective']:.4g}{acc} "
                                                             f"{self.elapsed:.1f} s")
         return entry
 

@@ -58,8 +58,8 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
             z[l] = updates.z_hidden_relu(a[l] + v[l] / (2.0 * pen.gamma[l]), m - u[l] / (2.0 * pen.beta[l]), pen.gamma[l],
                                          pen.beta[l], xp)
             after_block and after_block(f"z{l + 1}")
-            u[l] = u[l] + 2.0 * pen.beta[l] * cfg.dual_step * (z[l] - m)
-            v[l] = v[l] + 2.0 * pen.gamma[l] * cfg.dual_step * (a[l] - updates.relu(z[l], xp))
+            u[l] = u[l] + 2.0 * pen.beta[l] * cfg.dual_step_at(state.iteration) * (z[l] - m)
+            v[l] = v[l] + 2.0 * pen.gamma[l] * cfg.dual_step_at(state.iteration) * (a[l] - updates.relu(z[l], xp))
             after_block and after_block(f"multipliers{l + 1}")
         else:
             z[l] = updates.z_hidden_relu(a[l], m, pen.gamma[l], pen.beta[l], xp)

@@ -311,6 +311,41 @@ def test_help_explains_every_option():
     assert res.returncode == 0 and "--validation" in res.stdout and "never read" in res.stdout
 
 
+def test_python_m_baselines_names_itself_in_usage():
+    res = run_module("--help")
+    assert res.returncode == 0 and res.stdout.startswith("usage: python -m baselines [-h]"), res.stdout[:80]
+    res = run_module("tune", "--help")
+    assert res.returncode == 0 and res.stdout.startswith("usage: python -m baselines tune [-h]"), res.stdout[:80]
+    res = run_module("--method", "sgd", "--epochs", "x")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "(see python -m baselines --help)" in res.stderr
+
+
+def test_full_batch_progress_and_final_line_count_evaluations(tmp_path, capsys):
+    """CG and L-BFGS spend --epochs as evaluations of f and its gradient: the bar and the final line say so
+    (not '30/30 iter 29' and 'all epochs run')."""
+    assert main(["baseline", "--method", "lbfgs", "--n-train", "300", "--hidden", "4", "--epochs", "12",
+                 "--out", str(tmp_path / "r.json")]) == 0
+    cap = capsys.readouterr()
+    last = [line for line in cap.err.splitlines() if line.startswith("lbfgs 12/12")]
+    fin = json.loads((tmp_path / "r.json").read_text())["final"]
+    assert last and last[0].startswith(f"lbfgs 12/12 evaluations, iteration {fin['iters']} objective"), cap.err
+    assert "all 12 evaluations of f and its gradient (--epochs) used" in cap.out and "all epochs run" not in cap.out
+    assert main(["baseline", "--method", "sgd", "--n-train", "300", "--hidden", "4", "--epochs", "3", "--lr", "0.05"]) == 0
+    cap = capsys.readouterr()
+    assert "sgd 3/3 epochs, objective" in cap.err and "(all epochs run)" in cap.out
+
+
+def test_baseline_records_time_to_the_papers_target(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["baseline", "--method", "adam", "--n-train", "15000", "--hidden", "32", "--epochs", "10",
+                 "--quiet", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    first = next((h for h in rec["history"] if h["test_acc"] >= 0.64), None)
+    assert first is not None  # this run reaches 64% (a regression guard of the check itself)
+    assert rec["final"]["time_to_target_s"] == first["time_s"]
+    assert rec["final"]["target"] == {"acc": 0.64, "source": "the paper's HIGGS target"}
+
+
 def test_tune_scores_on_validation_rows_and_runs_take_its_values(tmp_path):
     search = tmp_path / "lr_search_adam.json"
     assert main(["baseline-tune", "--method", "adam", "--n-train", "1000", "--hidden", "8", "--epochs", "3",

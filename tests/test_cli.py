@@ -238,3 +238,88 @@ def test_final_line_says_when_the_papers_target_or_the_given_one_was_first_reach
     assert target_words(hist, 0.97, "higgs", unit="epoch") == "; did not reach 97% (--target-acc)"
     assert target_words(hist, 0.695, "csv:mine.csv", unit="epoch") == "; reached 69.5% (--target-acc) after 1.25 s, epoch 4"
     assert target_words(hist, None, "synthetic") == ""
+
+
+def test_the_record_times_the_papers_target_without_target_acc(tmp_path):
+    """final.time_to_target_s is the time the final line reports for the default (the paper's 64% on HIGGS)."""
+    out = tmp_path / "run.json"
+    assert main(["train", "--hidden", "64", "--iters", "30", "--quiet", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    first = next((h for h in rec["history"] if h["test_acc"] >= 0.64), None)
+    assert first is not None  # this run reaches 64% (iteration 18 when written)
+    assert rec["final"]["time_to_target_s"] == first["time_s"]
+    assert rec["final"]["target"] == {"acc": 0.64, "source": "the paper's HIGGS target"}
+    assert main(["train", "--hidden", "64", "--iters", "3", "--quiet", "--target-acc", "0.99", "--out", str(out)]) == 0
+    fin = json.loads(out.read_text())["final"]
+    assert fin["time_to_target_s"] is None and fin["target"] == {"acc": 0.99, "source": "--target-acc"}
+
+
+def _labelled_csv(path, labels, n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    k = np.minimum((np.argsort(np.argsort(X[:, 0])) * len(labels)) // n, len(labels) - 1)  # equal shares by X[:, 0]
+    y = np.asarray(labels)[k]
+    np.savetxt(path, np.column_stack([y, X]), delimiter=",", fmt="%.6g")
+    return X, y
+
+
+@pytest.mark.parametrize("labels,outputs", [((3, 7), 1), ((1, 2, 5), 3), ((-1, 1), 1)])
+def test_any_distinct_integer_labels_are_the_classes(tmp_path, capsys, labels, outputs):
+    """{3, 7} is a binary task (one output), {1, 2, 5} three classes (not 8 or 6 outputs for absent classes);
+    the model keeps the labels and predict prints them."""
+    path = tmp_path / "d.csv"
+    _, y = _labelled_csv(path, labels)
+    out, model = tmp_path / "run.json", tmp_path / "m.npz"
+    assert main(["train", "--dataset", str(path), "--hidden", "16", "--iters", "20", "--quiet", "--out", str(out),
+                 "--save-model", str(model)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["layers"] == [3, 16, outputs] and rec["dataset_info"]["classes"] == list(labels)
+    from admm_xp.model import Network
+
+    assert Network.load(str(model)).classes.tolist() == list(labels)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(model), "--dataset", str(path), "--out", str(tmp_path / "p.txt")]) == 0
+    err = capsys.readouterr().err
+    pred = np.loadtxt(tmp_path / "p.txt", dtype=int)
+    assert set(pred.tolist()) <= set(labels) and len(set(pred.tolist())) > 1
+    acc = float(err.split()[1])
+    assert acc == pytest.approx(np.mean(pred == y), abs=1e-4) and acc > 0.8 and "warning" not in err
+
+
+def test_predict_warns_when_the_files_labels_are_not_the_models_classes(tmp_path, capsys):
+    """A 0/1 model applied to a file labelled 3/7: a warning says why the accuracy is 0, not a silent 0.0000."""
+    _labelled_csv(tmp_path / "01.csv", (0, 1))
+    _labelled_csv(tmp_path / "37.csv", (3, 7), seed=1)
+    model = tmp_path / "m.npz"
+    assert main(["train", "--dataset", str(tmp_path / "01.csv"), "--hidden", "8", "--iters", "5", "--quiet",
+                 "--save-model", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", str(model), "--dataset", str(tmp_path / "37.csv"), "--out", str(tmp_path / "p")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0].startswith("admm-xp: warning:") and "[3, 7]" in err[0] and "['0', '1']" in err[0]
+    assert err[1].startswith("accuracy 0.0000")
+
+
+def test_help_says_missing_output_folders_are_made():
+    res = run_cli("train", "--help")
+    text = " ".join(res.stdout.split())
+    for opt in ("--out run.json", "--save-model model.npz", "--checkpoint DIR"):
+        part = text.rsplit(opt, 1)[1][:200]  # the option's help (the usage line names it first)
+        assert "made" in part and "missing" in part, part
+
+
+def test_predict_refuses_values_too_large_to_use_as_training_does(tmp_path, capsys):
+    """1e300 is finite, but its square overflows: training refuses it, and so does predict (one line, no output)."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 3))
+    np.savez(tmp_path / "d.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    model = tmp_path / "m.npz"
+    assert main(["train", "--dataset", str(tmp_path / "d.npz"), "--hidden", "4", "--iters", "2", "--quiet",
+                 "--save-model", str(model)]) == 0
+    X[4, 2] = 1e300
+    np.savez(tmp_path / "big.npz", X=X, y=(X[:, 0] > 0).astype(int))
+    capsys.readouterr()
+    out = tmp_path / "p.txt"
+    assert main(["predict", "--model", str(model), "--dataset", str(tmp_path / "big.npz"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "row 5, feature 3" in err and "too large" in err and not out.exists(), err

@@ -70,6 +70,35 @@ def test_csv_dataset_label_column_and_holdout(tmp_path, rng):
     np.testing.assert_array_equal(ds.y_test, again.y_test)  # the holdout is seeded
 
 
+def test_the_holdout_depends_on_row_indices_only(tmp_path, rng):
+    """Renaming good.csv to good.txt (or moving it) keeps the held-out rows: the hash is of the row index alone."""
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] > 0).astype(int)
+    a = load_dataset(str(_write_csv(tmp_path / "good.csv", X, y)))
+    os.makedirs(tmp_path / "elsewhere")
+    os.rename(tmp_path / "good.csv", tmp_path / "elsewhere" / "good.txt")
+    b = load_dataset(str(tmp_path / "elsewhere" / "good.txt"))
+    np.testing.assert_array_equal(a.X_test, b.X_test)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    assert a.n_test == b.n_test and 30 < a.n_test < 90
+
+
+def test_distinct_integer_labels_are_the_classes_in_sorted_order(tmp_path, rng):
+    X = rng.normal(size=(300, 3))
+    for labels in ((3, 7), (1, 2, 5), (-4, 0, 9, 12)):
+        y = np.asarray(labels)[np.arange(300) % len(labels)]
+        np.savez(tmp_path / "l.npz", X=X, y=y)
+        ds = load_dataset(str(tmp_path / "l.npz"), test_path=str(tmp_path / "l.npz"))
+        assert ds.n_classes == len(labels) and ds.classes.tolist() == list(labels)
+        np.testing.assert_array_equal(ds.classes[ds.y_train], y)  # indices into the sorted labels
+        np.testing.assert_array_equal(ds.classes[ds.y_test], y)
+    y = np.where(np.arange(300) < 298, 3, 8)  # 8 only in the last rows: possibly all held out
+    np.savez(tmp_path / "rare.npz", X=X, y=y)
+    np.savez(tmp_path / "rare_test.npz", X=X[:5], y=np.array([3, 8, 9, 3, 3]))
+    with pytest.raises(DataError, match=r"test split has label\(s\) \[9\] that no training row has"):
+        load_dataset(str(tmp_path / "rare.npz"), test_path=str(tmp_path / "rare_test.npz"))
+
+
 def test_npz_stored_members_are_memory_mapped_by_rows(tmp_path, rng):
     X = rng.normal(size=(50, 5))
     np.savez(tmp_path / "a.npz", X=X, y=np.arange(50))

@@ -112,3 +112,17 @@ def test_paper_preset_in_float32_runs_on_image_like_data(tmp_path, monkeypatch):
     assert main(args) == 0
     monkeypatch.setattr(linalg, "jittered_cholesky", lambda A, xp, levels=None: (None, None))
     assert main(args) != 0  # without the jitter: the old failure
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_backend_reports_a_failed_factorisation(backend, dtype):
+    """A matrix that is not positive definite gives no factor on any backend (CuPy, GPU included: its
+    cholesky returns a NaN factor silently unless run under cupyx.errstate(linalg="raise")); the fallback
+    then decides (jitter, or a one-line error) instead of solving with garbage."""
+    xp = backend.xp
+    A = from_host(np.diag([2.0, -1.0, 1.0]), xp, backend.device, backend.dtype(dtype))
+    assert linalg._try_cholesky(A, xp) is None
+    S = from_host(np.array([[4.0, 2.0], [2.0, 3.0]]), xp, backend.device, backend.dtype(dtype))
+    L = to_np(linalg._try_cholesky(S, xp)).astype(np.float64)
+    np.testing.assert_allclose(L @ L.T, [[4.0, 2.0], [2.0, 3.0]], rtol=1e-6)
+    assert np.all(np.isfinite(L)) and np.allclose(np.triu(L, 1), 0)

@@ -66,6 +66,66 @@ def test_resume_refuses_other_settings_or_data_and_corrupt_files(tmp_path, capsy
     assert main([*COMMON, "--iters", "5", "--resume", str(tmp_path / "nothing")]) == 2
 
 
+def _interrupt_at(monkeypatch, iteration):
+    """Make the next run stop as a SIGINT would, after ``iteration`` iterations (its checkpoint stays)."""
+    import admm_xp.train as train_mod
+
+    real = train_mod.accelerated_iteration
+
+    def interrupted(state, *args, **kw):
+        if state.iteration == iteration:
+            raise KeyboardInterrupt
+        return real(state, *args, **kw)
+
+    monkeypatch.setattr(train_mod, "accelerated_iteration", interrupted)
+    return real
+
+
+def test_resume_alone_continues_with_the_checkpoints_options(tmp_path, monkeypatch, capsys):
+    """`--resume DIR` alone: the data, solver settings and --iters of the checkpointed run (seed 5 here)."""
+    import admm_xp.train as train_mod
+
+    run = ["train", "--n-train", "3000", "--hidden", "20", "--seed", "5", "--gamma", "2", "--iters", "12", "--quiet"]
+    assert main([*run, "--save-model", str(tmp_path / "full.npz")]) == 0
+    ck = str(tmp_path / "ck")
+    real = _interrupt_at(monkeypatch, 7)
+    assert main([*run, "--checkpoint", ck, "--checkpoint-every", "3"]) == 130
+    monkeypatch.setattr(train_mod, "accelerated_iteration", real)
+    meta = checkpoint.saved_run(ck)
+    assert meta["iteration"] == 6 and meta["config"]["seed"] == 5 and meta["options"]["iters"] == 12
+    capsys.readouterr()
+    assert main(["train", "--resume", ck, "--quiet", "--save-model", str(tmp_path / "res.npz")]) == 0
+    assert "after 12 iterations" in capsys.readouterr().out
+    full, res = _weights(tmp_path / "full.npz"), _weights(tmp_path / "res.npz")
+    for k in full:
+        np.testing.assert_array_equal(full[k], res[k])
+    # Options given with --resume must agree; the message names the one that differs.
+    assert main(["train", "--resume", ck, "--quiet", "--seed", "5", "--iters", "14"]) == 0  # agrees; --iters may change
+    capsys.readouterr()
+    assert main(["train", "--resume", ck, "--quiet", "--seed", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed 5 in the checkpoint, 0 here" in err and err.count("\n") == 1, err
+    assert main(["train", "--resume", ck, "--quiet", "--n-train", "2000"]) == 2
+    err = capsys.readouterr().err
+    assert "other data (--n-train 3000, here --n-train 2000)" in err and err.count("\n") == 1, err
+
+
+def test_stray_checkpoint_folders_are_removed_at_start(tmp_path):
+    """What a SIGKILL leaves (a half-written checkpoint folder, temporary files) goes when the next run starts,
+    not only at its next checkpoint."""
+    ck = tmp_path / "ck"
+    assert main([*COMMON, "--iters", "4", "--checkpoint", str(ck), "--checkpoint-every", "2"]) == 0
+    (ck / "it000006").mkdir()
+    (ck / "it000006" / "shard-00000.npz").write_bytes(b"half")
+    (ck / ".manifest.json.k2j3.tmp").write_text("{")
+    (ck / "it000004" / ".weights.npz.x8.tmp").write_bytes(b"half")
+    (ck / "notes").mkdir()  # not a checkpoint's: kept
+    assert main([*COMMON, "--iters", "4", "--resume", str(ck)]) == 0  # nothing left to run: no new checkpoint
+    assert sorted(os.listdir(ck)) == ["it000004", "manifest.json", "notes"]
+    assert ".weights.npz.x8.tmp" not in os.listdir(ck / "it000004")
+    checkpoint.verify(str(ck))
+
+
 def test_same_seed_same_run(tmp_path):
     for name in ("a", "b"):
         assert main([*COMMON, "--iters", "5", "--save-model", str(tmp_path / f"{name}.npz")]) == 0
@@ -235,6 +295,139 @@ def test_fuzzed_cli_values(tmp_path_factory, capsys, option, value):
     code = main(["train", "--n-train", "300", "--hidden", "4", "--iters", "1", "--quiet", "--out",
                  os.path.join(out_dir, "run.json"), option, value])
     _check_clean_failure(code, capsys.readouterr().err, out_dir)
+
+
+# The Python API, fuzzed like the command line ----------------------------------------------
+def _one_line_user_error(exc):
+    from admm_xp.errors import UserError
+
+    assert isinstance(exc, UserError), repr(exc)  # never a NumPy / LAPACK / attribute error
+    assert "\n" not in str(exc) and str(exc), repr(exc)
+
+
+api_labels = st.sampled_from(["binary", "pm1", "strings", "three", "float", "nan", "one", "short", "column", "matrix",
+                              "none", "object", "bool", "big"])
+
+
+def _api_labels(kind, n, rng):
+    return {"binary": lambda: rng.integers(0, 2, n), "pm1": lambda: rng.choice([-1, 1], n),
+            "strings": lambda: rng.choice(["cat", "dog"], n), "three": lambda: rng.choice([3, 7, 11], n),
+            "float": lambda: rng.random(n), "nan": lambda: np.where(rng.random(n) < 0.5, np.nan, 1.0),
+            "one": lambda: np.ones(n), "short": lambda: rng.integers(0, 2, max(n - 1, 0)),
+            "column": lambda: rng.integers(0, 2, (n, 1)), "matrix": lambda: rng.integers(0, 2, (n, 2)),
+            "none": lambda: None, "object": lambda: np.array(["a", 1] * (n // 2) + ["a"] * (n % 2), dtype=object),
+            "bool": lambda: rng.random(n) < 0.5, "big": lambda: rng.integers(0, 2, n) * 70000}[kind]()
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 30), d=st.integers(0, 4), labels=api_labels,
+       xdtype=st.sampled_from(["float64", "float32", "int8", "complex64", "bool", "object", "list", "str"]),
+       bad=st.sampled_from([None, "nan", "inf", "1e300", "-1e200"]), hidden=st.sampled_from([3, 0, (2, 2), "x"]))
+def test_fuzzed_python_api_fit_predict_score(n, d, labels, xdtype, bad, hidden):
+    """fit, predict and score take anything and either work or raise one-line UserErrors (never a traceback
+    from inside NumPy or the solver); what they return is well formed."""
+    import warnings
+
+    from admm_xp import ADMMClassifier
+
+    rng = np.random.default_rng(n * 13 + d)
+    X = rng.normal(size=(n, d)) * 3
+    if bad and n and d:
+        X[rng.integers(n), rng.integers(d)] = float(bad)
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e300 as float32 or int8: whatever the cast makes
+        X = X.tolist() if xdtype == "list" else X.astype(xdtype)
+    y = _api_labels(labels, n, rng)
+    clf = ADMMClassifier(hidden=hidden, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a column-vector y warns as scikit-learn does
+        try:
+            clf.fit(X, y)
+        except Exception as exc:  # noqa: BLE001 - the point of the test
+            _one_line_user_error(exc)
+            return
+    Xa = np.asarray(X, dtype=np.float64)
+    pred = clf.predict(Xa)
+    assert pred.shape == (n,) and set(np.unique(pred)) <= set(clf.classes_)
+    acc = clf.score(Xa, np.ravel(y))
+    assert 0.0 <= acc <= 1.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(d_fit=st.integers(1, 4), d_pred=st.integers(0, 5), fit_labels=st.sampled_from([(0, 1), (3, 7), (1, 2, 5)]),
+       pred_labels=st.sampled_from([(0, 1), (3, 7), (1, 2, 5), (9,)]), n=st.integers(0, 20),
+       form=st.sampled_from(["array", "list", "float32"]), huge=st.booleans())
+def test_fuzzed_predict_with_models_of_other_features_and_labels(d_fit, d_pred, fit_labels, pred_labels, n, form, huge):
+    """A fitted model applied to rows of another width, or to values too large to use (1e300, refused in
+    training too), fails with one line; labels outside its classes count as errors in score (a number in
+    [0, 1], not a crash); lists work as arrays do."""
+    from admm_xp import ADMMClassifier
+
+    rng = np.random.default_rng(d_fit * 31 + d_pred * 7 + n)
+    Xf = rng.normal(size=(60, d_fit))
+    clf = ADMMClassifier(hidden=3, max_iter=2).fit(Xf, np.asarray(fit_labels)[np.arange(60) % len(fit_labels)])
+    X = rng.normal(size=(n, d_pred))
+    huge = huge and n > 0 and d_pred > 0
+    if huge:
+        X[-1, -1] = 1e300
+    if form == "list" and n:  # (an empty list has no width to check)
+        X = X.tolist()
+    elif form == "float32" and not huge:
+        X = X.astype(np.float32)
+    y = np.asarray(pred_labels)[rng.integers(0, len(pred_labels), n)]
+    for call in (lambda: clf.predict(X), lambda: clf.decision_function(X), lambda: clf.score(X, y)):
+        try:
+            out = call()
+        except Exception as exc:  # noqa: BLE001
+            _one_line_user_error(exc)
+            assert d_pred != d_fit or huge, exc
+            continue
+        assert d_pred == d_fit and not huge
+        if np.ndim(out) == 0:
+            assert n == 0 or 0.0 <= out <= 1.0
+            if n and not set(pred_labels) & set(fit_labels):
+                assert out == 0.0
+        else:
+            assert out.shape[0] == n
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(d_fit=st.integers(1, 3), d_pred=st.integers(1, 4), fit_labels=st.sampled_from([(0, 1), (3, 7), (1, 2, 5)]),
+       pred_labels=st.sampled_from([(0, 1), (3, 7), (1, 2, 5), (-1, 1)]), fmt=st.sampled_from(["csv", "npz"]))
+def test_fuzzed_cli_predict_with_models_of_other_features_and_labels(tmp_path_factory, capsys, d_fit, d_pred,
+                                                                      fit_labels, pred_labels, fmt):
+    """`admm-xp predict` with a model of another width is one line, exit 2, no output file; with labels the
+    model does not know it predicts, warns, and reports an accuracy."""
+    tmp = str(tmp_path_factory.mktemp("pred"))
+    rng = np.random.default_rng(d_fit * 5 + d_pred)
+    X = rng.normal(size=(80, d_fit))
+    np.savez(os.path.join(tmp, "fit.npz"), X=X, y=np.asarray(fit_labels)[np.arange(80) % len(fit_labels)])
+    model = os.path.join(tmp, "m.npz")
+    assert main(["train", "--dataset", os.path.join(tmp, "fit.npz"), "--hidden", "3", "--iters", "2", "--quiet",
+                 "--save-model", model]) == 0
+    Xp = rng.normal(size=(30, d_pred))
+    yp = np.asarray(pred_labels)[np.arange(30) % len(pred_labels)]
+    path = os.path.join(tmp, "rows." + fmt)
+    if fmt == "npz":
+        np.savez(path, X=Xp, y=yp)
+    else:
+        np.savetxt(path, np.column_stack([yp, Xp]), delimiter=",")
+    out = os.path.join(tmp, "out", "pred.txt")
+    capsys.readouterr()
+    code = main(["predict", "--model", model, "--dataset", path, "--out", out])
+    err = capsys.readouterr().err
+    if d_pred != d_fit:
+        assert code == 2 and err.count("\n") == 1 and f"expects {d_fit} features" in err, err
+        assert not os.path.exists(out)
+        return
+    assert code == 0, err
+    lines = err.splitlines()
+    unknown = sorted(set(pred_labels) - set(fit_labels))
+    assert lines[-1].startswith("accuracy ") and len(lines) == (2 if unknown else 1), err
+    if unknown:
+        assert lines[0].startswith("admm-xp: warning:") and str(unknown) in lines[0]
+    pred = np.loadtxt(out, dtype=int).reshape(-1)
+    assert pred.shape == (30,) and set(pred.tolist()) <= set(fit_labels)
+    assert float(lines[-1].split()[1]) == pytest.approx(np.mean(pred == yp), abs=1e-4)
 
 
 def test_a_copied_tree_records_the_commit_it_was_given(monkeypatch):

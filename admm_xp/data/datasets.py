@@ -25,7 +25,12 @@ ranks). Names:
 a file path       the user's CSV (label column first unless ``label_col``) or
                   NPZ (arrays ``X``, rows = samples, and ``y``); with
                   ``test_path`` that file is the test split, otherwise a
-                  seeded 20% of the rows (chosen by row index) is held out.
+                  seeded 20% of the rows (chosen by a hash of the row index
+                  alone, so renaming or moving the file keeps the split) is
+                  held out. Any two or more distinct whole-number labels are
+                  the classes, in sorted order (like scikit-learn's
+                  ``classes_``): {3, 7} is a binary task, {1, 2, 5} has three
+                  classes; ``Dataset.classes`` keeps the original values.
 """
 from __future__ import annotations
 
@@ -58,9 +63,10 @@ class Dataset:
     n_train: int  # all ranks
     n_test: int
     train_offset: int  # global index of this rank's first training row
-    n_classes: int
+    n_classes: int  # 0 until _validate: then C, and y_train / y_test hold indices into ``classes``
     n_features: int
     synthetic: bool = False
+    classes: np.ndarray | None = None  # the original label of each class index (set by _validate)
     source: str = ""
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
@@ -74,6 +80,7 @@ class Dataset:
             "n_test": self.n_test,
             "n_features": self.n_features,
             "n_classes": self.n_classes,
+            "classes": None if self.classes is None else [int(c) for c in self.classes],
             "synthetic": self.synthetic,
             "source": self.source,
             "standardize": self.standardize,
@@ -247,13 +254,12 @@ def read_labelled_file(path: str, comm, label_col: int = 0, need_labels: bool = 
         shape = files.npz_shape(path, "X")
         n = int(shape[0]) if shape else 0
         a, b = row_range(n, comm.rank, comm.size)
-        X = files.npz_member(path, "X", a, b)
-        y = files.npz_member(path, "y", a, b) if "y" in keys else None
+        X, y = agreed(comm, lambda: (files.npz_member(path, "X", a, b), files.npz_member(path, "y", a, b) if "y" in keys else None))
         if y is None and need_labels:
             raise DataError(f"{path}: has no array 'y' of labels; save them as y (0/1 or -1/+1)")
         return X, y, a, n
     if lower.endswith(files.CSV_SUFFIXES) or not lower.endswith((".npy", ".mat")):
-        rows, _, first = files.csv_rows(path, comm.rank, comm.size)
+        rows, _, first = agreed(comm, lambda: files.csv_rows(path, comm.rank, comm.size))
         count = rows.shape[0]
         if first is None:
             first = comm.exscan(count)
@@ -279,6 +285,39 @@ def read_labelled_file(path: str, comm, label_col: int = 0, need_labels: bool = 
     raise DataError(f"{path}: unsupported file type; use .csv (label column first) or .npz (arrays X and y)")
 
 
+def agreed(comm, read):
+    """``read()`` on every rank, with the same verdict on all: when it raises a DataError on some rank,
+    every rank raises that of the first such rank, naming it (``exc.rank``), so that one line reports it
+    and every rank ends at once. A CSV row that a rank could not read is named by its number in the
+    whole file (the data rows of the ranks before it are counted)."""
+    try:
+        out, err = read(), None
+        lines = int(out[0].shape[0]) if isinstance(out, tuple) and isinstance(out[0], np.ndarray) else 0
+    except files.ChunkRowError as exc:
+        out, err, lines = None, exc, exc.lines
+    except DataError as exc:
+        out, err, lines = None, exc, 0
+    if comm.size == 1:
+        if err is not None:
+            raise DataError(str(err)) from None
+        return out
+    if isinstance(err, files.ChunkRowError):
+        report = err  # rebuilt on every rank, which then knows the rows before it
+    else:
+        report = None if err is None else str(err)
+    reports = comm.allgather((lines, report))
+    failed = [r for r, (_, e) in enumerate(reports) if e is not None]
+    if not failed:
+        return out
+    first = failed[0]
+    found = reports[first][1]
+    if isinstance(found, files.ChunkRowError):
+        found = found.at(sum(n for n, _ in reports[:first]) + 1)
+    exc = DataError(found)
+    exc.rank = first
+    raise exc
+
+
 def _check_rows(path, X, y) -> None:
     if X.ndim != 2:
         raise DataError(f"{path}: features must be a 2-D table (rows = samples), got shape {X.shape}")
@@ -301,8 +340,8 @@ def _user_file(path, test_path, n_train, label_col, seed, test_fraction, comm) -
         )
     if not 0.0 < test_fraction < 1.0:
         raise DataError(f"--test-fraction must be in (0, 1), got {test_fraction}")
-    # Hold out rows by a hash of their global index: independent of the rank count.
-    u = synthetic._uniform(seed, ("holdout", os.path.basename(path)), first, first + X.shape[0])
+    # Hold out rows by a hash of their global index alone: independent of the rank count and of the file's name.
+    u = synthetic._uniform(seed, "holdout", first, first + X.shape[0])
     is_test = u < test_fraction
     Xtr, ytr, Xte, yte = X[~is_test], y[~is_test], X[is_test], y[is_test]
     counts = comm.allgather(int(Xtr.shape[0]))
@@ -343,33 +382,46 @@ def _first_rows(X, y, first, n_keep):
 MAX_CLASS_LABEL = 65_535  # larger "labels" are almost surely a feature column read as labels
 
 
-def to_class_indices(y, path: str, allow_multiclass: bool) -> tuple[np.ndarray, int]:
-    """Labels as class indices: {0,1} or {-1,+1} -> binary; integers 0..C-1 -> C classes."""
+def label_values(y, path: str) -> np.ndarray:
+    """The distinct labels of ``y`` (sorted int64), after checking that they are class labels:
+    finite whole numbers of magnitude up to MAX_CLASS_LABEL."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise DataError(f"{path}: labels must be one value per sample, got shape {y.shape}")
-    if y.size and not np.all(np.isfinite(y.astype(np.float64))):
+    if not y.size:
+        return np.zeros(0, dtype=np.int64)
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool) or np.issubdtype(y.dtype, np.complexfloating):
+        raise DataError(f"{path}: labels must be class numbers, got values of type {y.dtype}")
+    if not np.all(np.isfinite(y.astype(np.float64))):
         raise DataError(f"{path}: labels contain NaN or inf; remove those rows")
     values = np.unique(y)
-    if values.size and np.any(values != np.round(values)):
-        raise DataError(f"{path}: labels must be class numbers (0/1, -1/+1 or 0..C-1), found {values[:5].tolist()}")
-    if values.size and np.max(np.abs(values.astype(np.float64))) > MAX_CLASS_LABEL:
+    if np.any(values != np.round(values)):
+        raise DataError(f"{path}: labels must be class numbers (whole numbers such as 0/1, -1/+1 or 1..C), "
+                        f"found {values[:5].tolist()}")
+    if np.max(np.abs(values.astype(np.float64))) > MAX_CLASS_LABEL:
         big = values[np.argmax(np.abs(values.astype(np.float64)))]
-        raise DataError(f"{path}: label {big!r} is not a class number (0/1, -1/+1 or 0..C-1 with C up to "
-                        f"{MAX_CLASS_LABEL + 1:,}); is the label column the right one?")
-    values = values.astype(np.int64)
-    if set(values.tolist()) <= {-1, 1}:
-        return (y > 0).astype(np.int64), 2
-    if set(values.tolist()) <= {0, 1}:
-        return y.astype(np.int64), 2
-    if not allow_multiclass:
-        raise DataError(f"{path}: labels are not binary (found {values[:6].tolist()}); use 0/1 or -1/+1")
-    if values.min() < 0:
-        raise DataError(f"{path}: class labels must be 0..C-1 (or -1/+1 for two classes), found {values.min()}")
-    return y.astype(np.int64), int(values.max()) + 1
+        raise DataError(f"{path}: label {big!r} is not a class number (whole numbers up to {MAX_CLASS_LABEL:,} in "
+                        "magnitude); is the label column the right one?")
+    return values.astype(np.int64)
+
+
+def to_class_indices(y, path: str, classes) -> np.ndarray:
+    """Labels ``y`` as indices into ``classes`` (sorted original labels); a label outside them is an error."""
+    values = label_values(y, path)
+    classes = np.asarray(classes, dtype=np.int64)
+    unknown = np.setdiff1d(values, classes)
+    if unknown.size:
+        raise DataError(f"{path}: label(s) {unknown[:5].tolist()} are not among the classes {classes[:10].tolist()}")
+    return np.searchsorted(classes, np.asarray(y).astype(np.int64)).astype(np.int64)
 
 
 def _validate(ds: Dataset, comm, allow_multiclass: bool) -> None:
+    """Check shapes, values and labels (the same verdict on every rank) and map labels to class indices.
+
+    A named data set (``ds.n_classes`` > 0) has classes 0..C-1 whatever rows a
+    split holds; a user's file has the distinct labels of its training split
+    (all ranks), sorted, as classes: any two or more whole numbers.
+    """
     src = ds.name
     for split, X, y in (("training", ds.X_train, ds.y_train), ("test", ds.X_test, ds.y_test)):
         if X.ndim != 2:
@@ -381,8 +433,7 @@ def _validate(ds: Dataset, comm, allow_multiclass: bool) -> None:
     bad = comm.allreduce_scalars([float(np.count_nonzero(~np.isfinite(ds.X_train))), float(np.count_nonzero(~np.isfinite(ds.X_test)))])
     if bad[0] or bad[1]:
         raise DataError(f"{src}: {int(bad[0])} training and {int(bad[1])} test feature values are NaN or inf; clean or impute them first")
-    ytr, c1 = to_class_indices(ds.y_train, src, allow_multiclass)
-    yte, c2 = to_class_indices(ds.y_test, src, allow_multiclass)
+    train_values, test_values = agreed(comm, lambda: (label_values(ds.y_train, src), label_values(ds.y_test, src)))
     n_tr = comm.allgather(int(ds.X_train.shape[0]))
     n_te = comm.allgather(int(ds.X_test.shape[0]))
     if sum(n_tr) < 2:
@@ -397,13 +448,24 @@ def _validate(ds: Dataset, comm, allow_multiclass: bool) -> None:
     ds.n_features = widths.pop()
     if ds.n_features < 1:
         raise DataError(f"{src}: no feature columns")
-    lo = -comm.allreduce_max(-float(ytr.min()) if ytr.size else -np.inf)  # the training split's label range, all ranks
-    hi = comm.allreduce_max(float(ytr.max()) if ytr.size else -np.inf)
-    if lo == hi:
-        raise DataError(f"{src}: every training label is class {int(lo)}; a classifier needs at least two classes "
+    seen = np.unique(np.concatenate([np.asarray(v, dtype=np.int64) for v in comm.allgather(train_values.tolist())]))
+    if seen.size < 2:
+        raise DataError(f"{src}: every training label is {int(seen[0])}; a classifier needs at least two classes "
                         "in the training split (is the label column the right one?)")
-    classes = int(comm.allreduce_max(max(c1 if ds.y_train.size else 0, c2 if ds.y_test.size else 0, ds.n_classes)))
-    ds.y_train, ds.y_test, ds.n_classes = ytr, yte, max(classes, 2)
+    if ds.n_classes > 0:  # a named data set: labels are class indices 0..C-1
+        classes = np.arange(ds.n_classes, dtype=np.int64)
+    else:
+        classes = seen
+        if not allow_multiclass and classes.size > 2:
+            raise DataError(f"{src}: labels are not binary (found {classes[:6].tolist()}); use two label values")
+    unseen = np.setdiff1d(np.unique(np.concatenate([np.asarray(v, dtype=np.int64) for v in comm.allgather(test_values.tolist())])),
+                          classes)
+    if unseen.size:
+        raise DataError(f"{src}: the test split has label(s) {unseen[:5].tolist()} that no training row has "
+                        f"(the classes are {classes[:10].tolist()}); give more rows of those classes or remove them")
+    ds.y_train = np.searchsorted(classes, np.asarray(ds.y_train).astype(np.int64)).astype(np.int64)
+    ds.y_test = np.searchsorted(classes, np.asarray(ds.y_test).astype(np.int64)).astype(np.int64)
+    ds.classes, ds.n_classes = classes, int(classes.size)
     ds.n_train, ds.n_test = sum(n_tr), sum(n_te)
 
 

@@ -126,14 +126,46 @@ def _is_gzip(path: str) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+class ChunkRowError(DataError):
+    """A row NumPy could not read in a byte range whose first data row's number is not known on this rank.
+
+    ``row`` is the bad row within the range (counted from 1, blank lines
+    skipped, as NumPy counts) and ``lines`` the range's data rows; once the
+    rows before the range are counted (over the ranks), :meth:`at` gives the
+    message with the row's number in the whole file.
+    """
+
+    def __init__(self, path: str, message: str, delimiter: str, lines: int):
+        self.path, self.np_message, self.delimiter, self.lines = path, message, delimiter, lines
+        self.row = _numpy_row(message)
+        super().__init__(_unreadable(path, message, -1, delimiter))
+
+    def at(self, first_line_no: int) -> str:
+        return _unreadable(self.path, self.np_message, first_line_no, self.delimiter)
+
+    def __reduce__(self):
+        return (ChunkRowError, (self.path, self.np_message, self.delimiter, self.lines))
+
+
 def _parse_lines(lines: bytes, path: str, first_line_no: int, delimiter: str) -> np.ndarray:
     if not lines.strip():
         return np.zeros((0, 0))
     try:
         arr = np.loadtxt(io.BytesIO(lines), delimiter=delimiter, dtype=np.float64, ndmin=2, comments=None)
     except ValueError as exc:
+        if first_line_no < 1 and _numpy_row(str(exc)) is not None:
+            raise ChunkRowError(path, str(exc), delimiter, sum(1 for line in lines.split(b"\n") if line.strip())) from None
         raise DataError(_unreadable(path, str(exc), first_line_no, delimiter)) from None
     return arr
+
+
+def _numpy_row(message: str) -> int | None:
+    """The row (counted from 1) a NumPy loadtxt error names, or None."""
+    bad = re.match(r"could not convert string (['\"])(.*)\1 to \w+ at row (\d+), column (\d+)", message)
+    if bad:
+        return int(bad.group(3)) + 1  # NumPy counts this row from 0
+    ragged = re.search(r"number of columns changed from (\d+) to (\d+) at row (\d+)", message)
+    return int(ragged.group(3)) if ragged else None
 
 
 def _unreadable(path: str, message: str, first_line_no: int, delimiter: str) -> str:

@@ -42,6 +42,13 @@ class AndersonState:
     restarts: int = 0
     accepted: int = 0
 
+    def memory_arrays(self) -> list:
+        """Every array the memory holds (for memory accounting)."""
+        out = [*(self.x_prev or []), *(self.f_prev or [])]
+        for d in (*self.dX, *self.dF):
+            out.extend(d)
+        return out
+
     def clear(self) -> None:
         self.x_prev = self.f_prev = None
         self.dX, self.dF = [], []

@@ -231,9 +231,10 @@ def _live_bytes(*arrays) -> int:
     return total
 
 
-def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup=2, naive_repeats=2, block=None,
+def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup=2, naive_repeats=2, block=None, method=None,
               kernels="auto", gemm_n=None, skip_naive=False, log=print) -> dict:
-    from .iteration import admm_iteration
+    from .anderson import AndersonState
+    from .iteration import accelerated_iteration, admm_iteration
     from .kernels import kernels_for
     from .naive import naive_iteration
     from .state import init_state, layer_widths, make_problem
@@ -245,7 +246,12 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     widths = layer_widths(d0, hidden, 1)
     itemsize = 4 if dtype == "float32" else 8
     block = block or (GPU_BLOCK_SIZE if backend.is_gpu else CPU_BLOCK_SIZE)
-    cfg = ADMMConfig(hidden=tuple(hidden), dtype=dtype, block_size=block, warm_start=warmup + repeats + 1)
+    # The default preset, or the preset and options of ``method`` (e.g. {"lagrangian": "full", "anderson": 5}).
+    # Every iteration updates the multipliers (warm start 0), as a run does after its warm start.
+    method = dict(method or {})
+    preset = method.pop("preset", "default")
+    cfg = ADMMConfig.from_preset(preset, hidden=tuple(hidden), dtype=dtype, block_size=block, warm_start=0, **method)
+    multipliers = cfg.hidden_multipliers
 
     log(f"bench: GEMM and copy rates ({backend.label}, {dtype}) ...")
     gemm = measure_gemm(backend, dtype, gemm_n)
@@ -268,6 +274,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
             c_kinds["a_1 a_1^T"] = "gram"
     products = measure_products(backend, dtype, widths, min(block, prob.n_local), ops, c_kinds=c_kinds)
     timer = StepTimer(backend.synchronize)
+    accel = AndersonState(cfg.anderson) if cfg.anderson else None
     times, first = [], None
     comm_before = getattr(comm, "comm_time", 0.0)
     for i in range(warmup + repeats):
@@ -277,7 +284,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         _sync(backend)
         t = time.perf_counter()
         with ops.iteration_context():
-            sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=False, timer=timer)
+            sums = accelerated_iteration(state, prob, cfg, xp, comm, ops, accel, timer=timer)
         _sync(backend)
         dt = time.perf_counter() - t
         if i == 0:
@@ -292,8 +299,9 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     t_iter = statistics.median(times)
 
     # Peak memory of one more iteration: live arrays plus the largest transient allocation.
-    state_bytes = costmodel.state_bytes(widths, prob.n_local, itemsize)
-    live = _live_bytes(state.W, state.a, state.z, state.lam, dd.X, dd.S, dd.y, dd.X_test, dd.y_test, prob.gram_factor_X)
+    state_bytes = costmodel.state_bytes(widths, prob.n_local, itemsize, multipliers)
+    live = _live_bytes(state.W, state.a, state.z, state.lam, *state.u, *state.v, dd.X, dd.S, dd.y, dd.X_test, dd.y_test,
+                       prob.gram_factor_X, *(accel.memory_arrays() if accel else []))
     if backend.name == "cupy":
         import cupy
 
@@ -301,13 +309,13 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         # drop the cached blocks of the rate measurements (GEMM, copy, products: several GiB) so
         # that the pool's size after one iteration is the live arrays plus that iteration's peak
         pool.free_all_blocks()
-        admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=False)
+        accelerated_iteration(state, prob, cfg, xp, comm, ops, accel)
         _sync(backend)
         peak = int(pool.total_bytes())
     else:
         tracemalloc.start()
         tracemalloc.reset_peak()
-        admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=False)
+        accelerated_iteration(state, prob, cfg, xp, comm, ops, accel)
         extra = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         peak = live + extra
@@ -319,6 +327,8 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     bw = _faster(bw, measure_bandwidth(backend, dtype), "GBps")
 
     naive_t = None
+    if cfg.hidden_multipliers or cfg.anderson or cfg.residual_balancing:
+        skip_naive = True  # the naive transcription is Algorithm 1 (with the augmented output), without these options
     if not skip_naive:
         log("bench: naive transcription ...")
         from .state import ADMMState
@@ -339,7 +349,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     fl = costmodel.flops_per_sample(widths)
     fixed = costmodel.fixed_flops(widths)
     flops = fl["total"] * prob.n_local + fixed
-    bytes_min = costmodel.bytes_per_sample(widths, itemsize) * prob.n_local
+    bytes_min = costmodel.bytes_per_sample(widths, itemsize, multipliers) * prob.n_local
     floor_gemm = flops / (gemm["gflops"] * 1e9)
     floor_bytes = bytes_min / (bw["GBps"] * 1e9)
     floor = floor_gemm + floor_bytes
@@ -390,6 +400,8 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         "c_kernels": c_kernels,
         "block_size": block,
         "threads": getattr(ops, "threads", None),
+        "method": {"preset": preset, **method},
+        "config": cfg.to_dict(),
     }
     return out
 
@@ -411,6 +423,13 @@ def register(sub) -> None:
     p.add_argument("--kernels", choices=("auto", "portable", "numba", "cupy"), default="auto",
                    help="elementwise kernels: auto picks numba on cpu and CuPy kernels on cuda; portable is the array-API reference")
     p.add_argument("--no-naive", action="store_true", help="skip the naive transcription (slow at large N)")
+    m = p.add_argument_group("method (default: the default preset)")
+    m.add_argument("--preset", choices=("default", "paper"), default="default", help="the preset timed")
+    m.add_argument("--lagrangian", choices=("paper", "augmented", "full"), default=None, help="as in `admm-xp train`")
+    m.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None, help="as in `admm-xp train`")
+    m.add_argument("--residual-balancing", choices=("on", "off"), default=None, help="as in `admm-xp train`")
+    m.add_argument("--anderson", type=int, default=None, metavar="M", help="as in `admm-xp train`")
+    m.add_argument("--anderson-on", choices=("weights", "state"), default=None, help="as in `admm-xp train`")
     p.add_argument("--ranks", type=int, metavar="P", help="run on P MPI ranks (relaunches under mpiexec)")
     p.add_argument("--allow-tf32", action="store_true", help="let CuPy use TF32 tensor cores for float32 products")
     p.add_argument("--out", metavar="bench.json", help="write the record here")
@@ -447,15 +466,22 @@ def cmd_bench(args, comm) -> int:
     log = (lambda text: print(text, file=sys.stderr, flush=True)) if (lead and not args.quiet) else (lambda text: None)
     if args.features < 1:
         raise ConfigError(f"--features must be >= 1, got {args.features}")
+    method = {"preset": args.preset}
+    for key in ("lagrangian", "loss", "anderson", "anderson_on"):
+        if getattr(args, key) is not None:
+            method[key] = getattr(args, key)
+    if args.residual_balancing is not None:
+        method["residual_balancing"] = args.residual_balancing == "on"
     res = run_bench(backend, dtype, n, hidden, comm, features=args.features, repeats=args.repeats, warmup=args.warmup,
-                    block=args.block_size,
+                    block=args.block_size, method=method,
                     kernels=args.kernels, skip_naive=args.no_naive, log=log)
     if lead:
         rec = base_record(method="admm-bench", dataset={"name": f"synthetic ({args.features} features, made on the device)", "n_train": n,
                                                         "n_test": max(1, n // 10)},
                           layers=res["layers"], backend=backend, dtype=dtype, ranks=comm.size,
                           config={"hidden": list(hidden), "features": args.features, "repeats": args.repeats, "warmup": args.warmup,
-                                  "block_size": res["block_size"], "kernels": res["kernels"], "allow_tf32": args.allow_tf32})
+                                  "block_size": res["block_size"], "kernels": res["kernels"], "allow_tf32": args.allow_tf32,
+                                  "method": res["method"]})
         cum = 0.0
         for i, t in enumerate(res["iteration_times_s"]):
             cum += t

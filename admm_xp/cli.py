@@ -160,6 +160,9 @@ def add_train_parser(sub) -> None:
                    help="what Anderson acceleration extrapolates: the weights (cheap) or the whole state (default weights)")
     g.add_argument("--dual-step", type=float, default=None, metavar="K",
                    help="step of the hidden multipliers under --lagrangian full (1 = classical ADMM; default 0.3)")
+    g.add_argument("--dual-decay", type=int, default=None, metavar="K",
+                   help="--lagrangian full: the hidden multipliers' step decays as dual_step * K / k after iteration K "
+                        "(0 = constant, default)")
     g.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None,
                    help="output loss: hinge (the paper's; one-vs-rest for C classes) or cross-entropy (logistic for two "
                         "classes, softmax for C; a per-sample Newton prox)")
@@ -204,7 +207,7 @@ def config_from_args(args):
         beta=parse_floats(args.beta, "--beta") if args.beta is not None else None,
         warm_start=args.warm_start, weight_decay=args.weight_decay, penalty_growth=args.penalty_growth,
         penalty_max=args.penalty_max, bias=onoff[args.bias], init=args.init, multiplier=onoff[args.multiplier],
-        lagrangian=args.lagrangian, dual_step=args.dual_step, loss=args.loss,
+        lagrangian=args.lagrangian, dual_step=args.dual_step, dual_decay=args.dual_decay, loss=args.loss,
         residual_balancing=onoff[args.residual_balancing], anderson=args.anderson, anderson_on=args.anderson_on, rb_mu=args.rb_mu, rb_tau=args.rb_tau, rb_until=args.rb_until,
         ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )

@@ -1,7 +1,7 @@
 """The cost of one ADMM iteration: flops, bytes and messages, from the layer widths.
 
-Counts follow ../shared/paper/algorithm.md ("Cost per iteration"), with a
-multiply-add as 2 flops, per training sample:
+Counts follow the paper's cost analysis (Taylor et al. 2016, Sec. 5; restated in
+docs/method.md), with a multiply-add as 2 flops, per training sample:
 
 - W_l: 2 d_l d_{l-1} (z a^T) + d_{l-1}^2 (the symmetric Gram a a^T; none for
   l = 1, whose Gram X X^T is fixed)
@@ -81,12 +81,13 @@ def fixed_flops(widths, bias: bool = False) -> float:
     return total
 
 
-def bytes_per_sample(widths, itemsize: int) -> float:
-    """Minimum bytes moved per sample and iteration by the elementwise steps."""
+def bytes_per_sample(widths, itemsize: int, multipliers: bool = False) -> float:
+    """Minimum bytes moved per sample and iteration by the elementwise steps (``multipliers``: the
+    hidden layers' mu and nu of the full Lagrangian, each read and written once more)."""
     L = len(widths) - 1
     hidden = sum(widths[1:L])
     c = widths[-1]
-    return itemsize * (widths[0] + 4 * hidden + 3 * c + 2 * c)
+    return itemsize * (widths[0] + 4 * hidden + 3 * c + 2 * c + (4 * hidden if multipliers else 0))
 
 
 def message_numbers(widths, bias: bool = False) -> list[int]:
@@ -101,8 +102,9 @@ def message_numbers(widths, bias: bool = False) -> list[int]:
     return sizes
 
 
-def state_bytes(widths, n: int, itemsize: int) -> float:
-    """Bytes the algorithm must hold for n samples: X, every a and z, lambda and the targets."""
+def state_bytes(widths, n: int, itemsize: int, multipliers: bool = False) -> float:
+    """Bytes the algorithm must hold for n samples: X, every a and z, lambda and the targets (and the
+    hidden multipliers mu, nu of the full Lagrangian)."""
     L = len(widths) - 1
-    per_sample = widths[0] + 2 * sum(widths[1:L]) + widths[-1] + 2 * widths[-1]
+    per_sample = widths[0] + (4 if multipliers else 2) * sum(widths[1:L]) + widths[-1] + 2 * widths[-1]
     return float(itemsize) * per_sample * n

@@ -114,3 +114,21 @@ def test_bench_rejects_bad_sizes(capsys):
 
     assert main(["bench", "--n", "1"]) == 2
     assert "--n" in capsys.readouterr().err
+
+
+def test_bench_times_a_method_with_its_options_and_counts_their_bytes(tmp_path):
+    """--lagrangian full --anderson 3: the record names the method, the floor counts the hidden
+    multipliers' traffic, and the memory the multipliers and the accelerator hold."""
+    out = tmp_path / "bench.json"
+    res = subprocess.run([sys.executable, "-m", "admm_xp", "bench", "--n", "3000", "--hidden", "30", "--repeats", "2",
+                          "--warmup", "1", "--lagrangian", "full", "--anderson", "3", "--anderson-on", "weights",
+                          "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(out.read_text())
+    assert r["method"] == {"preset": "default", "lagrangian": "full", "anderson": 3, "anderson_on": "weights"}
+    assert r["config"]["lagrangian"] == "full" and r["config"]["anderson"] == 3
+    widths = (28, 30, 1)
+    assert r["min_bytes_per_iter"] == pytest.approx(costmodel.bytes_per_sample(widths, 8, multipliers=True) * 3000)
+    assert costmodel.bytes_per_sample(widths, 8, True) - costmodel.bytes_per_sample(widths, 8) == 8 * 4 * 30
+    assert r["state_bytes"] == pytest.approx(costmodel.state_bytes(widths, 3000, 8, multipliers=True))
+    assert r["naive_time_per_iter_s"] is None  # the naive transcription has no hidden multipliers

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from .atomic import write_csv_atomic
+from .runtime.atomic import write_csv_atomic
 from .errors import ConfigError
 
 SWEEP_DESCRIPTION = """\
@@ -51,8 +51,8 @@ OPTIONS = [
 
 
 def _train(ds_name, hidden, n_train, cfg_kwargs, preset, iters, validation=None, seed=0, target=None, n_test=None):
-    from .backend import resolve_device
-    from .comm import LocalComm
+    from .runtime.backend import resolve_device
+    from .runtime.comm import LocalComm
     from .config import ADMMConfig
     from .data import load_dataset
     from .train import RunOptions, to_device, train_admm

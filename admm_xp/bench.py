@@ -48,7 +48,8 @@ import tracemalloc
 
 import numpy as np
 
-from . import costmodel, rng
+from . import costmodel
+from .runtime import rng
 from .config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, ADMMConfig
 from .errors import ConfigError
 
@@ -238,7 +239,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     from .kernels import kernels_for
     from .naive import naive_iteration
     from .state import init_state, layer_widths, make_problem
-    from .timing import StepTimer
+    from .runtime.timing import StepTimer
     from .train import evaluate
 
     xp = backend.xp
@@ -438,18 +439,18 @@ def register(sub) -> None:
 
 
 def cmd_bench(args, comm) -> int:
-    from .backend import resolve_device
+    from .runtime.backend import resolve_device
     from .checks import check_output_path
     from .cli import parse_widths
     from .runrecord import base_record, write_json_atomic
-    from .threads import configure_threads
+    from .runtime.threads import configure_threads
 
     check_output_path(args.out, "--out")
     hidden = parse_widths(args.hidden)
     device = f"cuda:{comm.local_rank}" if (comm.size > 1 and args.device == "cuda") else args.device
     backend = resolve_device(device)
     if args.allow_tf32:
-        from .gpu import allow_tf32
+        from .runtime.gpu import allow_tf32
 
         allow_tf32(backend)
     dtype = args.dtype or ("float32" if backend.is_gpu else "float64")

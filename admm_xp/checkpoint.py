@@ -35,9 +35,9 @@ import shutil
 
 import numpy as np
 
-from .atomic import atomic_open
+from .runtime.atomic import atomic_open
 from .errors import DataError
-from .hostio import from_host, to_host
+from .runtime.hostio import from_host, to_host
 from .runrecord import write_json_atomic
 
 MANIFEST = "manifest.json"

@@ -271,9 +271,9 @@ def target_words(history, target, dataset: str, unit: str = "iteration") -> str:
 
 def setup_run(args, comm):
     """Backend, threads and data for a training command (shared by train, baseline, bench)."""
-    from .backend import resolve_device
+    from .runtime.backend import resolve_device
     from .data import load_dataset
-    from .threads import configure_threads
+    from .runtime.threads import configure_threads
 
     device = args.device
     if comm.size > 1 and device == "cuda":
@@ -354,7 +354,7 @@ def _check_solver_settings(folder: str, cfg, saved: dict) -> None:
 
 
 def cmd_train(args, comm) -> int:
-    from .gpu import allow_tf32
+    from .runtime.gpu import allow_tf32
     from .model import Network
     from .progress import Progress
     from .runrecord import base_record, write_json_atomic
@@ -385,7 +385,7 @@ def cmd_train(args, comm) -> int:
             f"{comm.size} rank(s)"
         )
     from . import checkpoint
-    from .signals import StopOnSignal
+    from .runtime.signals import StopOnSignal
 
     fingerprint = checkpoint.data_fingerprint(ds)
     options = run_options(args)
@@ -422,7 +422,7 @@ def cmd_train(args, comm) -> int:
             rec["final"] = fin
             write_json_atomic(args.out, rec)
         if args.save_model:
-            from .hostio import to_host
+            from .runtime.hostio import to_host
 
             net = Network(weights=[to_host(w) for w in result.state.W], bias=cfg.bias, mean=ds.mean, scale=ds.scale,
                           classes=ds.classes, meta={"method": "admm", "dataset": ds.name, "config": cfg.to_dict()})
@@ -461,8 +461,8 @@ def add_predict_parser(sub) -> None:
 def cmd_predict(args, comm) -> int:
     import numpy as np
 
-    from .backend import resolve_device
-    from .comm import LocalComm
+    from .runtime.backend import resolve_device
+    from .runtime.comm import LocalComm
     from .data import read_labelled_file
     from .data.datasets import label_values
     from .model import Network
@@ -628,7 +628,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _maybe_relaunch(args, argv) -> int | None:
     """``--ranks P`` outside mpiexec: run the same command under ``mpiexec -n P``."""
-    from .comm import world_size_from_env
+    from .runtime.comm import world_size_from_env
 
     ranks = getattr(args, "ranks", None)
     if ranks is None or not getattr(args, "relaunch_under_mpi", False):
@@ -681,7 +681,7 @@ def main(argv=None, progs: dict | None = None) -> int:
         relaunched = _maybe_relaunch(args, argv)
         if relaunched is not None:
             return relaunched
-        from .comm import default_comm
+        from .runtime.comm import default_comm
 
         comm = default_comm(cuda_aware=getattr(args, "cuda_aware_mpi", False))
         return int(args.func(args, comm) or 0)
@@ -725,7 +725,7 @@ def _fail(comm, message: str, code: int, rank: int | None = None) -> None:
     returns the code; otherwise this rank failed alone while the others wait
     in a collective, so it prints, naming itself, and aborts them all.
     """
-    from .comm import rank_from_env, world_size_from_env
+    from .runtime.comm import rank_from_env, world_size_from_env
 
     def show(text):
         print(text, file=sys.stderr)

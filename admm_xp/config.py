@@ -120,7 +120,7 @@ class ADMMConfig:
         to ``penalty_max`` (1.0: fixed penalties, as in the paper).
     ridge
         Relative ridge added to each Gram matrix before its Cholesky factor
-        (see :func:`admm_xp.linalg.regularised`): numerical safety only.
+        (see :func:`admm_xp.runtime.linalg.regularised`): numerical safety only.
     weight_decay
         Tikhonov regularisation of every weight update,
         ``W = z a^T (a a^T + lambda I)^{-1}`` with ``lambda = weight_decay * (d / N)

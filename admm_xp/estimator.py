@@ -27,11 +27,11 @@ import warnings
 
 import numpy as np
 
-from .comm import LocalComm
+from .runtime.comm import LocalComm
 from .config import ADMMConfig, default_block_size
 from .data.datasets import STANDARDIZE, Dataset, standardise
 from .errors import ConfigError, DataError, UserError
-from .hostio import to_host
+from .runtime.hostio import to_host
 from .model import Network
 
 try:  # scikit-learn is optional
@@ -269,7 +269,7 @@ class ADMMClassifier(_Mixin, _Base):
         Under MPI (``comm``) each rank passes its own rows; the classes, the
         checks and the standardisation cover all ranks.
         """
-        from .backend import resolve_device
+        from .runtime.backend import resolve_device
         from .train import to_device, train_admm
 
         with _api_errors():
@@ -378,7 +378,7 @@ class ADMMClassifier(_Mixin, _Base):
 
     def decision_function(self, X):
         """Network output per row: (n,) with two classes (positive means ``classes_[1]``), (n, C) otherwise."""
-        from .backend import resolve_device
+        from .runtime.backend import resolve_device
 
         with _api_errors():
             X = self._features(X)
@@ -386,7 +386,7 @@ class ADMMClassifier(_Mixin, _Base):
 
     def predict(self, X):
         """The class (one of ``classes_``) of each row of ``X``."""
-        from .backend import resolve_device
+        from .runtime.backend import resolve_device
 
         with _api_errors():
             X = self._features(X)

@@ -28,7 +28,7 @@ from . import anderson, updates
 from .balancing import BalanceRule, balance, dual_residual_sq, dual_residual_sq_from_factor
 from .passes import hidden_layer_pass, input_cross_pass, output_layer_pass
 from .state import ADMMState, Problem
-from .timing import NO_TIMER
+from .runtime.timing import NO_TIMER
 
 
 @dataclass
@@ -63,7 +63,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
 
     ``update_multiplier=False`` during the warm start. ``ops`` are the
     elementwise kernels of :func:`admm_xp.kernels.kernels_for`; ``timer``
-    (see :mod:`admm_xp.timing`) times the steps for the benchmark. Returns
+    (see :mod:`admm_xp.runtime.timing`) times the steps for the benchmark. Returns
     this rank's sums of the objective's parts, evaluated at the new state.
     """
     pen = cfg.penalties(state.iteration, state.penalty_scale)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .atomic import atomic_open
+from .runtime.atomic import atomic_open
 from .errors import DataError
-from .hostio import from_host, to_host
+from .runtime.hostio import from_host, to_host
 
 FORMAT = "admm_xp-model-1"
 SQUARE_LIMIT = float(np.sqrt(np.finfo(np.float64).max))  # a feature value beyond it cannot be squared in float64
@@ -66,7 +66,7 @@ class Network:
     def decision_function(self, X, backend=None, dtype: str = "float64", block: int = 1 << 15) -> np.ndarray:
         """Network outputs for raw feature rows: (n,) for a binary task, (n, C) otherwise."""
         from . import objective
-        from .backend import resolve_device
+        from .runtime.backend import resolve_device
 
         backend = backend or resolve_device("cpu")
         xp, dev = backend.xp, backend.device

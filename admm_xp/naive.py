@@ -14,7 +14,7 @@ from .iteration import output_target
 
 
 def naive_iteration(state, prob, cfg, xp, update_multiplier=True, timer=None):
-    from .timing import NO_TIMER
+    from .runtime.timing import NO_TIMER
 
     timer = timer or NO_TIMER
     pen = cfg.penalties(state.iteration)

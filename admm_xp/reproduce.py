@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from .atomic import write_csv_atomic
+from .runtime.atomic import write_csv_atomic
 from .errors import ConfigError, UserError
 
 PROBLEMS = {
@@ -417,7 +417,7 @@ def cmd_reproduce(args, comm) -> int:
     todo = ["1b", "2b", "1a", "2a"] if args.figure == "all" else [args.figure]
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     if not args.plot_only:
-        from .backend import resolve_device
+        from .runtime.backend import resolve_device
 
         resolve_device(args.device)  # an unknown or unusable device fails here, in one line
         check_data_dir(args.data_dir)

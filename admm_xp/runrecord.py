@@ -19,7 +19,7 @@ import subprocess
 import sys
 from functools import lru_cache
 
-from .atomic import write_text_atomic as _write_text
+from .runtime.atomic import write_text_atomic as _write_text
 
 SCHEMA_KEYS = (
     "method", "dataset", "n_train", "n_test", "layers", "device", "backend", "dtype", "ranks",
@@ -103,7 +103,7 @@ def now_iso() -> str:
 
 def base_record(*, method, dataset, layers, backend, dtype, ranks, config, command=None) -> dict:
     """The metadata every record carries (history and final are added by the caller)."""
-    from .threads import threads_per_rank
+    from .runtime.threads import threads_per_rank
 
     machine = dict(machine_info())
     gpu = gpu_info(backend)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 
 from . import costmodel
-from .atomic import write_csv_atomic
+from .runtime.atomic import write_csv_atomic
 from .checks import (MPIEXEC_HINT, check_accuracy, check_data_dir, check_dataset, check_min, check_output_dir,
                      check_positive, find_mpiexec)
 from .errors import ConfigError, UserError
@@ -122,8 +122,8 @@ def register(sub) -> None:
 
 
 def _rank_list(text):
-    from .threads import cores_per_rank
-    from .comm import LocalComm
+    from .runtime.threads import cores_per_rank
+    from .runtime.comm import LocalComm
 
     if text:
         try:

@@ -23,9 +23,9 @@ from typing import Any, Callable
 import array_api_compat as aac
 
 from . import objective
-from .comm import LocalComm
+from .runtime.comm import LocalComm
 from .errors import ConfigError, DivergenceError
-from .hostio import from_host
+from .runtime.hostio import from_host
 from .anderson import AndersonState
 from .iteration import accelerated_iteration
 from .kernels import kernels_for
@@ -91,7 +91,7 @@ def to_device(ds, backend, dtype: str, hidden=None, block: int = 1 << 20) -> Dev
     """
     xp, dev = backend.xp, backend.device
     if hidden is not None:
-        from .gpu import check_fits
+        from .runtime.gpu import check_fits
 
         n_out = 1 if ds.n_classes == 2 else ds.n_classes
         check_fits(backend, layer_widths(ds.n_features, hidden, n_out), ds.X_train.shape[0], ds.X_test.shape[0], dtype, block)
@@ -271,7 +271,7 @@ def train_admm(
         "stop_reason": stop_reason,
         "time_to_target_s": _time_to(history, opts.target_acc),
     }
-    from .gpu import peak_memory_bytes
+    from .runtime.gpu import peak_memory_bytes
 
     peak = peak_memory_bytes(backend)
     if peak is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import array_api_compat as aac
 
-from .linalg import cho_solve, cholesky, regularised
+from .runtime.linalg import cho_solve, cholesky, regularised
 
 
 def relu(z, xp):

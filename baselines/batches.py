@@ -8,7 +8,7 @@ smaller when B does not divide N). A rank holds the contiguous rows
 entries that fall in that range. So P ranks each take their share of the same
 global batch and the gradient sums over ranks equal the one-process gradient
 of that batch (to rounding). This is the data loader's job, done on the host
-like data loading itself (:mod:`admm_xp.hostio`); only the resulting indices
+like data loading itself (:mod:`admm_xp.runtime.hostio`); only the resulting indices
 go to the device, once per epoch.
 """
 from __future__ import annotations

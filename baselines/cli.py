@@ -164,7 +164,7 @@ def cmd_baseline(args, comm) -> int:
     import numpy as np
 
     from admm_xp.cli import setup_run
-    from admm_xp.gpu import allow_tf32
+    from admm_xp.runtime.gpu import allow_tf32
     from admm_xp.model import Network
     from admm_xp.progress import Progress
     from admm_xp.runrecord import base_record, write_json_atomic

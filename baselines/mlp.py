@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from admm_xp import rng
+from admm_xp.runtime import rng
 from admm_xp.objective import forward, predict_labels
 from admm_xp.updates import affine, relu
 
@@ -75,7 +75,7 @@ class Architecture:
 def init_params(arch: Architecture, seed: int, xp, dtype, device):
     """He initialisation (He et al. 2015): W_l ~ N(0, 2 / d_{l-1}) entrywise, biases 0.
 
-    The Gaussian entries come from :func:`admm_xp.rng.gaussian` with the streams
+    The Gaussian entries come from :func:`admm_xp.runtime.rng.gaussian` with the streams
     of ADMM's ``forward`` initialisation, so a seed gives the same weights on
     every backend and the same weights as ``admm-xp train --init forward``.
     """

@@ -7,8 +7,8 @@ its default L2 penalty (C = 1, negligible at these sample counts).
 """
 from __future__ import annotations
 
-from admm_xp.backend import resolve_device
-from admm_xp.comm import LocalComm
+from admm_xp.runtime.backend import resolve_device
+from admm_xp.runtime.comm import LocalComm
 from admm_xp.data import load_dataset
 from admm_xp.train import to_device
 

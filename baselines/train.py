@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from admm_xp.errors import ConfigError, DivergenceError
-from admm_xp.hostio import from_host, to_host
+from admm_xp.runtime.hostio import from_host, to_host
 from admm_xp.train import targets_pm1
 
 from . import adam, batches, cg, lbfgs, schedules, sgd

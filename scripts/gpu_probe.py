@@ -28,7 +28,7 @@ def main() -> None:
     p.add_argument("--out", metavar="probe.txt", help="also write the table here")
     args = p.parse_args()
 
-    from admm_xp.backend import resolve_device
+    from admm_xp.runtime.backend import resolve_device
     from admm_xp.kernels import kernels_for
     from admm_xp.kernels.pieces import long_product, long_sum
     from admm_xp.passes import sample_cross

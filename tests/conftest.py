@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pytest
 
-from admm_xp.backend import resolve_device
+from admm_xp.runtime.backend import resolve_device
 
 BACKENDS = [
     pytest.param("cpu", id="numpy"),
@@ -60,7 +60,7 @@ def rng():
 
 
 def to_np(x):
-    from admm_xp.hostio import to_host
+    from admm_xp.runtime.hostio import to_host
 
     return np.asarray(to_host(x))
 

@@ -1,7 +1,7 @@
 """Simulated MPI ranks in one process: ``run_ranks(size, fn)`` calls ``fn(comm)`` on ``size`` threads.
 
 Each thread's :class:`ThreadComm` has the small interface of
-:class:`admm_xp.comm.LocalComm` (rank, size, the reductions, allgather,
+:class:`admm_xp.runtime.comm.LocalComm` (rank, size, the reductions, allgather,
 exscan, barrier), and its collectives really combine the threads' values, so
 a loader's sharding and its reduced statistics can be checked against one
 process without mpiexec. Scalar sums are added in rank order, as MPI's

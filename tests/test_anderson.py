@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from admm_xp import anderson
-from admm_xp.comm import LocalComm
-from admm_xp.hostio import from_host
+from admm_xp.runtime.comm import LocalComm
+from admm_xp.runtime.hostio import from_host
 from conftest import to_np
 
 

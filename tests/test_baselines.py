@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import scipy.optimize as so
 
-from admm_xp.backend import resolve_device
+from admm_xp.runtime.backend import resolve_device
 from admm_xp.cli import main
-from admm_xp.comm import LocalComm
+from admm_xp.runtime.comm import LocalComm
 from admm_xp.data import load_dataset
-from admm_xp.hostio import from_host, to_host
+from admm_xp.runtime.hostio import from_host, to_host
 from admm_xp.runrecord import SCHEMA_KEYS
 from admm_xp.train import to_device
 from baselines import batches, cg, lbfgs, schedules

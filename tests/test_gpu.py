@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admm_xp.backend import resolve_device
+from admm_xp.runtime.backend import resolve_device
 from admm_xp.errors import ConfigError
 
 def _gpu():
@@ -138,10 +138,10 @@ def test_thin_product_on_a_view_matches_cublas(dtype, k):
 @pytest.mark.cupy
 def test_float64_gpu_run_equals_the_numpy_run():
     gpu = _gpu()
-    from admm_xp.comm import LocalComm
+    from admm_xp.runtime.comm import LocalComm
     from admm_xp.config import ADMMConfig
     from admm_xp.data import load_dataset
-    from admm_xp.hostio import to_host
+    from admm_xp.runtime.hostio import to_host
     from admm_xp.train import RunOptions, to_device, train_admm
 
     ds = load_dataset("higgs-sample", n_train=5000)
@@ -160,7 +160,7 @@ def test_float64_gpu_run_equals_the_numpy_run():
 @pytest.mark.cupy
 def test_problem_too_big_for_the_gpu_is_a_one_line_error():
     backend = _gpu()
-    from admm_xp.gpu import check_fits
+    from admm_xp.runtime.gpu import check_fits
 
     with pytest.raises(ConfigError, match="GiB"):
         check_fits(backend, (28, 100_000, 1), 10_000_000, 0, "float64", 1 << 20)

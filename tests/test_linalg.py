@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admm_xp import linalg
+from admm_xp.runtime import linalg
 from admm_xp.errors import DataError, DivergenceError
-from admm_xp.hostio import from_host
+from admm_xp.runtime.hostio import from_host
 from conftest import to_np
 
 TOL = {"float32": 2e-4, "float64": 1e-9}

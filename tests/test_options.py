@@ -7,7 +7,7 @@ import pytest
 from admm_xp import updates
 from admm_xp.config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, PAPER, ADMMConfig, default_block_size
 from admm_xp.errors import ConfigError
-from admm_xp.hostio import from_host
+from admm_xp.runtime.hostio import from_host
 from conftest import to_np
 from reference import objective_value, reference_iteration
 from test_solver import small_problem

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admm_xp.hostio import to_host
+from admm_xp.runtime.hostio import to_host
 from admm_xp.kernels import kernels_for
 from admm_xp.kernels.pieces import _pieces, long_product, long_sum
 

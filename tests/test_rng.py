@@ -5,7 +5,7 @@ import numpy as np
 from scipy import stats
 
 import array_api_compat.numpy as xp_np
-from admm_xp import rng
+from admm_xp.runtime import rng
 from conftest import to_np
 
 

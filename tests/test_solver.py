@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pytest
 
-from admm_xp.comm import LocalComm
+from admm_xp.runtime.comm import LocalComm
 from admm_xp.config import ADMMConfig
 from admm_xp.data import load_dataset
 from admm_xp.iteration import admm_iteration
@@ -131,7 +131,7 @@ def test_iterates_stay_on_the_backend_device(backend):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_both_dtypes_train(dtype):
-    from admm_xp.backend import resolve_device
+    from admm_xp.runtime.backend import resolve_device
 
     backend = resolve_device("cpu")
     ds = load_dataset("higgs-sample", n_train=4000)
@@ -148,7 +148,7 @@ def test_both_dtypes_train(dtype):
 
 def test_float32_objective_accumulates_in_float64():
     """The objective's sums are accumulated in float64: float32 iterates give the float64 value to ~1e-6."""
-    from admm_xp.backend import resolve_device
+    from admm_xp.runtime.backend import resolve_device
 
     backend = resolve_device("cpu")
     xp = backend.xp
@@ -164,7 +164,7 @@ def test_float32_objective_accumulates_in_float64():
 
 def test_embedded_higgs_reaches_63_percent():
     """The issue's bar: the default run on the embedded HIGGS rows reaches >= 0.63 test accuracy."""
-    from admm_xp.backend import resolve_device
+    from admm_xp.runtime.backend import resolve_device
 
     backend = resolve_device("cpu")
     ds = load_dataset("higgs-sample")

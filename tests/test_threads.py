@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from admm_xp import threads
-from admm_xp.comm import LocalComm
+from admm_xp.runtime import threads
+from admm_xp.runtime.comm import LocalComm
 
 
 @pytest.fixture

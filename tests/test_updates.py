@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from admm_xp import updates
-from admm_xp.hostio import from_host
+from admm_xp.runtime.hostio import from_host
 from conftest import to_np
 
 
@@ -183,7 +183,7 @@ def test_cross_entropy_values_match_the_definitions(backend, rng):
 def test_dual_residual_from_the_gram_matrix_or_its_factor_equals_the_direct_norm(backend, rng):
     """||dW a|| from trace(dW G dW^T) or ||dW L|| (G = a a^T = L L^T) = the norm of the product itself."""
     from admm_xp import balancing
-    from admm_xp.linalg import cholesky
+    from admm_xp.runtime.linalg import cholesky
 
     xp, dev = backend.xp, backend.device
     a = rng.normal(size=(9, 500))

@@ -40,7 +40,7 @@ from importlib import resources
 
 import numpy as np
 
-from ..comm import LocalComm
+from ..runtime.comm import LocalComm
 from ..errors import DataError
 from . import files, synthetic
 from .shard import row_range

@@ -1,7 +1,7 @@
 """Seeded synthetic tasks, reproducible row by row.
 
 Every row is a pure function of (seed, task, global row index), drawn with
-the counter-based generator of :mod:`admm_xp.rng`, so each rank can make
+the counter-based generator of :mod:`admm_xp.runtime.rng`, so each rank can make
 just its own rows and the data do not depend on the number of ranks.
 
 ``synthetic``        binary, 28 features (HIGGS-shaped): labels from a random
@@ -20,7 +20,7 @@ import math
 import array_api_compat.numpy as xp_np
 import numpy as np
 
-from .. import rng
+from ..runtime import rng
 
 TASKS = {
     # name: (features, classes, default n_train, default n_test)

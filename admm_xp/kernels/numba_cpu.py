@@ -410,8 +410,8 @@ def _output_prox(m, s, lam, z, lam_out, beta, update, lag_residual):
 
 
 def default_threads() -> int:
-    """Threads for the column chunks: the rank's share of the cores (see :mod:`admm_xp.threads`)."""
-    from ..threads import threads_per_rank
+    """Threads for the column chunks: the rank's share of the cores (see :mod:`admm_xp.runtime.threads`)."""
+    from ..runtime.threads import threads_per_rank
 
     return threads_per_rank()
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admm_xp.backend import resolve_device
-from admm_xp.comm import LocalComm, default_comm
+from admm_xp.runtime.backend import resolve_device
+from admm_xp.runtime.comm import LocalComm, default_comm
 from admm_xp.config import ADMMConfig
 from admm_xp.data import load_dataset
 from admm_xp.data.shard import row_range
-from admm_xp.hostio import to_host
+from admm_xp.runtime.hostio import to_host
 from admm_xp.train import RunOptions, to_device, train_admm
 
 pytestmark = pytest.mark.mpi
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.mpi
 
 @pytest.fixture(scope="module")
 def comm():
-    from admm_xp.threads import configure_threads
+    from admm_xp.runtime.threads import configure_threads
 
     c = default_comm()
     configure_threads(c)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import array_api_compat as aac
 
-from .errors import DataError, DivergenceError
+from ..errors import DataError, DivergenceError
 
 
 def cholesky(A, xp, *, what: str | None = None):

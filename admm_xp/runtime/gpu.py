@@ -1,8 +1,8 @@
 """GPU specifics at the edge: TF32, memory that fits, peak memory (CuPy)."""
 from __future__ import annotations
 
-from . import costmodel
-from .errors import ConfigError
+from .. import costmodel
+from ..errors import ConfigError
 
 
 def allow_tf32(backend) -> bool:

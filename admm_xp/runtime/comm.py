@@ -231,7 +231,7 @@ def default_comm(cuda_aware: bool = False):
         try:
             return MPIComm(cuda_aware=cuda_aware)
         except ImportError:
-            from .errors import ConfigError
+            from ..errors import ConfigError
 
             raise ConfigError("launched under mpiexec but mpi4py is not installed: pip install 'admm_xp[mpi]'") from None
     return LocalComm()

@@ -18,7 +18,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DTYPES = ("float32", "float64")
 

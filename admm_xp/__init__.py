@@ -6,7 +6,7 @@ Python API and ``admm-xp --help`` for the command line.
 """
 __version__ = "0.1.0"
 
-from .config import ADMMConfig  # noqa: E402
+from .solver.config import ADMMConfig  # noqa: E402
 from .errors import ConfigError, DataError, DivergenceError, UserError  # noqa: E402
 
 __all__ = ["ADMMConfig", "ADMMClassifier", "load_model", "UserError", "ConfigError", "DataError", "DivergenceError", "__version__"]

@@ -20,7 +20,7 @@ Train ADMM over a grid of settings (gamma x beta x weight decay) and score
 each by its accuracy on validation rows carved from the training split (a
 seeded fraction, by row index); the test split is never read. Writes
 sweep.json, sweep.csv and sweep.md (best first) to --out-dir. Its table
-chose the `default` preset (admm_xp.config)."""
+chose the `default` preset (admm_xp.solver.config)."""
 
 ABLATION_DESCRIPTION = """\
 Train the paper's method, the paper's method with one option changed at a
@@ -53,7 +53,7 @@ OPTIONS = [
 def _train(ds_name, hidden, n_train, cfg_kwargs, preset, iters, validation=None, seed=0, target=None, n_test=None):
     from .runtime.backend import resolve_device
     from .runtime.comm import LocalComm
-    from .config import ADMMConfig
+    from .solver.config import ADMMConfig
     from .data import load_dataset
     from .train import RunOptions, to_device, train_admm
 
@@ -77,7 +77,7 @@ def _floats(text, name):
 # sweep ---------------------------------------------------------------------------------
 def cmd_sweep(args, comm) -> int:
     from .cli import parse_widths
-    from .config import ADMMConfig
+    from .solver.config import ADMMConfig
     from .runrecord import base_record, write_json_atomic, write_text_atomic
     from .checks import check_dataset, check_min, check_output_dir
 

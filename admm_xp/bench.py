@@ -50,7 +50,7 @@ import numpy as np
 
 from . import costmodel
 from .runtime import rng
-from .config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, ADMMConfig
+from .solver.config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, ADMMConfig
 from .errors import ConfigError
 
 
@@ -139,7 +139,7 @@ def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, 
 
 
 def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds, kind=None) -> float:
-    from .passes import sample_cross
+    from .solver.passes import sample_cross
 
     M, K, N = p["shape"]
 
@@ -234,11 +234,11 @@ def _live_bytes(*arrays) -> int:
 
 def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup=2, naive_repeats=2, block=None, method=None,
               kernels="auto", gemm_n=None, skip_naive=False, log=print) -> dict:
-    from .anderson import AndersonState
-    from .iteration import accelerated_iteration, admm_iteration
+    from .solver.anderson import AndersonState
+    from .solver.iteration import accelerated_iteration, admm_iteration
     from .kernels import kernels_for
     from .naive import naive_iteration
-    from .state import init_state, layer_widths, make_problem
+    from .solver.state import init_state, layer_widths, make_problem
     from .runtime.timing import StepTimer
     from .train import evaluate
 
@@ -332,7 +332,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         skip_naive = True  # the naive transcription is Algorithm 1 (with the augmented output), without these options
     if not skip_naive:
         log("bench: naive transcription ...")
-        from .state import ADMMState
+        from .solver.state import ADMMState
 
         nst = ADMMState(W=list(state.W), a=list(state.a), z=list(state.z), lam=state.lam, iteration=state.iteration)
         ntimes = []

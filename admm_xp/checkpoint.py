@@ -210,7 +210,7 @@ def verify(folder: str) -> dict:
 
 def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
     """(state, history, elapsed) of the latest checkpoint, re-sharded to this run's ranks."""
-    from .state import ADMMState
+    from .solver.state import ADMMState
 
     man = verify(folder) if comm.rank == 0 else None
     man = comm.bcast(man)

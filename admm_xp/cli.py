@@ -15,7 +15,7 @@ import traceback
 
 from . import __version__
 from .checks import MPIEXEC_HINT, check_output_dir, check_output_path, find_mpiexec
-from .config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE
+from .solver.config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE
 from .errors import ConfigError, DataError, UserError
 
 PROG = "admm-xp"
@@ -193,7 +193,7 @@ def add_train_parser(sub) -> None:
 
 
 def config_from_args(args):
-    from .config import ADMMConfig, default_block_size
+    from .solver.config import ADMMConfig, default_block_size
 
     dtype = args.dtype or ("float32" if str(args.device).startswith("cuda") else "float64")
     if args.block_size is not None and args.block_size < 1:

@@ -6,7 +6,7 @@ docs/method.md), with a multiply-add as 2 flops, per training sample:
 - W_l: 2 d_l d_{l-1} (z a^T) + d_{l-1}^2 (the symmetric Gram a a^T; none for
   l = 1, whose Gram X X^T is fixed)
 - a_l: 4 d_l d_{l+1} (W_{l+1} h and P r: the factored operator of
-  :func:`admm_xp.updates.activation_operator`)
+  :func:`admm_xp.solver.updates.activation_operator`)
 - z_l: 2 d_l d_{l-1} (W_l a_{l-1})
 
 Bytes: the least traffic the per-sample (elementwise) steps need, each

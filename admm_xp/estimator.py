@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 
 from .runtime.comm import LocalComm
-from .config import ADMMConfig, default_block_size
+from .solver.config import ADMMConfig, default_block_size
 from .data.datasets import STANDARDIZE, Dataset, standardise
 from .errors import ConfigError, DataError, UserError
 from .runtime.hostio import to_host
@@ -129,7 +129,7 @@ class ADMMClassifier(_Mixin, _Base):
     Two classes give one output unit (the paper's case), C > 2 classes a
     one-vs-rest output of C units. ``preset`` is ``"default"`` (the best
     configuration measured) or ``"paper"`` (the paper's method exactly); the
-    solver parameters mirror :class:`admm_xp.config.ADMMConfig` and, when not
+    solver parameters mirror :class:`admm_xp.solver.config.ADMMConfig` and, when not
     None, override the preset: ``gamma``, ``beta``, ``multiplier_warmup`` (the
     first K iterations skip the multiplier update; ADMMConfig's
     ``warm_start``), ``weight_decay``, ``bias``, ``init``, ``multiplier``,

@@ -65,7 +65,7 @@ class Network:
 
     def decision_function(self, X, backend=None, dtype: str = "float64", block: int = 1 << 15) -> np.ndarray:
         """Network outputs for raw feature rows: (n,) for a binary task, (n, C) otherwise."""
-        from . import objective
+        from .solver import objective
         from .runtime.backend import resolve_device
 
         backend = backend or resolve_device("cpu")

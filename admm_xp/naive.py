@@ -4,13 +4,13 @@ Written as the listing reads, with nothing cached or fused: every weight
 update takes the pseudo-inverse of the d x N activation matrix, every
 activation update inverts a fresh d x d matrix, every elementwise step is
 a separate array expression over all N columns. It computes the same
-iterates as :func:`admm_xp.iteration.admm_iteration` (up to rounding), only
+iterates as :func:`admm_xp.solver.iteration.admm_iteration` (up to rounding), only
 slower; the benchmark reports the ratio.
 """
 from __future__ import annotations
 
-from . import updates
-from .iteration import output_target
+from .solver import updates
+from .solver.iteration import output_target
 
 
 def naive_iteration(state, prob, cfg, xp, update_multiplier=True, timer=None):

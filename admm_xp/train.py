@@ -1,4 +1,4 @@
-"""The training loop around :func:`admm_xp.iteration.admm_iteration`.
+"""The training loop around :func:`admm_xp.solver.iteration.admm_iteration`.
 
 It moves a data set to the device once, initialises the state, runs
 iterations (the first ``warm_start`` without multiplier updates), and after
@@ -22,14 +22,14 @@ from typing import Any, Callable
 
 import array_api_compat as aac
 
-from . import objective
+from .solver import objective
 from .runtime.comm import LocalComm
 from .errors import ConfigError, DivergenceError
 from .runtime.hostio import from_host
-from .anderson import AndersonState
-from .iteration import accelerated_iteration
+from .solver.anderson import AndersonState
+from .solver.iteration import accelerated_iteration
 from .kernels import kernels_for
-from .state import init_state, layer_widths, make_problem
+from .solver.state import init_state, layer_widths, make_problem
 
 BLOWUP = 1e12  # |objective| beyond BLOWUP * (1 + |objective after iteration 1|) counts as divergence
 

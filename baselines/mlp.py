@@ -23,8 +23,8 @@ import math
 from dataclasses import dataclass
 
 from admm_xp.runtime import rng
-from admm_xp.objective import forward, predict_labels
-from admm_xp.updates import affine, relu
+from admm_xp.solver.objective import forward, predict_labels
+from admm_xp.solver.updates import affine, relu
 
 from . import losses
 

@@ -31,7 +31,7 @@ def main() -> None:
     from admm_xp.runtime.backend import resolve_device
     from admm_xp.kernels import kernels_for
     from admm_xp.kernels.pieces import long_product, long_sum
-    from admm_xp.passes import sample_cross
+    from admm_xp.solver.passes import sample_cross
 
     backend = resolve_device(args.device)
     xp, dev = backend.xp, backend.device

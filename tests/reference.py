@@ -6,8 +6,8 @@ iteration against it.
 """
 from __future__ import annotations
 
-from admm_xp import updates
-from admm_xp.objective import combine, objective_parts
+from admm_xp.solver import updates
+from admm_xp.solver.objective import combine, objective_parts
 
 
 def objective_value(state, prob, cfg, xp, pen):

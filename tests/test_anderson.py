@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admm_xp import anderson
+from admm_xp.solver import anderson
 from admm_xp.runtime.comm import LocalComm
 from admm_xp.runtime.hostio import from_host
 from conftest import to_np
@@ -68,7 +68,7 @@ def test_a_rising_residual_restarts_the_memory():
 
 @pytest.mark.parametrize("on", ["weights", "state"])
 def test_variables_round_trip(on):
-    from admm_xp.state import ADMMState
+    from admm_xp.solver.state import ADMMState
 
     st = ADMMState(W=[np.ones((2, 3)), np.ones((1, 2))], a=[np.zeros((2, 5))], z=[np.zeros((2, 5)), np.zeros((1, 5))],
                    lam=np.zeros((1, 5)), u=[np.zeros((2, 5))], v=[np.zeros((2, 5))])

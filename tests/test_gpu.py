@@ -62,7 +62,7 @@ def test_fused_hidden_block_matches_the_reference_updates(dtype, k, with_bias):
     backend = _gpu()
     import cupy as cp
 
-    from admm_xp import updates
+    from admm_xp.solver import updates
     from admm_xp.kernels import kernels_for
     from admm_xp.kernels.cupy_gpu import FUSED_K_MAX, TILE_COLS, TILE_THREADS
 
@@ -139,7 +139,7 @@ def test_thin_product_on_a_view_matches_cublas(dtype, k):
 def test_float64_gpu_run_equals_the_numpy_run():
     gpu = _gpu()
     from admm_xp.runtime.comm import LocalComm
-    from admm_xp.config import ADMMConfig
+    from admm_xp.solver.config import ADMMConfig
     from admm_xp.data import load_dataset
     from admm_xp.runtime.hostio import to_host
     from admm_xp.train import RunOptions, to_device, train_admm

@@ -81,7 +81,7 @@ def test_slab_columns_keep_the_z_slab_in_cache():
 @pytest.mark.parametrize("d", [40, 3000])  # one slab per block / several slabs and a partial one
 def test_hidden_block_matches_the_reference_updates(rng, dtype, k, with_bias, d):
     """The fused block loop (narrow next layer) and the BLAS path (wide) = updates.* on those columns."""
-    from admm_xp import updates
+    from admm_xp.solver import updates
 
     n, cols = 700, slice(123, 456)
     if d > 40 and k == 1:
@@ -156,7 +156,7 @@ def test_chunks_cover_every_column_once():
 def test_sample_cross_is_z_a_transpose_either_way_round(rng, rows):
     """The passes' ``z a^T`` (computed as ``(a z^T)^T`` when z has more rows) is the same product."""
     from admm_xp.kernels import kernels_for
-    from admm_xp.passes import sample_cross
+    from admm_xp.solver.passes import sample_cross
 
     z = rng.normal(size=(rows[0], 300))
     a = rng.normal(size=(rows[1], 300))

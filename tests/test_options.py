@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admm_xp import updates
-from admm_xp.config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, PAPER, ADMMConfig, default_block_size
+from admm_xp.solver import updates
+from admm_xp.solver.config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, PAPER, ADMMConfig, default_block_size
 from admm_xp.errors import ConfigError
 from admm_xp.runtime.hostio import from_host
 from conftest import to_np

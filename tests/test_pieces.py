@@ -80,7 +80,7 @@ def test_every_kernel_set_gives_gram_and_long_products_in_float64(backend, rng, 
 def test_cross_sums_are_z_a_transposed_whichever_way_the_kernel_set_turns_them(backend, rng, dtype, z_rows, a_rows):
     """``sample_cross`` gives z a^T in float64 both when the kernel set turns the product and when
     it does not (the NumPy kernels turn it in float64 only; the others whenever a has fewer rows)."""
-    from admm_xp.passes import sample_cross
+    from admm_xp.solver.passes import sample_cross
 
     xp = backend.xp
     ops = kernels_for(xp)

@@ -174,7 +174,7 @@ def test_divergence_names_layer_and_iteration_and_keeps_the_checkpoint(tmp_path,
         sums = real(state, prob, cfg, xp, comm, ops, accel, **kw)
         if state.iteration == 5:
             state.a[0][0, 0] = float("nan")
-            from admm_xp.objective import objective_parts
+            from admm_xp.solver.objective import objective_parts
 
             return objective_parts(state, prob, cfg, xp)
         return sums

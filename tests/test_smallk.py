@@ -11,7 +11,7 @@ import pytest
 import array_api_compat.numpy as xp
 
 numba_cpu = pytest.importorskip("admm_xp.kernels.numba_cpu")
-from admm_xp import passes  # noqa: E402
+from admm_xp.solver import passes  # noqa: E402
 from admm_xp.kernels import smallk  # noqa: E402
 
 KERNELS = smallk.load()

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from admm_xp.runtime.comm import LocalComm
-from admm_xp.config import ADMMConfig
+from admm_xp.solver.config import ADMMConfig
 from admm_xp.data import load_dataset
-from admm_xp.iteration import admm_iteration
+from admm_xp.solver.iteration import admm_iteration
 from admm_xp.kernels import kernels_for
-from admm_xp.objective import combine, objective_parts
-from admm_xp.state import init_state, layer_widths, make_problem
+from admm_xp.solver.objective import combine, objective_parts
+from admm_xp.solver.state import init_state, layer_widths, make_problem
 from admm_xp.train import RunOptions, to_device, train_admm
 from conftest import to_np
 from reference import objective_value, reference_iteration

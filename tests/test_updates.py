@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from admm_xp import updates
+from admm_xp.solver import updates
 from admm_xp.runtime.hostio import from_host
 from conftest import to_np
 
@@ -182,7 +182,7 @@ def test_cross_entropy_values_match_the_definitions(backend, rng):
 
 def test_dual_residual_from_the_gram_matrix_or_its_factor_equals_the_direct_norm(backend, rng):
     """||dW a|| from trace(dW G dW^T) or ||dW L|| (G = a a^T = L L^T) = the norm of the product itself."""
-    from admm_xp import balancing
+    from admm_xp.solver import balancing
     from admm_xp.runtime.linalg import cholesky
 
     xp, dev = backend.xp, backend.device
@@ -196,7 +196,7 @@ def test_dual_residual_from_the_gram_matrix_or_its_factor_equals_the_direct_norm
 
 def test_residual_balancing_rule():
     """Boyd et al. (2011) 3.4.1: grow the penalty when the primal residual dominates, shrink it when the dual does."""
-    from admm_xp.balancing import BalanceRule, balance
+    from admm_xp.solver.balancing import BalanceRule, balance
 
     rule = BalanceRule(mu=10.0, tau=2.0)
     assert balance([1.0, 1.0, 1.0, 4.0], [100.0, 1.0, 5.0, float("nan")], [1.0, 100.0, 1.0, 1.0], rule) == [2.0, 0.5, 1.0, 4.0]

@@ -10,10 +10,10 @@ offers the same few block operations:
 ``add_matmul(h, P, r, out)``
     ``h + P @ r`` (the activation update), written into ``out`` when it can be.
 ``hidden_prox(a, m, gamma, beta, out)``
-    the hidden z update of :func:`admm_xp.updates.z_hidden_relu`, plus the
+    the hidden z update of :func:`admm_xp.solver.updates.z_hidden_relu`, plus the
     sums ``sum (a - h(z))^2`` and ``sum (z - m)^2`` needed by the objective.
 ``output_prox(m, s, lam, beta, update_multiplier, out_z, out_lam)``
-    the output z update of :func:`admm_xp.updates.z_output_hinge`, the
+    the output z update of :func:`admm_xp.solver.updates.z_output_hinge`, the
     multiplier update, and the sums ``hinge``, ``<z, lambda>``, ``(z - m)^2``.
 ``gram(a)``, ``long_product(A, B)``
     ``a a^T`` and ``A @ B`` in float64 for an inner dimension over the
@@ -23,7 +23,7 @@ offers the same few block operations:
     copies of the blocks.
 ``turn_cross(z, a)``
     whether the cross sums ``z a^T`` run faster as ``(a z^T)^T`` on this backend
-    (:func:`admm_xp.passes.sample_cross`).
+    (:func:`admm_xp.solver.passes.sample_cross`).
 ``matmul(A, B, out)``
     ``A @ B`` (on the GPU, one pass over B's columns when A has at most 8
     rows: the output layer's product with a view of the wide state).

@@ -1,6 +1,6 @@
 """CuPy fast path: each elementwise step of a block as one compiled GPU kernel.
 
-The kernels compute exactly the formulas of :mod:`admm_xp.updates` (the
+The kernels compute exactly the formulas of :mod:`admm_xp.solver.updates` (the
 tests run them against the portable code on a GPU); the sums the objective
 needs are float64 reductions that stay on the device (no host round trip),
 each split over the samples (:mod:`admm_xp.kernels.pieces`) so that many

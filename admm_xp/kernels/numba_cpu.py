@@ -1,6 +1,6 @@
 """NumPy fast path: fused elementwise loops (numba) and column chunks on every core.
 
-The loops compute the formulas of :mod:`admm_xp.updates` in the data's
+The loops compute the formulas of :mod:`admm_xp.solver.updates` in the data's
 precision (the output layer's small step in float64) and return float64
 sums, so a block of columns is read once and written once. They take the
 solver's whole arrays plus a column offset, and walk them row by row over
@@ -512,7 +512,7 @@ class NumbaKernels:
         return np.matmul(a, a.T).astype(np.float64, copy=False)
 
     def turn_cross(self, z, a) -> bool:
-        """Compute ``z a^T`` as ``(a z^T)^T`` (see :func:`admm_xp.passes.sample_cross`)?
+        """Compute ``z a^T`` as ``(a z^T)^T`` (see :func:`admm_xp.solver.passes.sample_cross`)?
 
         OpenBLAS's speed at these long-inner-dimension shapes depends on the dtype. At the HIGGS
         shape (z of 300 x 4,096, X of 28 x 4,096), measured inside the pass with

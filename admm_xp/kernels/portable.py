@@ -1,7 +1,7 @@
 """The reference block operations, in the array API alone."""
 from __future__ import annotations
 
-from .. import updates
+from ..solver import updates
 
 
 def fewer_output_rows_turned(z, a) -> bool:
@@ -55,7 +55,7 @@ class PortableKernels:
         return self.xp.astype(self.xp.matmul(A, B), self.xp.float64, copy=False)
 
     def turn_cross(self, z, a) -> bool:
-        """Compute ``z a^T`` as ``(a z^T)^T`` (see :func:`admm_xp.passes.sample_cross`)?"""
+        """Compute ``z a^T`` as ``(a z^T)^T`` (see :func:`admm_xp.solver.passes.sample_cross`)?"""
         return fewer_output_rows_turned(z, a)
 
     def gram(self, a):

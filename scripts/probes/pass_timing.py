@@ -1,6 +1,6 @@
 """Time the layer-1 pass of the NumPy + numba kernels at the HIGGS shape, split by operation.
 
-Runs :func:`admm_xp.passes.hidden_layer_pass` (what one iteration spends most of its time in)
+Runs :func:`admm_xp.solver.passes.hidden_layer_pass` (what one iteration spends most of its time in)
 on synthetic data, two threads, and reports the median pass time and each kernel call's time
 per thread: ``matmul`` (W_1 a_0), ``hidden_block`` (the fused activation and z loop), ``gram``
 (a_1 a_1^T) and ``long_product`` (z_1 a_0^T). Used to compare a kernel change against the
@@ -29,7 +29,7 @@ import time
 import array_api_compat.numpy as xp
 import numpy as np
 
-from admm_xp import passes
+from admm_xp.solver import passes
 from admm_xp.kernels import numba_cpu
 from admm_xp.kernels.numba_cpu import NumbaKernels
 

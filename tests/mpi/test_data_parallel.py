@@ -10,7 +10,7 @@ import pytest
 
 from admm_xp.runtime.backend import resolve_device
 from admm_xp.runtime.comm import LocalComm, default_comm
-from admm_xp.config import ADMMConfig
+from admm_xp.solver.config import ADMMConfig
 from admm_xp.data import load_dataset
 from admm_xp.data.shard import row_range
 from admm_xp.runtime.hostio import to_host
@@ -77,9 +77,9 @@ def test_each_rank_holds_only_its_shard(comm):
 def _solve_columns(comm, X, y, start, stop, iters=6):
     import array_api_compat.numpy as xp
 
-    from admm_xp.iteration import admm_iteration
+    from admm_xp.solver.iteration import admm_iteration
     from admm_xp.kernels import kernels_for
-    from admm_xp.state import init_state, layer_widths, make_problem
+    from admm_xp.solver.state import init_state, layer_widths, make_problem
 
     cfg = ADMMConfig(hidden=(7,), warm_start=2, block_size=3)
     Xs, S = np.ascontiguousarray(X[start:stop].T), (2.0 * y[start:stop] - 1)[None, :]

@@ -95,7 +95,7 @@ def count_correct(W, X, y, bias: bool, xp, ops=None, block: int | None = None):
     n = X.shape[1]
     dev = aac.device(X)
     if ops is None:
-        from .kernels.portable import PortableKernels
+        from ..kernels.portable import PortableKernels
 
         ops = PortableKernels(xp)
     block = block or ops.eval_block

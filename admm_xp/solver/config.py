@@ -5,7 +5,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Sequence
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 INITS = ("gaussian", "forward")
 LAGRANGIANS = ("paper", "augmented", "full")
@@ -87,7 +87,7 @@ class ADMMConfig:
         paper let ``a_l`` drift from ``h(W_l a_{l-1})`` until the ADMM variables fit
         every training label while the feed-forward network does not).
     residual_balancing, rb_mu, rb_tau, rb_until
-        Residual balancing of every layer's penalties (:mod:`admm_xp.balancing`):
+        Residual balancing of every layer's penalties (:mod:`admm_xp.solver.balancing`):
         when a layer's primal residual exceeds ``rb_mu`` times its dual residual,
         its beta (and gamma) grow by ``rb_tau``, and shrink by ``rb_tau`` in the
         opposite case, up to iteration ``rb_until``.
@@ -95,7 +95,7 @@ class ADMMConfig:
         Anderson acceleration (type II, memory ``anderson``; 0 = off) of the
         iteration on ``"weights"`` or on the whole ``"state"``, restarted when the
         fixed-point residual exceeds ``1 + anderson_tol`` times the last
-        (:mod:`admm_xp.anderson`). It starts after the warm start.
+        (:mod:`admm_xp.solver.anderson`). It starts after the warm start.
     dual_step
         kappa, the step of the hidden layers' multipliers under
         ``lagrangian="full"``: ``mu_l += 2 beta_l kappa (z_l - W_l a_{l-1})``,
@@ -109,7 +109,7 @@ class ADMMConfig:
         The output loss: ``"hinge"`` (the paper's; one-vs-rest for C classes)
         or ``"cross-entropy"`` (logistic for two classes, softmax for C), whose
         z_L update is a per-sample proximal step by damped Newton
-        (:func:`admm_xp.updates.z_output_cross_entropy`).
+        (:func:`admm_xp.solver.updates.z_output_cross_entropy`).
     bias
         Append a constant row to every layer's input so every layer has a bias.
     init

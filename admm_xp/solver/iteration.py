@@ -16,7 +16,7 @@ full one (``"full"``) every hidden constraint has a scaled multiplier as well
 v_l = nu_l / (2 gamma_l)): W_l fits z_l + u_l, the a_l and z_l lines see
 h(z_l) - v_l, a_l + v_l and W_l a_{l-1} - u_l, and both multipliers take a
 dual step of ``dual_step`` times the classical one after the z_l line. Per layer, the a and z updates run in one
-fused pass over column blocks (:mod:`admm_xp.passes`), which also sums the
+fused pass over column blocks (:mod:`admm_xp.solver.passes`), which also sums the
 ``z_{l+1} a_l^T`` and ``a_l a_l^T`` that the next line's weight update needs;
 over MPI ranks those sums, and nothing else, cross the network.
 """
@@ -28,7 +28,7 @@ from . import anderson, updates
 from .balancing import BalanceRule, balance, dual_residual_sq, dual_residual_sq_from_factor
 from .passes import hidden_layer_pass, input_cross_pass, output_layer_pass
 from .state import ADMMState, Problem
-from .runtime.timing import NO_TIMER
+from ..runtime.timing import NO_TIMER
 
 
 @dataclass
@@ -53,7 +53,7 @@ class IterationSums:
     dual: list = field(default_factory=list)
 
     def flat(self) -> list:
-        """``[*act, *pre, loss, lag, pen, *lag_act, *lag_pre]`` (what :func:`admm_xp.objective.combine` takes)."""
+        """``[*act, *pre, loss, lag, pen, *lag_act, *lag_pre]`` (what :func:`admm_xp.solver.objective.combine` takes)."""
         return [*self.act, *self.pre, self.loss, self.lag, self.pen, *self.lag_act, *self.lag_pre]
 
 
@@ -123,7 +123,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
 
 
 def _balance_penalties(state: ADMMState, sums: IterationSums, cfg, xp, comm) -> None:
-    """Residual balancing (:mod:`admm_xp.balancing`): the penalty factors for the next iteration,
+    """Residual balancing (:mod:`admm_xp.solver.balancing`): the penalty factors for the next iteration,
     from this iteration's primal residuals (summed over ranks) and dual residuals."""
     primal_sq = comm.allreduce_scalars([float(v) for v in (*sums.pre, sums.pen)])
     primal = [max(v, 0.0) ** 0.5 for v in primal_sq]
@@ -134,7 +134,7 @@ def _balance_penalties(state: ADMMState, sums: IterationSums, cfg, xp, comm) -> 
 
 def accelerated_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, acc, *, update_multiplier: bool = True,
                           timer=NO_TIMER) -> IterationSums:
-    """:func:`admm_iteration`, followed by Anderson acceleration (:mod:`admm_xp.anderson`) when
+    """:func:`admm_iteration`, followed by Anderson acceleration (:mod:`admm_xp.solver.anderson`) when
     ``acc`` is an accelerator's memory and the warm start is over (``acc`` None: the plain iteration)."""
     if acc is None or not update_multiplier:
         return admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)

@@ -6,10 +6,10 @@ from typing import Any
 
 import array_api_compat as aac
 
-from .runtime import rng
+from ..runtime import rng
 from . import updates
-from .runtime.linalg import INPUT_GRAM
-from .runtime.linalg import solve_dtype as _solve_dtype
+from ..runtime.linalg import INPUT_GRAM
+from ..runtime.linalg import solve_dtype as _solve_dtype
 
 
 @dataclass

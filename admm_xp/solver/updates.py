@@ -2,7 +2,7 @@
 
 Samples are columns. Every function takes the array namespace ``xp`` and
 uses nothing else; these are the reference forms that the fused passes in
-:mod:`admm_xp.passes` and the backend kernels in :mod:`admm_xp.kernels` must
+:mod:`admm_xp.solver.passes` and the backend kernels in :mod:`admm_xp.kernels` must
 reproduce (the tests check that they do).
 
 Notation (``../shared/paper/algorithm.md``): ``h`` is ReLU; ``m = W_l a_{l-1}``;
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import array_api_compat as aac
 
-from .runtime.linalg import cho_solve, cholesky, regularised
+from ..runtime.linalg import cho_solve, cholesky, regularised
 
 
 def relu(z, xp):

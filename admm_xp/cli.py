@@ -226,7 +226,7 @@ def stop_words(reason: str) -> str:
 def run_target(target, dataset: str):
     """``(accuracy, words)`` of the target a run is timed against: ``--target-acc`` when given, else the
     paper's target for the data set (``reproduce.PROBLEMS``: 64% on HIGGS data); ``(None, "")`` for neither."""
-    from .reproduce import PROBLEMS
+    from .experiments.reproduce import PROBLEMS
 
     if target is not None:
         return float(target), "--target-acc"
@@ -607,7 +607,7 @@ def _extra_commands():
     import importlib
 
     out = []
-    for module in ("admm_xp.bench", "baselines.cli", "admm_xp.scaling", "admm_xp.reproduce", "admm_xp.ablation"):
+    for module in ("admm_xp.experiments.bench", "baselines.cli", "admm_xp.experiments.scaling", "admm_xp.experiments.reproduce", "admm_xp.experiments.ablation"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-from admm_xp import reproduce
+from admm_xp.experiments import reproduce
 from admm_xp.cli import build_parser, main
 
 
@@ -113,7 +113,7 @@ def test_reproduce_keeps_the_runs_that_succeeded_and_still_exits_nonzero(tmp_pat
         return _succeeds(cmd) if cmd[3] == "train" and "--preset" not in cmd else _fails(cmd)
 
     monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(run))
-    monkeypatch.setattr("admm_xp.figures.have_matplotlib", lambda: False)
+    monkeypatch.setattr("admm_xp.experiments.figures.have_matplotlib", lambda: False)
     out = tmp_path / "r"
     rc = main(["reproduce", "--quick", "--figure", "1b", "--out", str(out)])
     err = capsys.readouterr().err
@@ -182,7 +182,7 @@ def test_sweep_and_ablation_have_their_own_descriptions():
 def test_a_failed_rerun_leaves_no_panel_of_the_earlier_run(tmp_path, capsys, monkeypatch):
     """Rerun into the same folder with every run failing: the earlier run's panel and summary are
     removed, not passed off as this run's."""
-    monkeypatch.setattr("admm_xp.figures.have_matplotlib", lambda: False)
+    monkeypatch.setattr("admm_xp.experiments.figures.have_matplotlib", lambda: False)
     out = tmp_path / "r"
     monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(_succeeds))
     assert main(["reproduce", "--quick", "--figure", "1b", "--out", str(out)]) == 0

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from admm_xp import costmodel
-from admm_xp.scaling import predict_iteration
+from admm_xp.experiments.scaling import predict_iteration
 
 
 def test_cost_model_counts_match_the_paper_for_higgs():

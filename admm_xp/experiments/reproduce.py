@@ -29,8 +29,8 @@ import subprocess
 import sys
 import time
 
-from .runtime.atomic import write_csv_atomic
-from .errors import ConfigError, UserError
+from ..runtime.atomic import write_csv_atomic
+from ..errors import ConfigError, UserError
 
 PROBLEMS = {
     "svhn": {"figure": "1", "target": 0.95, "hidden": "100,50", "paper_cores": 2496, "stand_in": "synthetic-svhn"},
@@ -98,7 +98,7 @@ def _time_to(rec, target):
 
 
 def _meta(args, figure, data, synthetic, records) -> dict:
-    from .runrecord import base_record
+    from ..runrecord import base_record
 
     rec = base_record(method=f"reproduce-{figure}", dataset={"name": data, "synthetic": synthetic}, layers=[], backend=None,
                       dtype="float64" if args.device == "cpu" else "float32", ranks=1,
@@ -133,7 +133,7 @@ def figure_time(args, fig: str, log, failed: list | None = None) -> dict | None:
 
     A run that fails is logged and named in ``failed``; the panel holds the runs that succeeded, and
     nothing is written when none did (the return value is then None)."""
-    from .runrecord import write_json_atomic
+    from ..runrecord import write_json_atomic
 
     failed = [] if failed is None else failed
 
@@ -215,7 +215,7 @@ def figure_cores(args, fig: str, log, failed: list | None = None) -> dict | None
 
     When the scaling runs fail, that is logged and named in ``failed``, nothing is written and the
     return value is None."""
-    from .runrecord import write_json_atomic
+    from ..runrecord import write_json_atomic
 
     failed = [] if failed is None else failed
     problem, P, data, synthetic, b, folder = _panel_setup(args, fig)
@@ -395,7 +395,7 @@ def register(sub) -> None:
 
 
 def cmd_reproduce(args, comm) -> int:
-    from .checks import MPIEXEC_HINT, check_data_dir, check_min, check_output_dir, check_positive, find_mpiexec
+    from ..checks import MPIEXEC_HINT, check_data_dir, check_min, check_output_dir, check_positive, find_mpiexec
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp reproduce` itself without mpiexec: it launches the MPI runs")
@@ -406,7 +406,7 @@ def cmd_reproduce(args, comm) -> int:
     check_min(args.iters_override, "--iters-override")
     check_positive(args.max_time_override, "--max-time-override", " (seconds)")
     check_output_dir(args.out, "--out")
-    from .cli import parse_widths
+    from ..cli import parse_widths
 
     for opt in ("hidden_higgs", "hidden_svhn"):
         try:
@@ -417,7 +417,7 @@ def cmd_reproduce(args, comm) -> int:
     todo = ["1b", "2b", "1a", "2a"] if args.figure == "all" else [args.figure]
     log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     if not args.plot_only:
-        from .runtime.backend import resolve_device
+        from ..runtime.backend import resolve_device
 
         resolve_device(args.device)  # an unknown or unusable device fails here, in one line
         check_data_dir(args.data_dir)
@@ -449,7 +449,7 @@ def cmd_reproduce(args, comm) -> int:
     summary_path = os.path.join(args.out, "summary.md")
     if any(os.path.exists(os.path.join(args.out, f"fig{f}", f"fig{f}.json")) for f in FIGURES):
         summary = summary_markdown(args.out)  # the panels now in the folder, this run's and earlier ones'
-        from .runrecord import write_text_atomic
+        from ..runrecord import write_text_atomic
 
         write_text_atomic(summary_path, summary)
         print(summary)

@@ -11,7 +11,7 @@ In one process (or on every rank under mpiexec) it measures
    median time of several iterations after a warm-up, and a
    per-step breakdown (weight updates, the activation factor, the fused a/z
    pass, the output z and multiplier pass, metrics, communication);
-3. the naive transcription of Algorithm 1 (:mod:`admm_xp.naive`) at the
+3. the naive transcription of Algorithm 1 (:mod:`admm_xp.experiments.naive`) at the
    same shape.
 
 The GEMM rate and the bandwidth are measured again after the timed
@@ -48,10 +48,10 @@ import tracemalloc
 
 import numpy as np
 
-from . import costmodel
-from .runtime import rng
-from .solver.config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, ADMMConfig
-from .errors import ConfigError
+from .. import costmodel
+from ..runtime import rng
+from ..solver.config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, ADMMConfig
+from ..errors import ConfigError
 
 
 def _sync(backend):
@@ -139,7 +139,7 @@ def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, 
 
 
 def _product_rate(xp, dev, dt, p, block, ops, workers, backend, repeats, min_seconds, kind=None) -> float:
-    from .solver.passes import sample_cross
+    from ..solver.passes import sample_cross
 
     M, K, N = p["shape"]
 
@@ -200,8 +200,8 @@ def _copy_into(backend):
 
 def synthetic_device_data(backend, dtype, n: int, d0: int, comm, seed: int = 0):
     """HIGGS-shaped synthetic data made directly on the device (this rank's columns)."""
-    from .data.shard import row_range
-    from .train import DeviceData
+    from ..data.shard import row_range
+    from ..train import DeviceData
 
     xp, dev = backend.xp, backend.device
     dt = backend.dtype(dtype)
@@ -234,13 +234,13 @@ def _live_bytes(*arrays) -> int:
 
 def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup=2, naive_repeats=2, block=None, method=None,
               kernels="auto", gemm_n=None, skip_naive=False, log=print) -> dict:
-    from .solver.anderson import AndersonState
-    from .solver.iteration import accelerated_iteration, admm_iteration
-    from .kernels import kernels_for
+    from ..solver.anderson import AndersonState
+    from ..solver.iteration import accelerated_iteration, admm_iteration
+    from ..kernels import kernels_for
     from .naive import naive_iteration
-    from .solver.state import init_state, layer_widths, make_problem
-    from .runtime.timing import StepTimer
-    from .train import evaluate
+    from ..solver.state import init_state, layer_widths, make_problem
+    from ..runtime.timing import StepTimer
+    from ..train import evaluate
 
     xp = backend.xp
     d0 = int(features)
@@ -332,7 +332,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         skip_naive = True  # the naive transcription is Algorithm 1 (with the augmented output), without these options
     if not skip_naive:
         log("bench: naive transcription ...")
-        from .solver.state import ADMMState
+        from ..solver.state import ADMMState
 
         nst = ADMMState(W=list(state.W), a=list(state.a), z=list(state.z), lam=state.lam, iteration=state.iteration)
         ntimes = []
@@ -408,7 +408,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
 
 
 def register(sub) -> None:
-    from .cli import RawDefaultsHelpFormatter
+    from ..cli import RawDefaultsHelpFormatter
 
     p = sub.add_parser("bench", help="time one ADMM iteration against the machine's GEMM rate and bandwidth",
                        description=__doc__, formatter_class=RawDefaultsHelpFormatter)
@@ -439,18 +439,18 @@ def register(sub) -> None:
 
 
 def cmd_bench(args, comm) -> int:
-    from .runtime.backend import resolve_device
-    from .checks import check_output_path
-    from .cli import parse_widths
-    from .runrecord import base_record, write_json_atomic
-    from .runtime.threads import configure_threads
+    from ..runtime.backend import resolve_device
+    from ..checks import check_output_path
+    from ..cli import parse_widths
+    from ..runrecord import base_record, write_json_atomic
+    from ..runtime.threads import configure_threads
 
     check_output_path(args.out, "--out")
     hidden = parse_widths(args.hidden)
     device = f"cuda:{comm.local_rank}" if (comm.size > 1 and args.device == "cuda") else args.device
     backend = resolve_device(device)
     if args.allow_tf32:
-        from .runtime.gpu import allow_tf32
+        from ..runtime.gpu import allow_tf32
 
         allow_tf32(backend)
     dtype = args.dtype or ("float32" if backend.is_gpu else "float64")

@@ -1,6 +1,6 @@
 """Measure this machine's allreduce latency and bandwidth (run under mpiexec).
 
-``mpiexec -n P python -m admm_xp.mpibench --out net.json`` times
+``mpiexec -n P python -m admm_xp.experiments.mpibench --out net.json`` times
 ``MPI.Allreduce`` on float64 buffers from 8 bytes to 8 MB and fits
 ``t = steps * (alpha + bytes / bandwidth)`` with ``steps = ceil(log2 P)``, the
 model the scaling prediction uses.
@@ -49,12 +49,12 @@ def _max():
 def main(argv=None) -> int:
     from mpi4py import MPI
 
-    p = argparse.ArgumentParser(prog="python -m admm_xp.mpibench", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m admm_xp.experiments.mpibench", description=__doc__)
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     result = measure(MPI.COMM_WORLD)
     if MPI.COMM_WORLD.Get_rank() == 0:
-        from .runrecord import machine_info, now_iso, write_json_atomic
+        from ..runrecord import machine_info, now_iso, write_json_atomic
 
         result.update(date=now_iso(), machine=machine_info())
         write_json_atomic(args.out, result)

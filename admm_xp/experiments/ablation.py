@@ -12,8 +12,8 @@ import os
 import sys
 import time
 
-from .runtime.atomic import write_csv_atomic
-from .errors import ConfigError
+from ..runtime.atomic import write_csv_atomic
+from ..errors import ConfigError
 
 SWEEP_DESCRIPTION = """\
 Train ADMM over a grid of settings (gamma x beta x weight decay) and score
@@ -51,11 +51,11 @@ OPTIONS = [
 
 
 def _train(ds_name, hidden, n_train, cfg_kwargs, preset, iters, validation=None, seed=0, target=None, n_test=None):
-    from .runtime.backend import resolve_device
-    from .runtime.comm import LocalComm
-    from .solver.config import ADMMConfig
-    from .data import load_dataset
-    from .train import RunOptions, to_device, train_admm
+    from ..runtime.backend import resolve_device
+    from ..runtime.comm import LocalComm
+    from ..solver.config import ADMMConfig
+    from ..data import load_dataset
+    from ..train import RunOptions, to_device, train_admm
 
     backend = resolve_device("cpu")
     ds = load_dataset(ds_name, n_train=n_train, n_test=n_test, validation=validation, seed=seed)
@@ -69,17 +69,17 @@ def _train(ds_name, hidden, n_train, cfg_kwargs, preset, iters, validation=None,
 
 
 def _floats(text, name):
-    from .cli import parse_floats
+    from ..cli import parse_floats
 
     return list(parse_floats(text, name))
 
 
 # sweep ---------------------------------------------------------------------------------
 def cmd_sweep(args, comm) -> int:
-    from .cli import parse_widths
-    from .solver.config import ADMMConfig
-    from .runrecord import base_record, write_json_atomic, write_text_atomic
-    from .checks import check_dataset, check_min, check_output_dir
+    from ..cli import parse_widths
+    from ..solver.config import ADMMConfig
+    from ..runrecord import base_record, write_json_atomic, write_text_atomic
+    from ..checks import check_dataset, check_min, check_output_dir
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp sweep` without mpiexec")
@@ -134,8 +134,8 @@ def cmd_sweep(args, comm) -> int:
 
 # ablation ------------------------------------------------------------------------------
 def cmd_ablation(args, comm) -> int:
-    from .runrecord import base_record, write_json_atomic, write_text_atomic
-    from .checks import check_min, check_output_dir
+    from ..runrecord import base_record, write_json_atomic, write_text_atomic
+    from ..checks import check_min, check_output_dir
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp ablation` without mpiexec")

@@ -9,12 +9,12 @@ slower; the benchmark reports the ratio.
 """
 from __future__ import annotations
 
-from .solver import updates
-from .solver.iteration import output_target
+from ..solver import updates
+from ..solver.iteration import output_target
 
 
 def naive_iteration(state, prob, cfg, xp, update_multiplier=True, timer=None):
-    from .runtime.timing import NO_TIMER
+    from ..runtime.timing import NO_TIMER
 
     timer = timer or NO_TIMER
     pen = cfg.penalties(state.iteration)

@@ -31,11 +31,10 @@ import statistics
 import subprocess
 import sys
 
-from . import costmodel
-from .runtime.atomic import write_csv_atomic
-from .checks import (MPIEXEC_HINT, check_accuracy, check_data_dir, check_dataset, check_min, check_output_dir,
-                     check_positive, find_mpiexec)
-from .errors import ConfigError, UserError
+from .. import costmodel
+from ..runtime.atomic import write_csv_atomic
+from ..checks import (MPIEXEC_HINT, check_accuracy, check_data_dir, check_dataset, check_min, check_output_dir, check_positive, find_mpiexec)
+from ..errors import ConfigError, UserError
 
 PAPER_PROBLEMS = {
     # name: (widths, training samples, target accuracy, paper cores of its figure)
@@ -122,8 +121,8 @@ def register(sub) -> None:
 
 
 def _rank_list(text):
-    from .runtime.threads import cores_per_rank
-    from .runtime.comm import LocalComm
+    from ..runtime.threads import cores_per_rank
+    from ..runtime.comm import LocalComm
 
     if text:
         try:
@@ -144,8 +143,8 @@ def _rank_list(text):
 
 
 def cmd_scaling(args, comm) -> int:
-    from .cli import parse_widths
-    from .runrecord import base_record, write_json_atomic, write_text_atomic
+    from ..cli import parse_widths
+    from ..runrecord import base_record, write_json_atomic, write_text_atomic
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp scaling` itself without mpiexec: it launches the MPI runs")
@@ -190,7 +189,7 @@ def cmd_scaling(args, comm) -> int:
         env = dict(os.environ, MPIEXEC_TIMEOUT="300")
         try:
             res = subprocess.run([find_mpiexec() or "mpiexec", "-n", str(max(ranks)), sys.executable, "-m",
-                                  "admm_xp.mpibench", "--out", net_path], capture_output=True, text=True, timeout=400, env=env)
+                                  "admm_xp.experiments.mpibench", "--out", net_path], capture_output=True, text=True, timeout=400, env=env)
         except subprocess.TimeoutExpired:
             res = None
             log("scaling: the allreduce measurement timed out; the model is drawn without this machine's network")

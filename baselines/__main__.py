@@ -5,7 +5,7 @@ one-line errors and exit code 2 on bad input.
 """
 import sys
 
-from admm_xp.cli import main
+from admm_xp.cli.main import main
 
 argv = sys.argv[1:]
 sys.argv[0] = "python -m baselines"  # how run records name the command (not .../__main__.py)

@@ -11,8 +11,8 @@ import argparse
 import json
 import os
 
-from admm_xp.checks import check_output_path
-from admm_xp.cli import add_data_options, add_device_options, parse_widths, stop_words, target_words, time_to_target
+from admm_xp.cli.options import check_output_path
+from admm_xp.cli.options import add_data_options, add_device_options, parse_widths, stop_words, target_words, time_to_target
 from admm_xp.errors import ConfigError
 
 from .losses import LOSSES
@@ -163,7 +163,7 @@ def tuned_values(args) -> tuple[dict, str | None]:
 def cmd_baseline(args, comm) -> int:
     import numpy as np
 
-    from admm_xp.cli import setup_run
+    from admm_xp.cli.options import setup_run
     from admm_xp.runtime.gpu import allow_tf32
     from admm_xp.model import Network
     from admm_xp.progress import Progress

@@ -25,8 +25,8 @@ import os
 import sys
 import time
 
-from admm_xp.checks import check_output_path
-from admm_xp.cli import add_data_options, add_device_options, parse_floats
+from admm_xp.cli.options import check_output_path
+from admm_xp.cli.options import add_data_options, add_device_options, parse_floats
 from admm_xp.errors import ConfigError
 
 from .schedules import SCHEDULES

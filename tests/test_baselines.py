@@ -13,7 +13,7 @@ import pytest
 import scipy.optimize as so
 
 from admm_xp.runtime.backend import resolve_device
-from admm_xp.cli import main
+from admm_xp.cli.main import main
 from admm_xp.runtime.comm import LocalComm
 from admm_xp.data import load_dataset
 from admm_xp.runtime.hostio import from_host, to_host

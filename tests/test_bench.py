@@ -110,7 +110,7 @@ def test_products_add_up_to_the_flop_count(widths):
 
 
 def test_bench_rejects_bad_sizes(capsys):
-    from admm_xp.cli import main
+    from admm_xp.cli.main import main
 
     assert main(["bench", "--n", "1"]) == 2
     assert "--n" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from admm_xp.cli import main
+from admm_xp.cli.main import main
 from admm_xp.runrecord import SCHEMA_KEYS
 
 
@@ -218,7 +218,7 @@ def test_default_train_command_is_the_quick_start():
 def test_final_line_says_when_the_papers_target_or_the_given_one_was_first_reached(tmp_path):
     """On HIGGS rows the final line names the first evaluation at >= 64% (the paper's target), as the
     record's history has it; with --target-acc it names that target; on other data it says nothing."""
-    from admm_xp.cli import target_words
+    from admm_xp.cli.options import target_words
 
     out = tmp_path / "run.json"
     res = run_cli("train", "--n-train", "3000", "--hidden", "64", "--iters", "30", "--quiet", "--out", str(out))

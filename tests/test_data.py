@@ -366,7 +366,7 @@ def test_values_that_overflow_the_statistics_are_refused(tmp_path, rng, mode):
 
 
 def test_cli_train_takes_the_standardisation_into_the_model(tmp_path):
-    from admm_xp.cli import main
+    from admm_xp.cli.main import main
     from admm_xp.model import Network
 
     model = tmp_path / "m.npz"

@@ -13,7 +13,7 @@ import types
 import pytest
 
 from admm_xp.experiments import reproduce
-from admm_xp.cli import build_parser, main
+from admm_xp.cli.main import build_parser, main
 
 
 def _fails_in_one_line(capsys, argv, *needles, code=2):

@@ -283,7 +283,7 @@ def test_mnist_and_fashion_mnist_need_their_own_folders(server, tmp_path, monkey
 
 
 def test_cli_fetch_mnist(server, tmp_path, monkeypatch, capsys):
-    from admm_xp.cli import main
+    from admm_xp.cli.main import main
 
     files, _ = _tiny_mnist(7)
     _serve_mnist(server, monkeypatch, "mnist", files)

@@ -99,7 +99,7 @@ def test_the_input_gram_error_names_the_data_not_the_penalties():
 def test_paper_preset_in_float32_runs_on_image_like_data(tmp_path, monkeypatch):
     """Constant border pixels and pixels that are averages of others make X X^T singular; in float32, rounding
     makes it indefinite. The run used to stop before iteration 1, blaming gamma and beta."""
-    from admm_xp.cli import main
+    from admm_xp.cli.main import main
 
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (1500, 60)).astype(float)

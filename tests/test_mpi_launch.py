@@ -102,7 +102,7 @@ def standardise(ds, comm, mode="features"):
     return real(ds, comm, mode)
 
 datasets.standardise = standardise
-from admm_xp.cli import main
+from admm_xp.cli.main import main
 sys.exit(main(["train", "--n-train", "500", "--hidden", "4", "--iters", "2", "--quiet"]))
 """
 

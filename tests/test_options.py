@@ -110,7 +110,7 @@ def test_presets():
 def test_cli_records_the_preset_and_options(tmp_path):
     import json
 
-    from admm_xp.cli import main
+    from admm_xp.cli.main import main
 
     out = tmp_path / "r.json"
     assert main(["train", "--preset", "paper", "--bias", "on", "--n-train", "400", "--hidden", "8", "--iters", "2",
@@ -134,7 +134,7 @@ def test_default_block_size_follows_the_device():
 def test_cli_trains_a_ten_class_task(tmp_path):
     import json
 
-    from admm_xp.cli import main
+    from admm_xp.cli.main import main
 
     out = tmp_path / "r.json"
     assert main(["train", "--dataset", "synthetic-multiclass", "--n-train", "3000", "--n-test", "1000", "--hidden", "40",

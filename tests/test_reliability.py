@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from admm_xp import checkpoint
-from admm_xp.cli import main
+from admm_xp.cli.main import main
 
 COMMON = ["train", "--n-train", "3000", "--hidden", "30", "--quiet"]
 

@@ -69,17 +69,17 @@ def _train(ds_name, hidden, n_train, cfg_kwargs, preset, iters, validation=None,
 
 
 def _floats(text, name):
-    from ..cli import parse_floats
+    from ..cli.options import parse_floats
 
     return list(parse_floats(text, name))
 
 
 # sweep ---------------------------------------------------------------------------------
 def cmd_sweep(args, comm) -> int:
-    from ..cli import parse_widths
+    from ..cli.options import parse_widths
     from ..solver.config import ADMMConfig
     from ..runrecord import base_record, write_json_atomic, write_text_atomic
-    from ..checks import check_dataset, check_min, check_output_dir
+    from ..cli.options import check_dataset, check_min, check_output_dir
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp sweep` without mpiexec")
@@ -135,7 +135,7 @@ def cmd_sweep(args, comm) -> int:
 # ablation ------------------------------------------------------------------------------
 def cmd_ablation(args, comm) -> int:
     from ..runrecord import base_record, write_json_atomic, write_text_atomic
-    from ..checks import check_min, check_output_dir
+    from ..cli.options import check_min, check_output_dir
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp ablation` without mpiexec")

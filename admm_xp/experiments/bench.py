@@ -235,7 +235,7 @@ def _live_bytes(*arrays) -> int:
 def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup=2, naive_repeats=2, block=None, method=None,
               kernels="auto", gemm_n=None, skip_naive=False, log=print) -> dict:
     from ..solver.anderson import AndersonState
-    from ..solver.iteration import accelerated_iteration, admm_iteration
+    from ..solver.iteration import accelerated_iteration
     from ..kernels import kernels_for
     from .naive import naive_iteration
     from ..solver.state import init_state, layer_widths, make_problem
@@ -408,7 +408,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
 
 
 def register(sub) -> None:
-    from ..cli import RawDefaultsHelpFormatter
+    from ..cli.options import RawDefaultsHelpFormatter
 
     p = sub.add_parser("bench", help="time one ADMM iteration against the machine's GEMM rate and bandwidth",
                        description=__doc__, formatter_class=RawDefaultsHelpFormatter)
@@ -440,8 +440,8 @@ def register(sub) -> None:
 
 def cmd_bench(args, comm) -> int:
     from ..runtime.backend import resolve_device
-    from ..checks import check_output_path
-    from ..cli import parse_widths
+    from ..cli.options import check_output_path
+    from ..cli.options import parse_widths
     from ..runrecord import base_record, write_json_atomic
     from ..runtime.threads import configure_threads
 

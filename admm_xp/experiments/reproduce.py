@@ -29,22 +29,19 @@ import subprocess
 import sys
 import time
 
+from ..cli.options import parse_widths
 from ..runtime.atomic import write_csv_atomic
 from ..errors import ConfigError, UserError
+from ..paper import PROBLEMS
+from .scaling import STAND_INS, rank_list
 
-PROBLEMS = {
-    "svhn": {"figure": "1", "target": 0.95, "hidden": "100,50", "paper_cores": 2496, "stand_in": "synthetic-svhn"},
-    "higgs": {"figure": "2", "target": 0.64, "hidden": "300", "paper_cores": 7200, "stand_in": "higgs-sample"},
-}
 FIGURES = {"1a": ("svhn", "cores"), "1b": ("svhn", "time"), "2a": ("higgs", "cores"), "2b": ("higgs", "time")}
 BASELINES = ("sgd", "adam", "cg", "lbfgs")
-# Paper's numbers (../shared/paper/algorithm.md): time to target on the GPU.
-PAPER_TIMES = {"svhn": {"lbfgs": "3.2 s", "cg": "9.3 s", "sgd": "8.2 s"}, "higgs": {"lbfgs": "181 s", "cg": "44 min", "sgd": "never"}}
 
 
 def _hidden(args, problem: str) -> str:
     """The hidden widths for a problem: --hidden-higgs / --hidden-svhn, else the paper's."""
-    return getattr(args, f"hidden_{problem}", None) or PROBLEMS[problem]["hidden"]
+    return getattr(args, f"hidden_{problem}", None) or PROBLEMS[problem].hidden_text
 
 
 def _budget(args, problem: str) -> dict:
@@ -65,7 +62,7 @@ def _data(args, problem: str) -> tuple[str, bool]:
         return "higgs", False
     if problem == "svhn" and d and all(os.path.exists(os.path.join(d, f)) for f in ("train_32x32.mat", "test_32x32.mat")):
         return "svhn", False
-    name = PROBLEMS[problem]["stand_in"]
+    name = STAND_INS[problem]
     return name, name.startswith("synthetic")
 
 
@@ -160,7 +157,7 @@ def figure_time(args, fig: str, log, failed: list | None = None) -> dict | None:
     rows, curves, n_train = _time_panel(folder, fig, data, synthetic, records)
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
     meta = _meta(args, fig, data, synthetic, records)
-    meta["summary"] = {label: {"best_test_acc": max(a for _, a in pts), "time_to_target_s": _first(pts, P["target"]),
+    meta["summary"] = {label: {"best_test_acc": max(a for _, a in pts), "time_to_target_s": _first(pts, P.target),
                                "n_train": n_train[label]}
                        for label, pts in curves.items() if pts}
     write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
@@ -189,7 +186,7 @@ def _plot_time(folder, fig, data, synthetic, records, curves) -> None:
     if figures.have_matplotlib():
         problem = FIGURES[fig][0]
         title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, test accuracy against time"
-        figures.accuracy_vs_time(os.path.join(folder, f"fig{fig}.png"), curves, PROBLEMS[problem]["target"], title,
+        figures.accuracy_vs_time(os.path.join(folder, f"fig{fig}.png"), curves, PROBLEMS[problem].target, title,
                                  _describe(data, synthetic, records, folder))
 
 
@@ -220,7 +217,7 @@ def figure_cores(args, fig: str, log, failed: list | None = None) -> dict | None
     failed = [] if failed is None else failed
     problem, P, data, synthetic, b, folder = _panel_setup(args, fig)
     cmd = [sys.executable, "-m", "admm_xp", "scaling", "--dataset", data, "--hidden", _hidden(args, problem),
-           "--iters", str(max(b["iters"], 40)), "--target-acc", str(P["target"]), "--out-dir", os.path.join(folder, "scaling"),
+           "--iters", str(max(b["iters"], 40)), "--target-acc", str(P.target), "--out-dir", os.path.join(folder, "scaling"),
            "--timeout", str(args.timeout)]
     ranks = _scaling_ranks(args)
     if args.ranks:
@@ -256,21 +253,19 @@ def figure_cores(args, fig: str, log, failed: list | None = None) -> dict | None
 def _cores_panel(out, fig, data, synthetic) -> dict:
     """Everything figure 1a / 2a shows, from ``fig<fig>/scaling/scaling.json`` and the accuracy-against-time
     panel of the same problem (the baselines' reference lines): CSV rows, a summary and the plot's series."""
-    from . import scaling
-
     problem, _ = FIGURES[fig]
     P = PROBLEMS[problem]
     with open(os.path.join(out, f"fig{fig}", "scaling", "scaling.json")) as fh:
         sc = json.load(fh)
     measured = [(r["ranks"], r["time_to_target_s"]) for r in sc["measured"]]
     model = [(r["cores"], r["time_to_target_s"]) for r in sc["model"] if r["problem"] == problem]
-    n_here, n_paper = sc["measured"][0]["n_train"], scaling.PAPER_PROBLEMS[problem][1]
+    n_here, n_paper = sc["measured"][0]["n_train"], P.n_train
     model_here = _model_at_this_size(sc, problem, n_here)
-    net_here, net_paper = ("-".join(str(w) for w in ws) for ws in (sc["layers"], scaling.PAPER_PROBLEMS[problem][0]))
+    net_here, net_paper = ("-".join(str(w) for w in ws) for ws in (sc["layers"], P.widths))
     models = [(f"ADMM, model at this data size ({n_here:,} samples, {net_here}; not measured)", model_here, "-."),
               (f"ADMM, model at the paper's size ({n_paper:,} samples, {net_paper}; not measured)", model, "--")]
     refs, rows = [], []
-    time_fig = f"{P['figure']}b"
+    time_fig = f"{P.figure}b"
     tf = os.path.join(out, f"fig{time_fig}", f"fig{time_fig}.json")
     if os.path.exists(tf):
         with open(tf) as fh:
@@ -285,7 +280,7 @@ def _cores_panel(out, fig, data, synthetic) -> dict:
             for r in json.load(fh):
                 if r.get("dataset") == data or (problem == "higgs" and "higgs" in str(r.get("dataset"))):
                     refs.append((f"{r['method']}, {r.get('n_train') or 0:,} samples, GPU: {r['machine'].get('gpu', {}).get('name', '?')}",
-                                 _time_to(r, P["target"]), "-."))
+                                 _time_to(r, P.target), "-."))
     for c, t in measured:
         rows.append({"figure": fig, "kind": "measured", "cores": c, "time_to_target_s": t, "label": "ADMM, measured",
                      "data": data, "synthetic": synthetic})
@@ -298,7 +293,7 @@ def _cores_panel(out, fig, data, synthetic) -> dict:
     for label, t, _ in refs:
         rows.append({"figure": fig, "kind": "reference", "cores": "", "time_to_target_s": t, "label": label, "data": data,
                      "synthetic": synthetic})
-    summary = {"measured": measured, "model_at_paper_cores": next((t for c, t in model if c == P["paper_cores"]), None),
+    summary = {"measured": measured, "model_at_paper_cores": next((t for c, t in model if c == P.cores), None),
                "model_this_size": model_here,
                "references": [(l, t) for l, t, _ in refs], "iters_to_target": sc["iters_to_target"].get(problem)}
     m = sc["machine"]
@@ -306,8 +301,8 @@ def _cores_panel(out, fig, data, synthetic) -> dict:
            f"{m.get('cores')} cores); model lines: calibrated here, assumed interconnect "
            f"({sc['network_assumed']['alpha_s'] * 1e6:g} us, {sc['network_assumed']['bandwidth_Bps'] / 1e9:g} GB/s), "
            f"{sc['iters_to_target'].get(problem)} iterations to target; commit {sc['commit'][:10]}")
-    title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, time to {P['target']:.0%} test accuracy against cores"
-    return {"rows": rows, "summary": summary, "plot": (measured, models, refs, title, sub, P["paper_cores"])}
+    title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, time to {P.target:.0%} test accuracy against cores"
+    return {"rows": rows, "summary": summary, "plot": (measured, models, refs, title, sub, P.cores)}
 
 
 def _plot_cores(folder, fig, panel) -> None:
@@ -341,7 +336,7 @@ def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
     from . import scaling
 
     widths = tuple(sc["layers"])
-    key = problem if tuple(scaling.PAPER_PROBLEMS[problem][0]) == widths else "fixed"
+    key = problem if tuple(PROBLEMS[problem].widths) == widths else "fixed"
     cal, net = sc["calibration"][key], sc["network_assumed"]
     k = sc["iters_to_target"].get(problem) or sc["measured"][0]["iters_to_target"]  # the count the paper-size model uses
     out = []
@@ -355,9 +350,7 @@ def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
 
 def _scaling_ranks(args) -> list:
     """The rank counts figures 1a / 2a measure: 1, 2, 4, ... up to --ranks, else up to this machine's cores."""
-    from .scaling import _rank_list
-
-    return _powers(args.ranks) if args.ranks else _rank_list(None)
+    return _powers(args.ranks) if args.ranks else rank_list(None)
 
 
 def _powers(p):
@@ -379,10 +372,10 @@ def register(sub) -> None:
     p.add_argument("--data-dir", metavar="DIR",
                    help="an existing folder with the full HIGGS / SVHN files (default: none, the stand-ins: embedded HIGGS "
                         "rows, synthetic SVHN-shaped data)")
-    p.add_argument("--hidden-higgs", default=PROBLEMS["higgs"]["hidden"], metavar="W[,W...]",
-                   help=f"hidden widths for HIGGS (figures 2a, 2b; default the paper's {PROBLEMS['higgs']['hidden']})")
-    p.add_argument("--hidden-svhn", default=PROBLEMS["svhn"]["hidden"], metavar="W[,W...]",
-                   help=f"hidden widths for SVHN (figures 1a, 1b; default the paper's {PROBLEMS['svhn']['hidden']})")
+    p.add_argument("--hidden-higgs", default=PROBLEMS["higgs"].hidden_text, metavar="W[,W...]",
+                   help=f"hidden widths for HIGGS (figures 2a, 2b; default the paper's {PROBLEMS['higgs'].hidden_text})")
+    p.add_argument("--hidden-svhn", default=PROBLEMS["svhn"].hidden_text, metavar="W[,W...]",
+                   help=f"hidden widths for SVHN (figures 1a, 1b; default the paper's {PROBLEMS['svhn'].hidden_text})")
     p.add_argument("--out", default="results/reproduce", metavar="DIR", help="output folder (default results/reproduce)")
     p.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds allowed per run, >= 1 (default 1800)")
     p.add_argument("--plot-only", action="store_true",
@@ -395,7 +388,7 @@ def register(sub) -> None:
 
 
 def cmd_reproduce(args, comm) -> int:
-    from ..checks import MPIEXEC_HINT, check_data_dir, check_min, check_output_dir, check_positive, find_mpiexec
+    from ..cli.options import MPIEXEC_HINT, check_data_dir, check_min, check_output_dir, check_positive, find_mpiexec
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp reproduce` itself without mpiexec: it launches the MPI runs")
@@ -406,8 +399,6 @@ def cmd_reproduce(args, comm) -> int:
     check_min(args.iters_override, "--iters-override")
     check_positive(args.max_time_override, "--max-time-override", " (seconds)")
     check_output_dir(args.out, "--out")
-    from ..cli import parse_widths
-
     for opt in ("hidden_higgs", "hidden_svhn"):
         try:
             parse_widths(getattr(args, opt))
@@ -438,8 +429,8 @@ def cmd_reproduce(args, comm) -> int:
     if args.data_dir:
         for problem in dict.fromkeys(FIGURES[f][0] for f in todo):
             data, _ = _data(args, problem)
-            if data == PROBLEMS[problem]["stand_in"]:
-                log(f"reproduce: {args.data_dir} has no full {problem.upper()} files; figures {PROBLEMS[problem]['figure']}a/b "
+            if data == STAND_INS[problem]:
+                log(f"reproduce: {args.data_dir} has no full {problem.upper()} files; figures {PROBLEMS[problem].figure}a/b "
                     f"use the stand-in {data}")
     t0 = time.monotonic()
     metas, failed = {}, []
@@ -470,26 +461,26 @@ def summary_markdown(out: str) -> str:
     lines = ["# Reproduction summary", "", "| problem | method | paper: time to target (GPU) | ours: time to target | ours: best test accuracy |",
              "|---|---|---:|---:|---:|"]
     for problem, P in PROBLEMS.items():
-        path = os.path.join(out, f"fig{P['figure']}b", f"fig{P['figure']}b.json")
+        path = os.path.join(out, f"fig{P.figure}b", f"fig{P.figure}b.json")
         if os.path.exists(path):
             with open(path) as fh:
                 meta = json.load(fh)
             data = meta["dataset"]
             for label, s in meta["summary"].items():
-                paper = PAPER_TIMES[problem].get(label, "-")
+                paper = P.gpu_times.get(label, "-")
                 name = {"admm": "admm (default preset)"}.get(label, label) + ", 1 process"
-                lines.append(f"| {problem.upper()} {P['target']:.0%} ({data}{', synthetic' if meta['dataset_info'].get('synthetic') else ''}) "
+                lines.append(f"| {problem.upper()} {P.target:.0%} ({data}{', synthetic' if meta['dataset_info'].get('synthetic') else ''}) "
                              f"| {name} | {paper} | {nice_seconds(s['time_to_target_s'])} | {s['best_test_acc']:.4f} |")
-        path = os.path.join(out, f"fig{P['figure']}a", f"fig{P['figure']}a.json")
+        path = os.path.join(out, f"fig{P.figure}a", f"fig{P.figure}a.json")
         if os.path.exists(path):
             with open(path) as fh:
                 meta = json.load(fh)
             data = meta["dataset"]
-            where = f"{problem.upper()} {P['target']:.0%} ({data}{', synthetic' if meta['dataset_info'].get('synthetic') else ''})"
+            where = f"{problem.upper()} {P.target:.0%} ({data}{', synthetic' if meta['dataset_info'].get('synthetic') else ''})"
             for ranks, t in meta["summary"]["measured"]:
                 lines.append(f"| {where} | admm, {ranks} MPI rank{'s' if ranks > 1 else ''} of one core (measured) | "
-                             f"in Fig. {P['figure']}a, no number | {nice_seconds(t)} | - |")
+                             f"in Fig. {P.figure}a, no number | {nice_seconds(t)} | - |")
             t = meta["summary"].get("model_at_paper_cores")
-            lines.append(f"| {problem.upper()} {P['target']:.0%} (paper's size, **model**) | admm, {P['paper_cores']:,} cores "
-                         f"(**predicted**, not measured) | in Fig. {P['figure']}a, no number | {nice_seconds(t)} | - |")
+            lines.append(f"| {problem.upper()} {P.target:.0%} (paper's size, **model**) | admm, {P.cores:,} cores "
+                         f"(**predicted**, not measured) | in Fig. {P.figure}a, no number | {nice_seconds(t)} | - |")
     return "\n".join(lines) + "\n"

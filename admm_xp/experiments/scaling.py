@@ -33,14 +33,14 @@ import sys
 
 from .. import costmodel
 from ..runtime.atomic import write_csv_atomic
-from ..checks import (MPIEXEC_HINT, check_accuracy, check_data_dir, check_dataset, check_min, check_output_dir, check_positive, find_mpiexec)
+from ..cli.options import (MPIEXEC_HINT, check_accuracy, check_data_dir, check_dataset, check_min, check_output_dir,
+                           check_positive, find_mpiexec, parse_widths)
 from ..errors import ConfigError, UserError
+from ..paper import PROBLEMS
 
-PAPER_PROBLEMS = {
-    # name: (widths, training samples, target accuracy, paper cores of its figure)
-    "svhn": ((3072, 100, 50, 1), 120_290, 0.95, 2496),
-    "higgs": ((28, 300, 1), 10_500_000, 0.64, 7200),
-}
+# The data that stand in for the paper's (admm_xp.paper.PROBLEMS) on one machine: the embedded HIGGS rows and
+# a synthetic task of SVHN's shape.
+STAND_INS = {"svhn": "synthetic-svhn", "higgs": "higgs-sample"}
 MODEL_CORES = sorted({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 2496, 4096, 7200})
 ASSUMED_LATENCY = 2e-6
 ASSUMED_BANDWIDTH = 5e9
@@ -120,7 +120,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_scaling)
 
 
-def _rank_list(text):
+def rank_list(text) -> list:
     from ..runtime.threads import cores_per_rank
     from ..runtime.comm import LocalComm
 
@@ -143,14 +143,13 @@ def _rank_list(text):
 
 
 def cmd_scaling(args, comm) -> int:
-    from ..cli import parse_widths
     from ..runrecord import base_record, write_json_atomic, write_text_atomic
 
     if comm.size > 1:
         raise ConfigError("run `admm-xp scaling` itself without mpiexec: it launches the MPI runs")
     # Every option is checked here, before any run is launched or any file written.
     parse_widths(args.hidden)
-    ranks = _rank_list(args.rank_counts)
+    ranks = rank_list(args.rank_counts)
     check_min(args.iters, "--iters")
     check_min(args.n_train, "--n-train", hint=" (leave it out to use every training sample)")
     check_accuracy(args.target_acc, "--target-acc")
@@ -203,7 +202,7 @@ def cmd_scaling(args, comm) -> int:
     widths_fixed = tuple(rec1["layers"])
     calib = {}
     cal_iters = "4" if args.quick else "6"
-    networks = {name: (v[0], "higgs-sample" if v[0][0] == 28 else "synthetic-svhn") for name, v in PAPER_PROBLEMS.items()}
+    networks = {name: (p.widths, STAND_INS[name]) for name, p in PROBLEMS.items()}
     fixed_name = next((k for k, v in networks.items() if tuple(v[0]) == widths_fixed), None)
     if fixed_name is None:
         fixed_name = "fixed"
@@ -231,7 +230,8 @@ def cmd_scaling(args, comm) -> int:
     # 4. Iterations to target: from the measured run for its own network, from a one-rank run on the
     #    stand-in data (embedded HIGGS rows, the synthetic SVHN-shaped task) for the other.
     iters_to_target, notes = {}, {}
-    for name, (widths, _, target, _) in PAPER_PROBLEMS.items():
+    for name, problem in PROBLEMS.items():
+        widths, target = problem.widths, problem.target
         data = networks[name][1]
         if name == fixed_name:
             k, _ = _iters_to(rec1, target)
@@ -266,7 +266,8 @@ def cmd_scaling(args, comm) -> int:
 
     # 6. The model at the paper's sizes with the assumed interconnect.
     model_rows = []
-    for name, (widths, n_total, target, _) in PAPER_PROBLEMS.items():
+    for name, problem in PROBLEMS.items():
+        widths, n_total = problem.widths, problem.n_train
         cal = calib[name]
         for P in MODEL_CORES:
             m = predict_iteration(widths, n_total, P, cal["c_s_per_sample"], cal["t_fixed_s"], args.latency, args.bandwidth)

@@ -3,16 +3,28 @@
 One solver, written against the Python array API, runs on NumPy (over MPI
 ranks with mpi4py) and on CuPy GPUs. See :class:`ADMMClassifier` for the
 Python API and ``admm-xp --help`` for the command line.
+
+The package, from the bottom up: ``errors``, ``paper`` (the paper's facts)
+and ``costmodel``; ``nn`` (the network: forward pass and losses); ``runtime``
+(backends, communicators, threads, ...); ``solver`` (Algorithm 1, array API
+only); ``kernels`` (the fused block operations of each backend); ``data``;
+``train``, ``model``, ``checkpoint``, ``runrecord``, ``progress`` and
+``estimator``; ``cli`` and ``experiments`` at the top. The gradient baselines
+(package ``baselines``) sit between ``cli.options`` and the commands and never
+load the solver. pyproject.toml's import-linter contract keeps that order.
 """
 __version__ = "0.1.0"
 
-from .solver.config import ADMMConfig  # noqa: E402
 from .errors import ConfigError, DataError, DivergenceError, UserError  # noqa: E402
 
 __all__ = ["ADMMConfig", "ADMMClassifier", "load_model", "UserError", "ConfigError", "DataError", "DivergenceError", "__version__"]
 
 
-def __getattr__(name):  # lazy: keep `import admm_xp` light
+def __getattr__(name):  # lazy: keep `import admm_xp` light (the baselines import the package without its solver)
+    if name == "ADMMConfig":
+        from .solver.config import ADMMConfig
+
+        return ADMMConfig
     if name == "ADMMClassifier":
         from .estimator import ADMMClassifier
 

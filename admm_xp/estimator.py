@@ -270,7 +270,8 @@ class ADMMClassifier(_Mixin, _Base):
         checks and the standardisation cover all ranks.
         """
         from .runtime.backend import resolve_device
-        from .train import to_device, train_admm
+        from .data.device import to_device
+        from .train import train_admm
 
         with _api_errors():
             comm = self.comm or LocalComm()

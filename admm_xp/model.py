@@ -16,6 +16,7 @@ import numpy as np
 
 from .runtime.atomic import atomic_open
 from .errors import DataError
+from .nn import forward
 from .runtime.hostio import from_host, to_host
 
 FORMAT = "admm_xp-model-1"
@@ -65,7 +66,6 @@ class Network:
 
     def decision_function(self, X, backend=None, dtype: str = "float64", block: int = 1 << 15) -> np.ndarray:
         """Network outputs for raw feature rows: (n,) for a binary task, (n, C) otherwise."""
-        from .solver import objective
         from .runtime.backend import resolve_device
 
         backend = backend or resolve_device("cpu")
@@ -77,7 +77,7 @@ class Network:
         for i in range(0, Z.shape[0], block):
             Xd = from_host(Z[i : i + block].T, xp, dev, dt)
             with np.errstate(over="ignore", invalid="ignore"):  # overflowing rows are refused below
-                outs.append(to_host(objective.forward(W, Xd, self.bias, xp)).T)
+                outs.append(to_host(forward(W, Xd, self.bias, xp)).T)
         scores = np.concatenate(outs) if outs else np.zeros((0, self.weights[-1].shape[0]))
         _check_finite(scores, "through the network")
         return scores[:, 0] if scores.shape[1] == 1 else scores

@@ -20,16 +20,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import array_api_compat as aac
-
-from .solver import objective
-from .runtime.comm import LocalComm
+from .data.device import DeviceData
 from .errors import ConfigError, DivergenceError
-from .runtime.hostio import from_host
+from .kernels import kernels_for
+from .nn import layer_widths
+from .runtime.comm import LocalComm
+from .runtime.gpu import peak_memory_bytes
+from .solver import objective
 from .solver.anderson import AndersonState
 from .solver.iteration import accelerated_iteration
-from .kernels import kernels_for
-from .solver.state import init_state, layer_widths, make_problem
+from .solver.state import init_state, make_problem
 
 BLOWUP = 1e12  # |objective| beyond BLOWUP * (1 + |objective after iteration 1|) counts as divergence
 
@@ -54,54 +54,6 @@ class RunOptions:
             raise ConfigError(f"--eval-every must be an integer >= 1, got {self.eval_every!r}")
         if self.max_time is not None and not (float(self.max_time) > 0):
             raise ConfigError(f"--max-time must be > 0 seconds, got {self.max_time!r}")
-
-
-@dataclass
-class DeviceData:
-    """Training and test shards on the solver's device, samples as columns."""
-
-    X: Any
-    S: Any  # C x n targets in {-1, +1}
-    y: Any  # class indices (int64)
-    X_test: Any
-    y_test: Any
-    n_train: int
-    n_test: int
-    offset: int
-    n_classes: int
-
-    @property
-    def n_outputs(self) -> int:
-        return 1 if self.n_classes == 2 else self.n_classes
-
-
-def targets_pm1(y, n_classes: int, xp, dtype):
-    """One-vs-rest targets in {-1, +1}: one row for a binary task, C rows otherwise."""
-    if n_classes == 2:
-        return xp.astype(2 * y - 1, dtype)[None, :]
-    classes = xp.arange(n_classes, dtype=y.dtype, device=aac.device(y))[:, None]
-    return xp.astype(2 * xp.astype(classes == y[None, :], xp.int64) - 1, dtype)
-
-
-def to_device(ds, backend, dtype: str, hidden=None, block: int = 1 << 20) -> DeviceData:
-    """Move a host :class:`~admm_xp.data.Dataset` shard to the backend once (features as columns).
-
-    With ``hidden`` given, first checks that the run fits in the GPU's free
-    memory (a one-line error naming the size needed, not a CUDA traceback).
-    """
-    xp, dev = backend.xp, backend.device
-    if hidden is not None:
-        from .runtime.gpu import check_fits
-
-        n_out = 1 if ds.n_classes == 2 else ds.n_classes
-        check_fits(backend, layer_widths(ds.n_features, hidden, n_out), ds.X_train.shape[0], ds.X_test.shape[0], dtype, block)
-    dt = backend.dtype(dtype)
-    X = from_host(ds.X_train.T, xp, dev, dt)
-    y = from_host(ds.y_train.astype("int64"), xp, dev)
-    Xt = from_host(ds.X_test.T, xp, dev, dt)
-    yt = from_host(ds.y_test.astype("int64"), xp, dev)
-    return DeviceData(X=X, S=targets_pm1(y, ds.n_classes, xp, dt), y=y, X_test=Xt, y_test=yt, n_train=ds.n_train,
-                      n_test=ds.n_test, offset=ds.train_offset, n_classes=ds.n_classes)
 
 
 @dataclass
@@ -271,8 +223,6 @@ def train_admm(
         "stop_reason": stop_reason,
         "time_to_target_s": _time_to(history, opts.target_acc),
     }
-    from .runtime.gpu import peak_memory_bytes
-
     peak = peak_memory_bytes(backend)
     if peak is not None:
         final["peak_device_memory_bytes"] = peak

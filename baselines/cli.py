@@ -168,7 +168,7 @@ def cmd_baseline(args, comm) -> int:
     from admm_xp.model import Network
     from admm_xp.progress import Progress
     from admm_xp.runrecord import base_record, write_json_atomic
-    from admm_xp.train import to_device
+    from admm_xp.data.device import to_device
 
     from .train import train
 

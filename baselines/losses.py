@@ -10,9 +10,12 @@ samples (so a C-output task sums its C one-vs-rest terms per sample).
 ``logistic``       log(1 + exp(-s z))       (smooth; with no hidden layer, logistic regression)
 
 The hinge is not differentiable where s z = 1; there its derivative is taken
-as 0 (a subgradient).
+as 0 (a subgradient). The values are those of :mod:`admm_xp.nn` (ADMM's losses);
+this module adds the derivatives.
 """
 from __future__ import annotations
+
+from admm_xp.nn import hinge, logistic
 
 LOSSES = ("hinge", "squared-hinge", "logistic")
 
@@ -20,29 +23,26 @@ LOSSES = ("hinge", "squared-hinge", "logistic")
 def value_and_grad(name: str, z, s, xp):
     """(sum of the loss over all entries as a float64 0-d array, d(sum)/dz with z's shape and dtype)."""
     if name == "hinge":
-        margin = 1.0 - s * z
-        value = xp.sum(xp.maximum(margin, 0.0), dtype=xp.float64)
-        return value, -s * xp.astype(margin > 0.0, z.dtype)
+        gap = hinge(z, s, xp)
+        return xp.sum(gap, dtype=xp.float64), -s * xp.astype(gap > 0.0, z.dtype)
     if name == "squared-hinge":
-        gap = xp.maximum(1.0 - s * z, 0.0)
+        gap = hinge(z, s, xp)
         return xp.sum(gap * gap, dtype=xp.float64), -2.0 * s * gap
     if name == "logistic":
         u = s * z
         e = xp.exp(-xp.abs(u))  # in (0, 1]: no overflow for any u
-        value = xp.sum(xp.maximum(-u, 0.0) + xp.log1p(e), dtype=xp.float64)  # softplus(-u), stable
         sigmoid_neg = xp.where(u >= 0.0, e / (1.0 + e), 1.0 / (1.0 + e))  # 1 / (1 + exp(u))
-        return value, -s * sigmoid_neg
+        return xp.sum(logistic(z, s, xp), dtype=xp.float64), -s * sigmoid_neg
     raise ValueError(f"unknown loss {name!r}")
 
 
 def value(name: str, z, s, xp):
     """Sum of the loss over all entries (float64 0-d array), without the derivative."""
     if name == "hinge":
-        return xp.sum(xp.maximum(1.0 - s * z, 0.0), dtype=xp.float64)
+        return xp.sum(hinge(z, s, xp), dtype=xp.float64)
     if name == "squared-hinge":
-        gap = xp.maximum(1.0 - s * z, 0.0)
+        gap = hinge(z, s, xp)
         return xp.sum(gap * gap, dtype=xp.float64)
     if name == "logistic":
-        u = s * z
-        return xp.sum(xp.maximum(-u, 0.0) + xp.log1p(xp.exp(-xp.abs(u))), dtype=xp.float64)
+        return xp.sum(logistic(z, s, xp), dtype=xp.float64)
     raise ValueError(f"unknown loss {name!r}")

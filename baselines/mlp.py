@@ -1,8 +1,9 @@
 """The network the baselines train: ADMM's ReLU MLP, its parameters as one flat vector.
 
-Samples are columns. Layer l maps a_{l-1} (d_{l-1} x n) to
-z_l = W_l a_{l-1} (+ b_l), with W_l of shape d_l x d_{l-1} and, with a bias,
-b_l stored as an extra last column of W_l (the layout of
+The network and its forward pass are :mod:`admm_xp.nn`, the code ADMM
+evaluates its weights with: samples are columns, layer l maps a_{l-1}
+(d_{l-1} x n) to z_l = W_l a_{l-1} (+ b_l), with W_l of shape d_l x d_{l-1}
+and, with a bias, b_l stored as an extra last column of W_l (the layout of
 :class:`admm_xp.model.Network`); hidden layers apply ReLU, a_l = max(z_l, 0);
 the output z_L has one row for a binary task and C one-vs-rest rows for C > 2
 classes. With no hidden layer the network is a linear model.
@@ -22,9 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from admm_xp.nn import forward, predict_labels
 from admm_xp.runtime import rng
-from admm_xp.solver.objective import forward, predict_labels
-from admm_xp.solver.updates import affine, relu
 
 from . import losses
 
@@ -94,12 +94,8 @@ def block_sums(W, X, S, bias: bool, loss: str, xp):
     ``S`` holds the targets in {-1, +1} (C x n). Returns ``(loss_sum, [dW_1, ..., dW_L])``
     with each dW_l shaped like W_l (its bias column the sum of dz_l over samples).
     """
-    acts = [X]
-    z = None
-    for l, w in enumerate(W):
-        z = affine(w, acts[-1], bias, xp)
-        if l < len(W) - 1:
-            acts.append(relu(z, xp))
+    acts = []  # each layer's input: a_0 = X, a_1, ..., a_{L-1}
+    z = forward(W, X, bias, xp, inputs=acts)
     total, dz = losses.value_and_grad(loss, z, S, xp)
     grads = [None] * len(W)
     for l in range(len(W) - 1, -1, -1):

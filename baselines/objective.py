@@ -6,7 +6,7 @@ with N the number of training samples on all ranks together and the L2 term
 on weights only (not biases). Each rank holds a contiguous shard of the
 samples. A full-batch evaluation computes the shard's loss and gradient sums
 over column blocks (on NumPy the blocks are split over the rank's cores by
-``map_chunks`` of :mod:`admm_xp.kernels`, each thread with single-threaded
+:class:`admm_xp.runtime.threads.ChunkPool`, each thread with single-threaded
 BLAS, as ADMM's passes are), then sums ``[gradient, loss]`` over ranks with
 one ``comm.allreduce_arrays``: every rank then holds the same f and
 gradient, and the optimisers run identically on all of them.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import array_api_compat as aac
 
-from admm_xp.kernels import kernels_for
+from admm_xp.runtime.threads import chunks_for
 
 from .mlp import Architecture, block_metrics, block_sums
 
@@ -35,7 +35,7 @@ class Objective:
         self.n_global = int(n_global)
         self.loss, self.l2 = loss, float(l2)
         self.xp, self.comm, self.block = xp, comm, int(block)
-        self.ops = kernels_for(xp)
+        self.chunks = chunks_for(xp)  # the rank's threads over column chunks (NumPy), else one chunk
         self.mask = arch.weight_mask(xp, X.dtype, aac.device(X)) if self.l2 > 0 else None
         self.evals = 0  # full-batch evaluations so far
 
@@ -43,7 +43,7 @@ class Objective:
         """(f as a float, gradient as a flat array) over all samples of all ranks: one pass, one allreduce."""
         xp = self.xp
         W = self.arch.unflatten(theta, xp)
-        parts = self.ops.map_chunks(lambda cols: self._sums(W, cols), self.X.shape[1])
+        parts = self.chunks.map_chunks(lambda cols: self._sums(W, cols), self.X.shape[1])
         g, total = parts[0]
         for g_i, t_i in parts[1:]:
             g, total = g + g_i, total + t_i
@@ -97,7 +97,7 @@ class Objective:
                 total, right = total + t, right + r
             return total, right
 
-        parts = self.ops.map_chunks(chunk, X.shape[1])
+        parts = self.chunks.map_chunks(chunk, X.shape[1])
         return sum(float(t) for t, _ in parts), sum(float(r) for _, r in parts)
 
     def _sums(self, W, cols: slice):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from admm_xp.runtime.backend import resolve_device
 from admm_xp.runtime.comm import LocalComm
 from admm_xp.data import load_dataset
-from admm_xp.train import to_device
+from admm_xp.data.device import to_device
 
 from .train import Settings, train
 

@@ -1,7 +1,7 @@
 """The training loop of the gradient baselines, and the run's settings.
 
 ``train(dd, settings, backend, comm)`` trains ADMM's network (:mod:`baselines.mlp`)
-on data already on the device (:func:`admm_xp.train.to_device`) and returns the
+on data already on the device (:func:`admm_xp.data.device.to_device`) and returns the
 final parameters, the history and the final numbers of a run record.
 
 Mini-batch methods (``sgd``, ``adam``): each epoch draws a seeded shuffle
@@ -38,7 +38,7 @@ from typing import Any
 
 from admm_xp.errors import ConfigError, DivergenceError
 from admm_xp.runtime.hostio import from_host, to_host
-from admm_xp.train import targets_pm1
+from admm_xp.data.device import targets_pm1
 
 from . import adam, batches, cg, lbfgs, schedules, sgd
 from .losses import LOSSES

@@ -102,7 +102,7 @@ def cmd_tune(args, comm) -> int:
     from admm_xp.data import load_dataset
     from admm_xp.runrecord import base_record, write_json_atomic
     from admm_xp.runtime.threads import configure_threads
-    from admm_xp.train import to_device
+    from admm_xp.data.device import to_device
 
     from .cli import parse_hidden
     from .train import train

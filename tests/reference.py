@@ -6,6 +6,7 @@ iteration against it.
 """
 from __future__ import annotations
 
+from admm_xp import nn
 from admm_xp.solver import updates
 from admm_xp.solver.objective import combine, objective_parts
 
@@ -47,19 +48,19 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
             Wt = Wn[:, :-1] if bias else Wn
             t = fitted(l + 1) - (Wn[:, -1:] if bias else 0.0)
             M = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wt), Wt) + pen.gamma[l] * xp.eye(d, dtype=Wt.dtype, device=_dev(Wt))
-            rhs = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wt), t) + pen.gamma[l] * (updates.relu(z[l], xp) - v[l] / (2.0 * pen.gamma[l]))
+            rhs = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wt), t) + pen.gamma[l] * (nn.relu(z[l], xp) - v[l] / (2.0 * pen.gamma[l]))
             a[l] = xp.linalg.solve(M, rhs)
         else:
             a[l] = updates.activations_update(z[l], fitted(l + 1), W[l + 1], pen.gamma[l], pen.beta[l + 1], bias, xp,
                                               prob.solve_dtype)
         after_block and after_block(f"a{l + 1}")
-        m = updates.affine(W[l], a_prev, bias, xp)
+        m = nn.affine(W[l], a_prev, bias, xp)
         if full:
             z[l] = updates.z_hidden_relu(a[l] + v[l] / (2.0 * pen.gamma[l]), m - u[l] / (2.0 * pen.beta[l]), pen.gamma[l],
                                          pen.beta[l], xp)
             after_block and after_block(f"z{l + 1}")
             u[l] = u[l] + 2.0 * pen.beta[l] * cfg.dual_step_at(state.iteration) * (z[l] - m)
-            v[l] = v[l] + 2.0 * pen.gamma[l] * cfg.dual_step_at(state.iteration) * (a[l] - updates.relu(z[l], xp))
+            v[l] = v[l] + 2.0 * pen.gamma[l] * cfg.dual_step_at(state.iteration) * (a[l] - nn.relu(z[l], xp))
             after_block and after_block(f"multipliers{l + 1}")
         else:
             z[l] = updates.z_hidden_relu(a[l], m, pen.gamma[l], pen.beta[l], xp)
@@ -67,7 +68,7 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
         a_prev = a[l]
     W[L - 1] = lstsq(fitted(L - 1), a_prev)
     after_block and after_block(f"W{L}")
-    m = updates.affine(W[L - 1], a_prev, bias, xp)
+    m = nn.affine(W[L - 1], a_prev, bias, xp)
     if cfg.loss == "hinge":
         z[L - 1] = updates.z_output_hinge(m, prob.S, state.lam, pen.beta[L - 1], xp)
     else:

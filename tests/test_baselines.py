@@ -18,7 +18,7 @@ from admm_xp.runtime.comm import LocalComm
 from admm_xp.data import load_dataset
 from admm_xp.runtime.hostio import from_host, to_host
 from admm_xp.runrecord import SCHEMA_KEYS
-from admm_xp.train import to_device
+from admm_xp.data.device import to_device
 from baselines import batches, cg, lbfgs, schedules
 from baselines.linesearch import strong_wolfe
 from baselines.mlp import Architecture, init_params

@@ -142,7 +142,8 @@ def test_float64_gpu_run_equals_the_numpy_run():
     from admm_xp.solver.config import ADMMConfig
     from admm_xp.data import load_dataset
     from admm_xp.runtime.hostio import to_host
-    from admm_xp.train import RunOptions, to_device, train_admm
+    from admm_xp.data.device import to_device
+    from admm_xp.train import RunOptions, train_admm
 
     ds = load_dataset("higgs-sample", n_train=5000)
     runs = {}

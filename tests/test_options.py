@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from admm_xp import nn
 from admm_xp.solver import updates
 from admm_xp.solver.config import CPU_BLOCK_SIZE, GPU_BLOCK_SIZE, PAPER, ADMMConfig, default_block_size
 from admm_xp.errors import ConfigError
@@ -78,8 +79,8 @@ def test_bias_is_a_constant_input_row(backend):
     a1 = to_np(state.a[0])
     ones = np.ones((1, X.shape[1]))
     W1, W2 = to_np(state.W[0]), to_np(state.W[1])
-    np.testing.assert_allclose(updates.affine(W1, X, True, np), W1 @ np.vstack([X, ones]), rtol=1e-12)
-    np.testing.assert_allclose(updates.affine(W2, a1, True, np), W2 @ np.vstack([a1, ones]), rtol=1e-12)
+    np.testing.assert_allclose(nn.affine(W1, X, True, np), W1 @ np.vstack([X, ones]), rtol=1e-12)
+    np.testing.assert_allclose(nn.affine(W2, a1, True, np), W2 @ np.vstack([a1, ones]), rtol=1e-12)
     assert a1.shape[0] == 5  # the constant row is not a variable of the activation update
 
 

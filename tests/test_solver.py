@@ -12,8 +12,10 @@ from admm_xp.data import load_dataset
 from admm_xp.solver.iteration import admm_iteration
 from admm_xp.kernels import kernels_for
 from admm_xp.solver.objective import combine, objective_parts
-from admm_xp.solver.state import init_state, layer_widths, make_problem
-from admm_xp.train import RunOptions, to_device, train_admm
+from admm_xp.nn import layer_widths
+from admm_xp.solver.state import init_state, make_problem
+from admm_xp.data.device import to_device
+from admm_xp.train import RunOptions, train_admm
 from conftest import to_np
 from reference import objective_value, reference_iteration
 

@@ -178,7 +178,8 @@ def cmd_train(args, comm) -> int:
     from ..model import Network
     from ..progress import Progress
     from ..runrecord import base_record, write_json_atomic
-    from ..train import RunOptions, to_device, train_admm
+    from ..data.device import to_device
+    from ..train import RunOptions, train_admm
 
     saved_config = resume_options(args, comm) if args.resume else None
     cfg = config_from_args(args)

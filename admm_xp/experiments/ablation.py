@@ -55,7 +55,8 @@ def _train(ds_name, hidden, n_train, cfg_kwargs, preset, iters, validation=None,
     from ..runtime.comm import LocalComm
     from ..solver.config import ADMMConfig
     from ..data import load_dataset
-    from ..train import RunOptions, to_device, train_admm
+    from ..data.device import to_device
+    from ..train import RunOptions, train_admm
 
     backend = resolve_device("cpu")
     ds = load_dataset(ds_name, n_train=n_train, n_test=n_test, validation=validation, seed=seed)

@@ -201,7 +201,7 @@ def _copy_into(backend):
 def synthetic_device_data(backend, dtype, n: int, d0: int, comm, seed: int = 0):
     """HIGGS-shaped synthetic data made directly on the device (this rank's columns)."""
     from ..data.shard import row_range
-    from ..train import DeviceData
+    from ..data.device import DeviceData
 
     xp, dev = backend.xp, backend.device
     dt = backend.dtype(dtype)
@@ -238,7 +238,8 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     from ..solver.iteration import accelerated_iteration
     from ..kernels import kernels_for
     from .naive import naive_iteration
-    from ..solver.state import init_state, layer_widths, make_problem
+    from ..nn import layer_widths
+    from ..solver.state import init_state, make_problem
     from ..runtime.timing import StepTimer
     from ..train import evaluate
 

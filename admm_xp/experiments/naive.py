@@ -9,6 +9,7 @@ slower; the benchmark reports the ratio.
 """
 from __future__ import annotations
 
+from .. import nn
 from ..solver import updates
 from ..solver.iteration import output_target
 
@@ -29,7 +30,7 @@ def naive_iteration(state, prob, cfg, xp, update_multiplier=True, timer=None):
             Wn = W[l + 1]
             d = Wn.shape[1]
             M = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wn), Wn) + pen.gamma[l] * xp.eye(d, dtype=Wn.dtype, device=_dev(Wn))
-            rhs = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wn), z_next) + pen.gamma[l] * updates.relu(z[l], xp)
+            rhs = pen.beta[l + 1] * xp.matmul(xp.matrix_transpose(Wn), z_next) + pen.gamma[l] * nn.relu(z[l], xp)
             a[l] = xp.matmul(xp.linalg.inv(M), rhs)
         with timer("z"):
             z[l] = updates.z_hidden_relu(a[l], xp.matmul(W[l], a_prev), pen.gamma[l], pen.beta[l], xp)

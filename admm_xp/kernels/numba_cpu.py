@@ -14,7 +14,6 @@ when numba is installed.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from llvmlite import ir
@@ -22,8 +21,9 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .block import BlockResult
+from ..runtime.threads import ChunkPool
 from . import smallk
+from .block import BlockResult
 from .portable import fewer_output_rows_turned, output_prox_portable
 
 _JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
@@ -409,13 +409,6 @@ def _output_prox(m, s, lam, z, lam_out, beta, update, lag_residual):
     return loss, lag, pen
 
 
-def default_threads() -> int:
-    """Threads for the column chunks: the rank's share of the cores (see :mod:`admm_xp.runtime.threads`)."""
-    from ..runtime.threads import threads_per_rank
-
-    return threads_per_rank()
-
-
 def _c_contiguous(x) -> bool:
     return isinstance(x, np.ndarray) and x.flags.c_contiguous
 
@@ -426,10 +419,9 @@ class NumbaKernels:
 
     def __init__(self, xp, threads: int | None = None):
         self.xp = xp
-        self.threads = default_threads() if threads is None else max(1, int(threads))
+        self.pool = ChunkPool(threads)  # this rank's threads (threads None: its share of the cores)
+        self.threads = self.pool.threads
         self._local = threading.local()
-        self._pool = None
-        self._blas = None  # a threadpoolctl controller, made on first use (scanning the libraries costs ~0.3 ms)
         self._smallk = False  # the C kernels of .smallk, loaded on first use (None: not here)
 
     def warmup(self, dtype) -> None:
@@ -455,29 +447,12 @@ class NumbaKernels:
         """BLAS on one thread for a whole iteration: the chunks already use every core, and OpenBLAS's
         own threads, woken for the small d x d products and solves between chunks, would only get in
         their way (measured: 0.062 s per iteration on the embedded HIGGS rows with them, 0.033 without)."""
-        return self._one_blas_thread()
-
-    def _one_blas_thread(self):
-        """A context with BLAS on one thread. One controller per kernel set: threadpoolctl's
-        ``threadpool_limits`` rescans the loaded libraries at every call (~0.3 ms each)."""
-        if self._blas is None:
-            import scipy.linalg  # noqa: F401  (SciPy's own BLAS is loaded before the scan, so the limit covers it)
-            from threadpoolctl import ThreadpoolController
-
-            self._blas = ThreadpoolController()
-        return self._blas.limit(limits=1, user_api="blas")
+        return self.pool.one_blas_thread()
 
     def map_chunks(self, fn, n: int):
-        """``[fn(slice) for each of T contiguous column chunks]``, in chunk order, on T threads."""
-        t = max(1, min(self.threads, n // 256 or 1))
-        bounds = [n * c // t for c in range(t + 1)]
-        slices = [slice(bounds[c], bounds[c + 1]) for c in range(t)]
-        if t == 1:
-            return [fn(slices[0])]
-        with self._one_blas_thread():  # a no-op inside iteration_context
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="admm-xp")
-            return list(self._pool.map(fn, slices))
+        """``[fn(slice) for each of T contiguous column chunks]``, in chunk order, on T threads
+        (:class:`admm_xp.runtime.threads.ChunkPool`)."""
+        return self.pool.map_chunks(fn, n)
 
     def view(self, x, sl):
         return x[:, sl]

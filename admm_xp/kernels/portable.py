@@ -1,6 +1,7 @@
 """The reference block operations, in the array API alone."""
 from __future__ import annotations
 
+from .. import nn
 from ..solver import updates
 
 
@@ -45,7 +46,7 @@ class PortableKernels:
         return None  # no preallocated buffers: expressions allocate
 
     def relu(self, z, out=None):
-        return updates.relu(z, self.xp)
+        return nn.relu(z, self.xp)
 
     def matmul(self, A, B, out=None):
         return self.xp.matmul(A, B)
@@ -69,7 +70,7 @@ class PortableKernels:
     def hidden_prox(self, a, m, gamma, beta, out=None):
         xp = self.xp
         z = updates.z_hidden_relu(a, m, gamma, beta, xp)
-        act = xp.sum((a - updates.relu(z, xp)) ** 2, dtype=xp.float64)
+        act = xp.sum((a - nn.relu(z, xp)) ** 2, dtype=xp.float64)
         pre = xp.sum((z - m) ** 2, dtype=xp.float64)
         return z, act, pre
 
@@ -90,7 +91,7 @@ def output_prox_portable(xp, m, s, lam, beta, update_multiplier, loss="hinge", z
     if update_multiplier:
         lam = updates.multiplier_update(lam, z, m, beta)
     r = z - m
-    loss_sum = xp.sum(updates.output_loss_values(z, s, loss, xp), dtype=xp.float64)
+    loss_sum = xp.sum(nn.output_loss_values(z, s, loss, xp), dtype=xp.float64)
     lag = xp.sum((r if lag_residual else z) * lam, dtype=xp.float64)
     pen = xp.sum(r ** 2, dtype=xp.float64)
     return z, lam, loss_sum, lag, pen

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import array_api_compat as aac
 
-from . import updates
+from .. import nn
 from .iteration import IterationSums
+
+EVAL_BLOCK = 1 << 15  # samples per block of the accuracy's forward pass without a kernel set
 
 
 def objective_parts(state, prob, cfg, xp) -> IterationSums:
@@ -25,16 +27,16 @@ def objective_parts(state, prob, cfg, xp) -> IterationSums:
     a_prev = prob.X
     L = state.n_layers
     for l in range(L - 1):
-        m = updates.affine(state.W[l], a_prev, cfg.bias, xp)
-        act_r = state.a[l] - updates.relu(state.z[l], xp)
+        m = nn.affine(state.W[l], a_prev, cfg.bias, xp)
+        act_r = state.a[l] - nn.relu(state.z[l], xp)
         sums.act.append(_total(xp, act_r ** 2))
         sums.pre.append(_total(xp, (state.z[l] - m) ** 2))
         sums.lag_act.append(_total(xp, state.v[l] * act_r) if state.v else 0.0)
         sums.lag_pre.append(_total(xp, state.u[l] * (state.z[l] - m)) if state.u else 0.0)
         a_prev = state.a[l]
-    m = updates.affine(state.W[L - 1], a_prev, cfg.bias, xp)
+    m = nn.affine(state.W[L - 1], a_prev, cfg.bias, xp)
     zL = state.z[L - 1]
-    sums.loss = _total(xp, updates.output_loss_values(zL, prob.S, cfg.loss, xp))
+    sums.loss = _total(xp, nn.output_loss_values(zL, prob.S, cfg.loss, xp))
     sums.lag = _total(xp, (zL - m if cfg.augmented_output else zL) * state.lam)
     sums.pen = _total(xp, (zL - m) ** 2)
     return sums
@@ -66,57 +68,30 @@ def combine(flat_sums, pen, n_hidden: int) -> dict:
     }
 
 
-def forward(W, X, bias: bool, xp):
-    """Scores of the feed-forward network (ReLU hidden layers), one column per sample."""
-    a = X
-    for l, w in enumerate(W):
-        a = updates.affine(w, a, bias, xp)
-        if l < len(W) - 1:
-            a = updates.relu(a, xp)
-    return a
-
-
-def predict_labels(scores, xp):
-    """Class indices: sign of the single output for a binary task, argmax otherwise."""
-    if scores.shape[0] == 1:
-        return xp.astype(scores[0, :] > 0, xp.int64)
-    return xp.argmax(scores, axis=0)
-
-
 def count_correct(W, X, y, bias: bool, xp, ops=None, block: int | None = None):
     """Number of samples (columns of X) whose predicted class equals ``y`` (a 0-d int array).
 
-    With ``ops`` (the kernels of :func:`admm_xp.kernels.kernels_for`) the forward
-    pass runs in column chunks on every core, each block's activations in
-    reused buffers. ``block`` samples at a time (default: the kernels' ``eval_block``,
-    small on the CPU so that a block stays in cache, a million on the GPU so that
-    each launch has enough work).
+    The network's forward pass (:func:`admm_xp.nn.forward`) with the current weights, ``block``
+    samples at a time. With ``ops`` (the kernel set of the run) the blocks are split into column
+    chunks on every core, each block's activations in the set's reused buffers, and ``block``
+    defaults to the set's ``eval_block`` (small on the CPU so that a block stays in cache, a million
+    on the GPU so that each launch has enough work); without it, one chunk of EVAL_BLOCK blocks.
     """
     n = X.shape[1]
     dev = aac.device(X)
-    if ops is None:
-        from ..kernels.portable import PortableKernels
-
-        ops = PortableKernels(xp)
-    block = block or ops.eval_block
+    block = block or (ops.eval_block if ops is not None else EVAL_BLOCK)
 
     def chunk(cols: slice):
         correct = xp.zeros((), dtype=xp.int64, device=dev)
         for i in range(cols.start, cols.stop, block):
             sl = slice(i, min(i + block, cols.stop))
-            a = X[:, sl]
-            for l, w in enumerate(W):
-                out = ops.scratch(f"fwd{l % 2}", w.shape[0], sl.stop - sl.start, X.dtype, dev)
-                a = ops.matmul(w[:, :-1] if bias else w, a, out=out)
-                if bias:
-                    a += w[:, -1:]
-                if l < len(W) - 1:
-                    a = ops.relu(a, out=a if out is not None else None)
-            pred = predict_labels(a, xp)
-            correct = correct + xp.sum(xp.astype(pred == y[sl], xp.int64))
+            scores = nn.forward(W, X[:, sl], bias, xp, ops=ops)
+            correct = correct + xp.sum(xp.astype(nn.predict_labels(scores, xp) == y[sl], xp.int64))
         return correct
 
-    parts = ops.map_chunks(chunk, n) if n else [xp.zeros((), dtype=xp.int64, device=dev)]
+    if not n:
+        return xp.zeros((), dtype=xp.int64, device=dev)
+    parts = ops.map_chunks(chunk, n) if ops is not None else [chunk(slice(0, n))]
     total = parts[0]
     for p in parts[1:]:
         total = total + p

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import array_api_compat as aac
 
+from .. import nn
 from . import updates
 
 
@@ -26,14 +27,6 @@ def _store(x, sl, value, view) -> None:
 def _blocks(chunk: slice, block: int):
     for i in range(chunk.start, chunk.stop, block):
         yield slice(i, min(i + block, chunk.stop))
-
-
-def _affine_block(W, a_blk, bias, ops, out):
-    if bias:
-        m = ops.matmul(W[:, :-1], a_blk, out=out)
-        m += W[:, -1:]
-        return m
-    return ops.matmul(W, a_blk, out=out)
 
 
 def _add_partials(parts: list) -> dict:
@@ -108,11 +101,11 @@ def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_
     target = z_next[:, sl] - b_next if bias else z_next[:, sl]
     mu, nu = mu_l[:, sl], nu_l[:, sl]
     v = nu * (0.5 / gamma)
-    h = updates.relu(z_l[:, sl], xp) - v
+    h = nn.relu(z_l[:, sl], xp) - v
     a_new = h + xp.matmul(P, target - xp.matmul(Wt_next, h))
-    m = updates.affine(W_l, a_prev[:, sl], bias, xp)
+    m = nn.affine(W_l, a_prev[:, sl], bias, xp)
     z_new = updates.z_hidden_relu(a_new + v, m - mu * (0.5 / beta), gamma, beta, xp)
-    act_r = a_new - updates.relu(z_new, xp)
+    act_r = a_new - nn.relu(z_new, xp)
     pre_r = z_new - m
     mu = mu + (2.0 * beta * kappa) * pre_r
     nu = nu + (2.0 * gamma * kappa) * act_r
@@ -163,7 +156,7 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
                 fused = ops.layer_block(z_l, z_next, a_l, a_prev, W_l, sl, Wt_next, b_next, P, gamma, beta, bias,
                                         with_input_cross)
                 if fused is None:
-                    m = _affine_block(W_l, a_prev[:, sl], bias, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
+                    m = nn.affine(W_l, a_prev[:, sl], bias, xp, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
                     fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta,
                                              keep_z=with_input_cross, want_gram=True)
             z_blk = gram_b = in_cross_b = None
@@ -238,7 +231,7 @@ def output_layer_pass(z_L, lam, S, a_prev, W_L, beta, update_multiplier, bias, b
     def chunk(cols: slice) -> dict:
         loss_sum = lag = pen = 0.0
         for sl in _blocks(cols, block):
-            m = _affine_block(W_L, a_prev[:, sl], bias, ops, ops.scratch("mL", c, sl.stop - sl.start, dt, dev))
+            m = nn.affine(W_L, a_prev[:, sl], bias, xp, ops, ops.scratch("mL", c, sl.stop - sl.start, dt, dev))
             z_view, lam_view = ops.view(z_L, sl), ops.view(lam, sl)
             z_new, lam_new, loss_b, lag_b, pen_b = ops.output_prox(
                 m, S[:, sl], lam[:, sl], beta, update_multiplier, out_z=z_view, out_lam=lam_view, loss=loss,

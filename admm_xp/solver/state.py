@@ -6,10 +6,11 @@ from typing import Any
 
 import array_api_compat as aac
 
+from .. import nn
 from ..runtime import rng
-from . import updates
 from ..runtime.linalg import INPUT_GRAM
 from ..runtime.linalg import solve_dtype as _solve_dtype
+from . import updates
 
 
 @dataclass
@@ -78,11 +79,6 @@ class ADMMState:
         out.update({f"u{l + 1}": x for l, x in enumerate(self.u)})
         out.update({f"v{l + 1}": x for l, x in enumerate(self.v)})
         return out
-
-
-def layer_widths(d0: int, hidden, n_outputs: int) -> tuple[int, ...]:
-    """(d_0, d_1, ..., d_L)."""
-    return (int(d0), *[int(h) for h in hidden], int(n_outputs))
 
 
 def make_problem(X, S, offset, n_global, cfg, xp, comm) -> Problem:
@@ -176,9 +172,9 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
         if cfg.bias:
             w = xp.concat([w, xp.zeros((d_out, 1), dtype=dtype, device=dev)], axis=1)
         W.append(w)
-        z.append(updates.affine(w, a_prev, cfg.bias, xp))
+        z.append(nn.affine(w, a_prev, cfg.bias, xp))
         if l < L - 1:
-            a.append(updates.relu(z[-1], xp))
+            a.append(nn.relu(z[-1], xp))
             a_prev = a[-1]
     return _with_multipliers(ADMMState(W=W, a=a, z=z, lam=lam), cfg, xp)
 

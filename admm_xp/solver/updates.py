@@ -12,19 +12,8 @@ from __future__ import annotations
 
 import array_api_compat as aac
 
+from ..nn import cross_entropy, relu
 from ..runtime.linalg import cho_solve, cholesky, regularised
-
-
-def relu(z, xp):
-    """h(z) = max(z, 0)."""
-    return xp.maximum(z, 0.0)
-
-
-def affine(W, a, bias: bool, xp):
-    """``W a``, or ``W[:, :-1] a + W[:, -1]`` when the input has a constant bias row."""
-    if bias:
-        return xp.matmul(W[:, :-1], a) + W[:, -1:]
-    return xp.matmul(W, a)
 
 
 def z_hidden_relu(a, m, gamma, beta, xp):
@@ -76,7 +65,7 @@ def z_output_cross_entropy(m, s, lam, beta, xp, z0=None, steps: int = PROX_NEWTO
     z = v if z0 is None else xp.clip(z0, lo, hi)
 
     def f(z):
-        return cross_entropy_values(z, s, xp) + beta * xp.sum((z - v) ** 2, axis=0, keepdims=True)
+        return cross_entropy(z, s, xp) + beta * xp.sum((z - v) ** 2, axis=0, keepdims=True)
 
     if m.shape[0] == 1:  # logistic, s in {-1, +1}: H = q (1 - q) + 2 beta
         def direction(z):
@@ -131,31 +120,9 @@ def _softmax_columns(z, xp):
     return e / xp.sum(e, axis=0, keepdims=True)
 
 
-def cross_entropy_values(z, s, xp):
-    """Per-sample cross-entropy (row vector): logistic for one output row, softmax otherwise."""
-    if z.shape[0] == 1:
-        x = -s * z  # log(1 + exp(x)), stably
-        return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
-    zmax = xp.max(z, axis=0, keepdims=True)
-    lse = zmax + xp.log(xp.sum(xp.exp(z - zmax), axis=0, keepdims=True))
-    return lse - xp.sum(z * (s + 1.0) * 0.5, axis=0, keepdims=True)
-
-
-def output_loss_values(z, s, loss: str, xp):
-    """The output loss per entry (hinge) or per sample (cross-entropy); its sum is the loss term."""
-    if loss == "hinge":
-        return xp.maximum(1.0 - s * z, 0.0)
-    return cross_entropy_values(z, s, xp)
-
-
 def multiplier_update(lam, z, m, beta):
     """lambda <- lambda + beta (z_L - W_L a_{L-1})."""
     return lam + beta * (z - m)
-
-
-def hinge_loss(z, s, xp):
-    """sum of max(1 - s z, 0)."""
-    return xp.sum(xp.maximum(1.0 - s * z, 0.0))
 
 
 def gram_with_bias(G, sums, n, bias: bool, xp):

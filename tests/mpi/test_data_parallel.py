@@ -14,7 +14,8 @@ from admm_xp.solver.config import ADMMConfig
 from admm_xp.data import load_dataset
 from admm_xp.data.shard import row_range
 from admm_xp.runtime.hostio import to_host
-from admm_xp.train import RunOptions, to_device, train_admm
+from admm_xp.data.device import to_device
+from admm_xp.train import RunOptions, train_admm
 
 pytestmark = pytest.mark.mpi
 
@@ -79,7 +80,8 @@ def _solve_columns(comm, X, y, start, stop, iters=6):
 
     from admm_xp.solver.iteration import admm_iteration
     from admm_xp.kernels import kernels_for
-    from admm_xp.solver.state import init_state, layer_widths, make_problem
+    from admm_xp.nn import layer_widths
+    from admm_xp.solver.state import init_state, make_problem
 
     cfg = ADMMConfig(hidden=(7,), warm_start=2, block_size=3)
     Xs, S = np.ascontiguousarray(X[start:stop].T), (2.0 * y[start:stop] - 1)[None, :]

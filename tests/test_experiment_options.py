@@ -144,8 +144,10 @@ def test_reproduce_scaling_failure_exits_nonzero_without_a_panel(tmp_path, capsy
     (["sweep", "--gamma", "1,0"], "--gamma"),
     (["sweep", "--weight-decay", "-1"], "--weight-decay"),
     (["sweep", "--dataset", "no-such-set"], "--dataset"),
+    (["sweep", "--lagrangian", "augmented,foo"], "--lagrangian"),
     (["ablation", "--iters", "0"], "--iters must be >= 1"),
     (["ablation", "--tasks", ","], "--tasks"),
+    (["ablation", "--options", "99"], "--options"),
 ])
 def test_sweep_and_ablation_reject_bad_options_before_training(tmp_path, capsys, argv, needle):
     out = tmp_path / "o"
@@ -176,7 +178,7 @@ def test_sweep_and_ablation_have_their_own_descriptions():
     sweep, ablation = _subparser("sweep").description, _subparser("ablation").description
     assert sweep and ablation and sweep != ablation
     assert "validation" in sweep and "ablation" not in sweep.lower()
-    assert "three tasks" in ablation and "grid" not in ablation
+    assert "four tasks" in ablation and "validation" in ablation and "grid" not in ablation
 
 
 def test_a_failed_rerun_leaves_no_panel_of_the_earlier_run(tmp_path, capsys, monkeypatch):
@@ -196,3 +198,30 @@ def test_a_failed_rerun_leaves_no_panel_of_the_earlier_run(tmp_path, capsys, mon
     assert "removed the panel of an earlier run" in err
     assert not (out / "fig1b" / "fig1b.csv").exists() and not (out / "fig1b" / "fig1b.json").exists()
     assert not (out / "summary.md").exists()
+
+
+def test_ablation_scores_every_run_on_validation_rows_and_never_loads_the_test_split(tmp_path, monkeypatch, capsys):
+    """Every data set the ablation loads (ADMM's runs and the logistic regression's) carves validation
+    rows from the training split, and the table reports them as validation accuracy."""
+    pytest.importorskip("sklearn")
+    import json
+
+    from admm_xp import data as data_pkg
+
+    calls = []
+    real = data_pkg.load_dataset
+
+    def spy(name, **kw):
+        calls.append(kw.get("validation"))
+        return real(name, **kw)
+
+    monkeypatch.setattr(data_pkg, "load_dataset", spy)
+    out = tmp_path / "abl"
+    assert main(["ablation", "--tasks", "digits", "--iters", "2", "--options", "0,8", "--quiet",
+                 "--out-dir", str(out)]) == 0
+    assert calls and all(v == 0.2 for v in calls), calls
+    rows = json.loads((out / "ablation.json").read_text())["final"]["rows"]
+    assert [r["option"] for r in rows][:2] == ["paper", "default preset"]
+    n_train_split = 1257  # digits: 70% of 1,797 rows, before the validation rows are carved
+    assert all(r["n_validation"] + r["n_train"] == n_train_split for r in rows if "n_validation" in r)
+    assert "validation" in (out / "ablation.md").read_text()

@@ -20,8 +20,7 @@ Train ADMM over a grid of settings (gamma x beta x weight decay x form of
 the Lagrangian) and score each by its accuracy on validation rows carved
 from the training split (a seeded fraction, by row index); the test split
 is never read. Writes sweep.json, sweep.csv and sweep.md (best first) to
---out-dir. Its table and the ablation's chose the `default` preset
-(admm_xp.solver.config)."""
+--out-dir. Its tables chose the `default` preset (admm_xp.solver.config)."""
 
 ABLATION_DESCRIPTION = """\
 Train ADMM with one option changed at a time on four tasks (the embedded real

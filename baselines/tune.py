@@ -79,22 +79,77 @@ def search_path(results_dir: str, method: str) -> str:
 
 
 def _grid(args) -> list[dict]:
-    defaults = DEFAULT_GRID[args.method]
-    l2s = parse_floats(defaults["l2"] if args.l2 is None else args.l2, "--l2")
-    if args.method not in MINIBATCH:
-        wrong = [o for o, v in (("--lr", args.lr), ("--batch-size", args.batch_size), ("--schedule", args.schedule)) if v is not None]
+    return grid_points(args.method, lr=args.lr, batch_size=args.batch_size, l2=args.l2, schedule=args.schedule)
+
+
+def grid_points(method: str, lr=None, batch_size=None, l2=None, schedule=None) -> list[dict]:
+    """The search's points for ``method``: the comma-separated values given, else :data:`DEFAULT_GRID`'s
+    (learning rate x batch size x L2 for SGD and Adam, L2 alone for CG and L-BFGS)."""
+    defaults = DEFAULT_GRID[method]
+    l2s = parse_floats(defaults["l2"] if l2 is None else l2, "--l2")
+    if method not in MINIBATCH:
+        wrong = [o for o, v in (("--lr", lr), ("--batch-size", batch_size), ("--schedule", schedule)) if v is not None]
         if wrong:
-            raise ConfigError(f"{', '.join(wrong)}: {args.method} has no learning rate or batches to search; search --l2")
-        return [{"l2": l2} for l2 in l2s]
-    lrs = parse_floats(defaults["lr"] if args.lr is None else args.lr, "--lr")
-    text = defaults["batch_size"] if args.batch_size is None else args.batch_size
+            raise ConfigError(f"{', '.join(wrong)}: {method} has no learning rate or batches to search; search --l2")
+        return [{"l2": v} for v in l2s]
+    lrs = parse_floats(defaults["lr"] if lr is None else lr, "--lr")
+    text = defaults["batch_size"] if batch_size is None else batch_size
     try:
         sizes = tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:
         raise ConfigError(f"--batch-size must be comma-separated integers, got {text!r}") from None
     if not sizes:
         raise ConfigError("--batch-size must not be empty")
-    return [{"lr": lr, "batch_size": b, "l2": l2} for b in sizes for l2 in l2s for lr in lrs]
+    return [{"lr": r, "batch_size": b, "l2": v} for b in sizes for v in l2s for r in lrs]
+
+
+def eval_every(epochs: int) -> int:
+    """A search run evaluates once every epochs / :data:`SCORE_SPAN` epochs (SGD, Adam) or iterations."""
+    return max(1, epochs // SCORE_SPAN)
+
+
+def score_run(history: list) -> dict:
+    """A search point's score from its run's history, whose "test" entries are the validation rows: the
+    mean validation accuracy of the last :data:`SCORE_LAST` evaluations after the start, with the last
+    and the best of them."""
+    accs = [h["test_acc"] for h in history[1:] if h.get("test_acc") is not None]
+    accs = accs or [h["test_acc"] for h in history if h.get("test_acc") is not None]
+    last = accs[-SCORE_LAST:]
+    return {"score": sum(last) / len(last), "val_acc_final": accs[-1], "val_acc_best": max(accs)}
+
+
+def best_index(rows: list) -> int:
+    """The row with the best ``score`` (ties: the first in grid order); a row whose score is None (a
+    point that diverged) wins only when every row has none."""
+    return max(range(len(rows)), key=lambda k: (rows[k].get("score") is not None, rows[k].get("score") or 0.0, -k))
+
+
+def search(dd, points: list, settings: list, backend, comm, report=None, progress=None,
+           keep_diverged: bool = False) -> tuple[list, int]:
+    """Train every point (``settings[k]``, made from ``points[k]``) on ``dd``, whose test split is the
+    validation rows; returns the table's rows and the best row's index (:func:`best_index`).
+    ``report(i, row, seconds)`` runs after point i (1-based); ``progress`` goes to :func:`baselines.train.train`.
+    ``keep_diverged``: a point whose run diverges gets a row with score None (and the message) instead of
+    ending the search (every rank sees the same divergence: the objective is reduced over ranks)."""
+    from admm_xp.errors import DivergenceError
+
+    from .train import train
+
+    rows = []
+    for i, (point, s) in enumerate(zip(points, settings), 1):
+        t0 = time.perf_counter()
+        try:
+            res = train(dd, s, backend, comm, progress=progress)
+        except DivergenceError as exc:
+            if not keep_diverged:
+                raise
+            rows.append({**point, "score": None, "diverged": str(exc)})
+        else:
+            rows.append({**point, **score_run(res.history), "train_loss_final": res.history[-1]["loss"],
+                         "train_s": res.final["train_s"], "passes": res.final["passes"]})
+        if report is not None:
+            report(i, rows[-1], time.perf_counter() - t0)
+    return rows, best_index(rows)
 
 
 def cmd_tune(args, comm) -> int:
@@ -105,7 +160,6 @@ def cmd_tune(args, comm) -> int:
     from admm_xp.data.device import to_device
 
     from .cli import parse_hidden
-    from .train import train
 
     if not 0.0 < args.validation < 1.0:
         raise ConfigError(f"--validation must be a fraction in (0, 1), got {args.validation}")
@@ -115,7 +169,7 @@ def cmd_tune(args, comm) -> int:
     dtype = args.dtype or ("float32" if str(args.device).startswith("cuda") else "float64")
     points = _grid(args)
     common = dict(method=args.method, hidden=hidden, loss=args.loss, bias=args.bias == "on", seed=args.seed,
-                  dtype=dtype, epochs=args.epochs, schedule=args.schedule, eval_every=max(1, args.epochs // SCORE_SPAN))
+                  dtype=dtype, epochs=args.epochs, schedule=args.schedule, eval_every=eval_every(args.epochs))
     settings = [Settings(**common, **p) for p in points]  # every point is checked before any training
     out = args.out or search_path(args.results_dir, args.method)
     check_output_path(out, "--out")
@@ -129,18 +183,13 @@ def cmd_tune(args, comm) -> int:
                       validation=args.validation, standardize=args.standardize, comm=comm)
     dd = to_device(ds, backend, dtype)
     lead = comm.rank == 0
-    rows = []
-    for i, (point, s) in enumerate(zip(points, settings), 1):
-        t0 = time.perf_counter()
-        res = train(dd, s, backend, comm)
-        accs = [h["test_acc"] for h in res.history[1:] if "test_acc" in h]  # "test": the validation rows
-        score = sum(accs[-SCORE_LAST:]) / len(accs[-SCORE_LAST:])
-        rows.append({**point, "score": score, "val_acc_final": accs[-1], "val_acc_best": max(accs),
-                     "train_loss_final": res.history[-1]["loss"], "train_s": res.final["train_s"]})
+
+    def report(i, row, seconds):
         if lead and not args.quiet:
-            print(f"tune {args.method} {i}/{len(points)}: {_describe(point)} -> validation accuracy {score:.4f} "
-                  f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    best = max(range(len(rows)), key=lambda k: (rows[k]["score"], -k))
+            print(f"tune {args.method} {i}/{len(points)}: {_describe({k: row[k] for k in points[0]})} -> validation "
+                  f"accuracy {row['score']:.4f} ({seconds:.0f} s)", file=sys.stderr, flush=True)
+
+    rows, best = search(dd, points, settings, backend, comm, report=report)
     chosen = {k: rows[best][k] for k in points[0]}
     if lead:
         config = {"method": args.method, "dataset": args.dataset, "hidden": list(hidden), "loss": args.loss,

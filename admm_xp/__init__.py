@@ -13,9 +13,8 @@ only); ``kernels`` (the fused block operations of each backend); ``data``;
 (package ``baselines``) sit between ``cli.options`` and the commands and never
 load the solver. pyproject.toml's import-linter contract keeps that order.
 """
-__version__ = "0.1.0"
-
-from .errors import ConfigError, DataError, DivergenceError, UserError  # noqa: E402
+from .errors import ConfigError, DataError, DivergenceError, UserError
+from .version import __version__
 
 __all__ = ["ADMMConfig", "ADMMClassifier", "load_model", "UserError", "ConfigError", "DataError", "DivergenceError", "__version__"]
 

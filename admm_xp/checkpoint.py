@@ -218,7 +218,7 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
     with open(os.path.join(sub, "state.json")) as fh:
         meta = json.load(fh)
     saved, now = meta["config"], cfg.to_dict()
-    diff = [k for k in SOLVER_KEYS if _norm(saved.get(k)) != _norm(now.get(k))]
+    diff = [k for k in SOLVER_KEYS if comparable(saved.get(k)) != comparable(now.get(k))]
     if diff:
         changes = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in diff)
         raise DataError(f"{folder}: the checkpoint was made with other solver settings ({changes}); resume with the same "
@@ -265,7 +265,8 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
     return state, meta["history"], float(meta["elapsed_s"]), man
 
 
-def _norm(v):
+def comparable(v):
+    """An option value as compared between a checkpoint and a resumed run (numbers in lists as floats)."""
     if isinstance(v, (list, tuple)):
         return [float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x for x in v]
     return v

@@ -49,7 +49,7 @@ def source_commit() -> str:
             return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         pass
-    from . import __version__
+    from .version import __version__
 
     return f"admm_xp {__version__} (no git checkout)"
 
@@ -160,19 +160,3 @@ def write_json_atomic(path: str, obj) -> None:
 def write_text_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically: a reader sees the old file or the new one, never half."""
     _write_text(path, text)
-
-
-def read_record(path: str) -> dict:
-    from .errors import DataError
-
-    try:
-        with open(path) as fh:
-            rec = json.load(fh)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such run record") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable run record ({exc})") from None
-    missing = [k for k in SCHEMA_KEYS if k not in rec]
-    if missing:
-        raise DataError(f"{path}: not a run record (missing {missing})")
-    return rec

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .data.device import DeviceData
@@ -64,7 +64,6 @@ class TrainResult:
     widths: tuple
     problem: Any = None
     stop_reason: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def evaluate(state, dd: DeviceData, sums_flat, cfg, comm, xp, pen, with_accuracy: bool, ops=None) -> dict:

@@ -20,6 +20,7 @@ from .schedules import SCHEDULES
 from .train import BATCH_SIZE, FALLBACK_LR, METHODS, MINIBATCH, SCHEDULE, Settings
 
 RESULTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results", "baselines")
+TUNED = "tuned"  # package data: the searches behind the shipped defaults (copies of results/baselines/*_search_*.json)
 MINIBATCH_ONLY = ("lr", "batch_size", "schedule")
 OPTION = {"lr": "--lr", "batch_size": "--batch-size", "schedule": "--schedule", "momentum": "--momentum",
           "nesterov": "--nesterov", "history": "--history"}
@@ -95,11 +96,7 @@ def register(sub) -> None:
     r.add_argument("--save-model", metavar="model.npz",
                    help="save the trained network here, for `admm-xp predict` (missing folders are made)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_baseline)
-
-    from .tune import add_tune_parser
-
-    add_tune_parser(sub)
+    p.set_defaults(func=cmd_baseline)  # `baseline-tune` is registered beside it (baselines.tune.add_tune_parser)
 
 
 def parse_hidden(text: str) -> tuple:
@@ -136,18 +133,34 @@ def settings_from_args(args, tuned: dict | None = None) -> Settings:
     return Settings(**kw)
 
 
-def tuned_values(args) -> tuple[dict, str | None]:
-    """(values, source) from the method's search (see :mod:`baselines.tune`) when it matches this run."""
-    from .tune import search_path
+def packaged_search(method: str):
+    """The search shipped with the package for ``method`` (``baselines/tuned/``, an importlib.resources path)."""
+    from importlib import resources
 
+    return resources.files("baselines") / TUNED / os.path.basename(search_path("", method))
+
+
+def search_path(results_dir: str, method: str) -> str:
+    """Where a method's search is written by default and read by ``baseline`` runs."""
+    return os.path.join(results_dir, f"{'lr' if method in MINIBATCH else 'l2'}_search_{method}.json")
+
+
+def tuned_values(args) -> tuple[dict, str | None]:
+    """(values, source) from the method's search (see :mod:`baselines.tune`) when it matches this run.
+
+    ``--tuned FILE``, else the checkout's search (``results/baselines/``, where ``baseline-tune`` writes),
+    else the search shipped as package data (``baselines/tuned/``), so an installed package keeps its defaults."""
     path = args.tuned or search_path(RESULTS, args.method)
+    source = None
     if not os.path.exists(path):
         if args.tuned:
             raise ConfigError(f"--tuned {path}: no such file; run `python -m baselines tune --method {args.method}` first")
-        return {}, None
+        shipped = packaged_search(args.method)
+        if not shipped.is_file():
+            return {}, None
+        path, source = shipped, f"baselines/{TUNED}/{shipped.name} (package data)"
     try:
-        with open(path) as fh:
-            rec = json.load(fh)
+        rec = json.loads(_read_text(path))
         chosen, cfg = rec["final"]["chosen"], rec["config"]
         method = rec["config"]["method"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -157,7 +170,15 @@ def tuned_values(args) -> tuple[dict, str | None]:
     run = {"dataset": args.dataset, "hidden": list(parse_hidden(args.hidden)), "loss": args.loss, "bias": args.bias == "on"}
     if not args.tuned and any(cfg.get(k) != v for k, v in run.items()):
         return {}, None  # the checkout's search is for another data set or network
-    return dict(chosen), os.path.relpath(path)
+    return dict(chosen), source or os.path.relpath(path)
+
+
+def _read_text(path) -> str:
+    """A file's text, for a path or an importlib.resources Traversable (package data, maybe in a zip)."""
+    if isinstance(path, str):
+        with open(path) as fh:
+            return fh.read()
+    return path.read_text()
 
 
 def cmd_baseline(args, comm) -> int:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install admm_xp into a fresh virtual environment and run the whole test
-# suite: the unit and CLI tests, then the data-parallel tests under
+# suite: the unit and CLI tests, the import-linter contracts, then the data-parallel tests under
 # `mpiexec -n 2` and the rank-equivalence test under `mpiexec -n 4`
 # (oversubscribed on small machines). MPIEXEC_TIMEOUT ends any hung rank.
 set -euo pipefail
@@ -21,6 +21,7 @@ fi
 export MPIEXEC_TIMEOUT=${MPIEXEC_TIMEOUT:-900}
 export PYTHONUNBUFFERED=1
 python -m pytest -q tests "$@"
+lint-imports  # the layers and forbidden imports of pyproject.toml [tool.importlinter]
 mpiexec -n 2 python -m pytest -q -p no:cacheprovider tests/mpi
 mpiexec -n 4 python -m pytest -q -p no:cacheprovider tests/mpi -k "same_weights or uneven"
 echo "all tests passed"

@@ -207,7 +207,7 @@ def test_predict_with_a_model_for_other_features(tmp_path, capsys):
 
 
 def test_default_train_command_is_the_quick_start():
-    """`admm-xp train` with no options: embedded HIGGS, progress lines, final accuracy (the issue's 0.63 bar)."""
+    """`admm-xp train` with no options: embedded HIGGS, progress lines, final accuracy (at least 0.63, near the paper's 64% target)."""
     res = run_cli("train", timeout=600)
     assert res.returncode == 0, res.stderr
     acc = float(res.stdout.split()[2])

@@ -7,7 +7,7 @@ import pytest
 
 from admm_xp.runtime.hostio import to_host
 from admm_xp.kernels import kernels_for
-from admm_xp.kernels.pieces import _pieces, long_product, long_sum
+from admm_xp.kernels.pieces import split_pieces, long_product, long_sum
 
 
 def _views(backend, rng, rows, cols, start=3, extra=11):
@@ -55,7 +55,7 @@ def test_long_sum_equals_the_plain_sum(backend, rng, cols, piece):
 
 def test_pieces_cover_every_column_once():
     for w in (0, 1, 100, 4095, 4096, 8192, 8193, 1 << 20, 10_500_000):
-        k, s = _pieces(w, 4096, 256)
+        k, s = split_pieces(w, 4096, 256)
         assert k * s <= w and (k == 1 or s >= 4096)
         assert k <= 256
         if k == 1:

@@ -14,16 +14,18 @@ import sys
 import traceback
 
 from baselines import cli as baseline_commands
+from baselines import tune as baseline_tune
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ConfigError, UserError
 from ..experiments import ablation, bench, reproduce, scaling
 from ..runtime.comm import default_comm, rank_from_env, world_size_from_env
 from . import data, predict, train
 from .options import MPIEXEC_HINT, PROG, find_mpiexec
 
-# Every subcommand, in the order of ``admm-xp --help``: each module's ``register(sub)`` adds its parsers.
-COMMANDS = (train, predict, data, bench, baseline_commands, scaling, reproduce, ablation)
+# Every subcommand, in the order of ``admm-xp --help``: each function adds its parsers to ``sub``.
+REGISTER = (train.register, predict.register, data.register, bench.register, baseline_commands.register,
+            baseline_tune.add_tune_parser, scaling.register, reproduce.register, ablation.register)
 
 
 def build_parser(progs: dict | None = None) -> argparse.ArgumentParser:
@@ -36,8 +38,8 @@ def build_parser(progs: dict | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(sub)
+    for register in REGISTER:
+        register(sub)
     for name, prog in (progs or {}).items():
         if name in sub.choices:
             sub.choices[name].prog = prog

@@ -160,10 +160,10 @@ def _same_value(dest: str, now, then) -> bool:
 
 
 def _check_solver_settings(folder: str, cfg, saved: dict) -> None:
-    from ..checkpoint import SOLVER_KEYS, _norm
+    from ..checkpoint import SOLVER_KEYS, comparable
 
     now = cfg.to_dict()
-    diff = [k for k in SOLVER_KEYS if k in saved and _norm(saved.get(k)) != _norm(now.get(k))]
+    diff = [k for k in SOLVER_KEYS if k in saved and comparable(saved.get(k)) != comparable(now.get(k))]
     if diff:
         def show(v):
             return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) if isinstance(v, list) else str(v)

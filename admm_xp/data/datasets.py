@@ -35,7 +35,6 @@ a file path       the user's CSV (label column first unless ``label_col``) or
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from importlib import resources
 
 import numpy as np
@@ -43,48 +42,13 @@ import numpy as np
 from ..runtime.comm import LocalComm
 from ..errors import DataError
 from . import files, synthetic
+from .dataset import Dataset
 from .shard import row_range
 
 NAMED = ("higgs-sample", "higgs", "svhn", "svhn10", "mnist", "fashion-mnist", "digits", "synthetic", "synthetic-svhn",
          "synthetic-multiclass")
 HIGGS_ROWS = 11_000_000
 HIGGS_TEST_ROWS = 500_000
-
-
-@dataclass
-class Dataset:
-    """One rank's rows of a train/test split (host arrays, samples as rows)."""
-
-    name: str
-    X_train: np.ndarray
-    y_train: np.ndarray  # class indices 0..C-1
-    X_test: np.ndarray
-    y_test: np.ndarray
-    n_train: int  # all ranks
-    n_test: int
-    train_offset: int  # global index of this rank's first training row
-    n_classes: int  # 0 until _validate: then C, and y_train / y_test hold indices into ``classes``
-    n_features: int
-    synthetic: bool = False
-    classes: np.ndarray | None = None  # the original label of each class index (set by _validate)
-    source: str = ""
-    mean: np.ndarray | None = None
-    scale: np.ndarray | None = None
-    standardize: str = ""  # how mean and scale were chosen (see standardise)
-    notes: list = field(default_factory=list)
-
-    def describe(self) -> dict:
-        return {
-            "name": self.name,
-            "n_train": self.n_train,
-            "n_test": self.n_test,
-            "n_features": self.n_features,
-            "n_classes": self.n_classes,
-            "classes": None if self.classes is None else [int(c) for c in self.classes],
-            "synthetic": self.synthetic,
-            "source": self.source,
-            "standardize": self.standardize,
-        }
 
 
 def embedded_higgs_dir():
@@ -341,7 +305,7 @@ def _user_file(path, test_path, n_train, label_col, seed, test_fraction, comm) -
     if not 0.0 < test_fraction < 1.0:
         raise DataError(f"--test-fraction must be in (0, 1), got {test_fraction}")
     # Hold out rows by a hash of their global index alone: independent of the rank count and of the file's name.
-    u = synthetic._uniform(seed, "holdout", first, first + X.shape[0])
+    u = synthetic.uniform(seed, "holdout", first, first + X.shape[0])
     is_test = u < test_fraction
     Xtr, ytr, Xte, yte = X[~is_test], y[~is_test], X[is_test], y[is_test]
     counts = comm.allgather(int(Xtr.shape[0]))
@@ -361,7 +325,7 @@ def _carve_validation(ds: Dataset, fraction: float, seed: int, comm) -> None:
     if not 0.0 < fraction < 1.0:
         raise DataError(f"the validation fraction must be in (0, 1), got {fraction}")
     n_local = ds.X_train.shape[0]
-    u = synthetic._uniform(seed, ("validation", ds.name), ds.train_offset, ds.train_offset + n_local)
+    u = synthetic.uniform(seed, ("validation", ds.name), ds.train_offset, ds.train_offset + n_local)
     val = u < fraction
     ds.X_test, ds.y_test = ds.X_train[val], ds.y_train[val]
     ds.X_train, ds.y_train = ds.X_train[~val], ds.y_train[~val]

@@ -53,7 +53,7 @@ def split_rows(data_dir: str, split: str, name: str, start: int | None, stop: in
 
 def load_mnist(name: str, data_dir, n_train, comm):
     """This rank's rows of MNIST or Fashion-MNIST (``name`` a key of ``TITLES``) in ``data_dir``."""
-    from .datasets import Dataset
+    from .dataset import Dataset
 
     title = TITLES[name]
     if not data_dir:

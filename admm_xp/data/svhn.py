@@ -44,7 +44,7 @@ def read_mat(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_svhn(data_dir, n_train, comm, *, multiclass: bool = False):
-    from .datasets import Dataset
+    from .dataset import Dataset
 
     if not data_dir:
         raise DataError("--dataset svhn needs --data-dir DIR holding the SVHN .mat files (admm-xp data fetch svhn --data-dir DIR)")

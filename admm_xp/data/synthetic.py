@@ -34,7 +34,8 @@ def _normal(seed, stream, d, start, stop):
     return np.asarray(rng.gaussian(xp_np, seed, stream, d, start, stop))
 
 
-def _uniform(seed, stream, start, stop):
+def uniform(seed, stream, start, stop):
+    """Uniform [0, 1) values for rows ``start:stop`` of the counter-based ``stream`` (independent of sharding)."""
     w1, _ = rng.uniform_words(xp_np, rng.stream_key(seed, stream), 1, start, stop)
     return (np.asarray(w1, dtype=np.float64)[0] + 0.5) / 4294967296.0
 
@@ -52,14 +53,14 @@ def make_rows(task: str, seed: int, split: str, start: int, stop: int) -> tuple[
         centre = float(v @ np.linalg.norm(W1, axis=1)) / math.sqrt(2.0 * math.pi)
         score = v @ H - centre + 0.5 * (w @ G)
         y = (score > 0).astype(np.int64)
-        flip = _uniform(seed, base + ("noise",), start, stop) < 0.10
+        flip = uniform(seed, base + ("noise",), start, stop) < 0.10
         y = np.where(flip, 1 - y, y)
         X = G.T
     elif task == "synthetic-svhn":
         k = 16
         U = _normal(seed, (task, "basis"), d, 0, k) / math.sqrt(k)  # d x k image subspace
         coef = _normal(seed, base + ("coef",), k, start, stop)  # k x n
-        y = (_uniform(seed, base + ("label",), start, stop) < 0.5).astype(np.int64)
+        y = (uniform(seed, base + ("label",), start, stop) < 0.5).astype(np.int64)
         # classes differ by a shift along two basis directions
         shift = np.zeros((k, 1))
         shift[0, 0], shift[1, 0] = 1.6, -1.1
@@ -67,7 +68,7 @@ def make_rows(task: str, seed: int, split: str, start: int, stop: int) -> tuple[
         X = (U @ coef + 0.5 * G).T
     else:  # synthetic-multiclass
         centres = _normal(seed, (task, "centres"), d, 0, classes) * 0.3  # d x C
-        y = np.minimum((_uniform(seed, base + ("label",), start, stop) * classes).astype(np.int64), classes - 1)
+        y = np.minimum((uniform(seed, base + ("label",), start, stop) * classes).astype(np.int64), classes - 1)
         Z = centres[:, y] + G
         M = _normal(seed, (task, "map"), d, 0, d) / math.sqrt(d)
         X = np.maximum(M @ Z, 0.0).T + 0.3 * Z.T

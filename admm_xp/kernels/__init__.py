@@ -2,7 +2,7 @@
 
 The standard array API evaluates ``z_hidden_relu`` as a dozen separate
 passes, each allocating a temporary; on the CPU that costs far more than the
-matrix products around it (../shared/docs/performance.md). Each backend here
+matrix products around it (docs/performance.md). Each backend here
 offers the same few block operations:
 
 ``relu(z)``

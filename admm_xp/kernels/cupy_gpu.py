@@ -13,7 +13,7 @@ from __future__ import annotations
 import cupy as cp
 
 from .block import BlockResult
-from .pieces import MAX_PIECES, PIECE, _pieces, gram_of_pieces, long_product, long_sum
+from .pieces import MAX_PIECES, PIECE, split_pieces, gram_of_pieces, long_product, long_sum
 from .portable import fewer_output_rows_turned, output_prox_portable
 
 _z_hidden = cp.ElementwiseKernel(
@@ -334,7 +334,7 @@ class CupyKernels:
         tiles = (w + tile - 1) // tile
         parts = cp.empty((2 + K, d, tiles), dtype=cp.float64)
         zc = cp.empty((d, w), dtype=dt) if keep_z else None
-        k, s = _pieces(w, PIECE, MAX_PIECES) if want_gram else (1, w)
+        k, s = split_pieces(w, PIECE, MAX_PIECES) if want_gram else (1, w)
         used = k * s if k >= 2 else 0  # fewer than two pieces: the Gram is one product (gram below)
         a3 = cp.empty((k, d, s), dtype=dt) if used else None
         _fused(dt, K, "admm_xp_act_z")((tiles, d), (TILE_THREADS,),

@@ -22,7 +22,7 @@ PIECE = 4096  # samples per piece, at least
 MAX_PIECES = 256  # pieces per sum, at most
 
 
-def _pieces(w: int, piece: int, max_pieces: int) -> tuple[int, int]:
+def split_pieces(w: int, piece: int, max_pieces: int) -> tuple[int, int]:
     """(k, s): k pieces of s columns covering the first k*s of w columns; k < 2 means do not split."""
     k = min(w // piece, max_pieces)
     return (k, w // k) if k >= 2 else (1, w)
@@ -44,7 +44,7 @@ def long_product(A, B, xp, matmul=None, piece: int = PIECE, max_pieces: int = MA
     gather = gather or (lambda x: x)
     f64 = xp.float64
     M, K = A.shape
-    k, s = _pieces(K, piece, max_pieces)
+    k, s = split_pieces(K, piece, max_pieces)
     if k < 2:
         return xp.astype(matmul(A, xp.matrix_transpose(A) if B is None else B), f64, copy=False)
     used = k * s
@@ -82,7 +82,7 @@ def long_sum(reduce_last, arrays, xp, piece: int = PIECE, max_pieces: int = MAX_
     rows * k outputs to share out; the leftover columns are summed apart.
     """
     rows, w = arrays[0].shape
-    k, s = _pieces(w, piece, max_pieces)
+    k, s = split_pieces(w, piece, max_pieces)
     if k < 2:
         return xp.sum(reduce_last(*arrays))
     used = k * s

@@ -122,23 +122,6 @@ def _device_index(spec: str, text: str) -> int:
     return index
 
 
-def backend_of(x) -> Backend:
-    """The :class:`Backend` an existing array lives on (for the estimator API)."""
-    import array_api_compat as aac
-
-    xp = aac.array_namespace(x)
-    dev = aac.device(x)
-    if aac.is_numpy_namespace(xp):
-        return resolve_device("cpu")
-    if aac.is_cupy_namespace(xp):
-        return Backend("cupy", xp, dev, f"cuda:{dev.id}")
-    if aac.is_torch_namespace(xp):
-        return Backend("torch", xp, dev, f"torch:{dev}")
-    if aac.is_array_api_strict_namespace(xp):
-        return Backend("array_api_strict", xp, dev, f"array-api-strict:{_strict_device_name(dev)}")
-    return Backend(getattr(xp, "__name__", "unknown"), xp, dev, str(dev))
-
-
 def _strict_device_name(dev) -> str:
     """``array_api_strict.Device('device1')`` -> ``'device1'``."""
     text = repr(dev)

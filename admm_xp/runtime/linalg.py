@@ -14,6 +14,7 @@ indefinite by rounding is factored with a small diagonal jitter
 from __future__ import annotations
 
 import array_api_compat as aac
+import numpy as np
 
 from ..errors import DataError, DivergenceError
 
@@ -203,3 +204,17 @@ def regularised(A, ridge, xp):
     # An all-zero Gram (every input zero) still gets a positive pivot.
     scale = xp.where(scale > 0, scale, xp.ones_like(scale))
     return A + (ridge * scale) * eye
+
+
+def small_ridge_solve(A_upper: list, b: list, reg: float) -> list:
+    """``(A + reg * trace(A) / m * I)^{-1} b`` on the host in float64, for a small symmetric m x m
+    ``A`` given by its upper triangle row by row (Anderson acceleration's least-squares system)."""
+    m = len(b)
+    A = np.zeros((m, m))
+    k = 0
+    for i in range(m):
+        for j in range(i, m):
+            A[i, j] = A[j, i] = A_upper[k]
+            k += 1
+    lam = reg * max(np.trace(A) / m, 1e-300)
+    return np.linalg.solve(A + lam * np.eye(m), np.array(b))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
+from ..runtime.linalg import small_ridge_solve
 
 ON = ("weights", "state")
 
@@ -65,7 +65,8 @@ def _dot(a: list, b: list, xp, local: list) -> list:
 
 def gram_system(dF: list, f: list, xp, comm, local: list):
     """(``dF^T dF``, ``dF^T f``, ``f^T f``) summed over arrays and, for arrays held by columns
-    (``local[i]``), over ranks: one allreduce of m^2 + m + 1 numbers."""
+    (``local[i]``), over ranks: one allreduce of m^2 + m + 1 numbers. ``dF^T dF`` comes as its
+    upper triangle, row by row (host floats)."""
     m = len(dF)
     parts = [_dot(f, f, xp, local)]
     for i in range(m):
@@ -80,20 +81,14 @@ def gram_system(dF: list, f: list, xp, comm, local: list):
         loc = comm.allreduce_scalars(loc)
     totals = [a + b for a, b in zip(loc, rep)]
     ff, totals = totals[0], totals[1:]
-    A = np.zeros((m, m))
-    k = 0
-    for i in range(m):
-        for j in range(i, m):
-            A[i, j] = A[j, i] = totals[k]
-            k += 1
-    return A, np.array(totals[k:]), ff
+    k = m * (m + 1) // 2
+    return totals[:k], totals[k:], ff
 
 
-def coefficients(A: np.ndarray, b: np.ndarray, reg: float) -> np.ndarray:
-    """gamma = argmin ||f - dF gamma||^2 + reg * trace(A) / m * ||gamma||^2 from A = dF^T dF, b = dF^T f."""
-    m = A.shape[0]
-    lam = reg * max(np.trace(A) / m, 1e-300)
-    return np.linalg.solve(A + lam * np.eye(m), b)
+def coefficients(A_upper: list, b: list, reg: float) -> list:
+    """gamma = argmin ||f - dF gamma||^2 + reg * trace(A) / m * ||gamma||^2 from A = dF^T dF (its
+    upper triangle, row by row) and b = dF^T f: an m x m solve on the host."""
+    return small_ridge_solve(A_upper, b, reg)
 
 
 def step(acc: AndersonState, x: list, g: list, xp, comm, local: list, *, reg: float = 1e-8, tol: float = 0.0) -> list:

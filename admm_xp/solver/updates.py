@@ -5,7 +5,7 @@ uses nothing else; these are the reference forms that the fused passes in
 :mod:`admm_xp.solver.passes` and the backend kernels in :mod:`admm_xp.kernels` must
 reproduce (the tests check that they do).
 
-Notation (``../shared/paper/algorithm.md``): ``h`` is ReLU; ``m = W_l a_{l-1}``;
+Notation (``docs/method.md``, after the paper's Sec. 4): ``h`` is ReLU; ``m = W_l a_{l-1}``;
 ``gamma`` and ``beta`` are the activation and pre-activation penalties.
 """
 from __future__ import annotations

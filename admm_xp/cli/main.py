@@ -3,7 +3,7 @@ mpiexec for ``--ranks P``, and error handling.
 
 Subcommands: ``train`` (ADMM), ``predict`` and ``data fetch`` (:mod:`admm_xp.cli`), ``baseline`` and
 ``baseline-tune`` (``baselines.cli``), and the experiments ``bench``, ``scaling``, ``reproduce``,
-``sweep`` and ``ablation`` (:mod:`admm_xp.experiments`). Bad input ends with one line on stderr,
+``sweep``, ``ablation`` and ``compare`` (:mod:`admm_xp.experiments`). Bad input ends with one line on stderr,
 ``admm-xp: error: <what is wrong and what to do>``, and exit code 2; under MPI the first failing rank
 ends every rank.
 """
@@ -18,14 +18,14 @@ from baselines import tune as baseline_tune
 
 from ..version import __version__
 from ..errors import ConfigError, UserError
-from ..experiments import ablation, bench, reproduce, scaling
+from ..experiments import ablation, bench, compare, reproduce, scaling
 from ..runtime.comm import default_comm, rank_from_env, world_size_from_env
 from . import data, predict, train
 from .options import MPIEXEC_HINT, PROG, find_mpiexec
 
 # Every subcommand, in the order of ``admm-xp --help``: each function adds its parsers to ``sub``.
 REGISTER = (train.register, predict.register, data.register, bench.register, baseline_commands.register,
-            baseline_tune.add_tune_parser, scaling.register, reproduce.register, ablation.register)
+            baseline_tune.add_tune_parser, scaling.register, reproduce.register, ablation.register, compare.register)
 
 
 def build_parser(progs: dict | None = None) -> argparse.ArgumentParser:

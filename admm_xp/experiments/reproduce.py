@@ -33,6 +33,7 @@ from ..cli.options import parse_widths
 from ..runtime.atomic import write_csv_atomic
 from ..errors import ConfigError, UserError
 from ..paper import PROBLEMS
+from . import compare
 from .scaling import STAND_INS, rank_list
 
 FIGURES = {"1a": ("svhn", "cores"), "1b": ("svhn", "time"), "2a": ("higgs", "cores"), "2b": ("higgs", "time")}
@@ -85,13 +86,6 @@ def _run(cmd_args: list, out: str, label: str, log, timeout: int, env=None) -> d
     log(f"reproduce: {label}: best test accuracy {rec['final'].get('best_test_acc', 0):.4f} in "
         f"{time.monotonic() - t0:.0f} s")
     return rec
-
-
-def _time_to(rec, target):
-    for h in rec.get("history", []):
-        if h.get("test_acc") is not None and h["test_acc"] >= target:
-            return h["time_s"]
-    return None
 
 
 def _meta(args, figure, data, synthetic, records) -> dict:
@@ -157,8 +151,8 @@ def figure_time(args, fig: str, log, failed: list | None = None) -> dict | None:
     rows, curves, n_train = _time_panel(folder, fig, data, synthetic, records)
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
     meta = _meta(args, fig, data, synthetic, records)
-    meta["summary"] = {label: {"best_test_acc": max(a for _, a in pts), "time_to_target_s": _first(pts, P.target),
-                               "n_train": n_train[label]}
+    meta["summary"] = {label: {**{k: v for k, v in compare.summarise(pts, P.target).items()
+                                  if k in ("best_test_acc", "time_to_target_s")}, "n_train": n_train[label]}
                        for label, pts in curves.items() if pts}
     write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
     _plot_time(folder, fig, data, synthetic, records, curves)
@@ -167,12 +161,13 @@ def figure_time(args, fig: str, log, failed: list | None = None) -> dict | None:
 
 def _time_panel(folder, fig, data, synthetic, records) -> tuple[list, dict, dict]:
     """CSV rows, (time, test accuracy) curves and training-set sizes of the run records ``{label: file}``."""
-    rows, curves, n_train = [], {}, {}
+    rows, n_train, loaded = [], {}, {}
     for label, fname in records.items():
         with open(os.path.join(folder, fname)) as fh:
-            rec = json.load(fh)
+            loaded[label] = json.load(fh)
+    curves = compare.curves(loaded)  # the curves `admm-xp compare` draws
+    for label, rec in loaded.items():
         n_train[label] = rec.get("n_train")
-        curves[label] = [(h.get("time_s"), h.get("test_acc")) for h in rec["history"] if h.get("test_acc") is not None]
         for h in rec["history"]:
             if h.get("test_acc") is not None:
                 rows.append({"figure": fig, "method": label, "data": data, "synthetic": synthetic, "iter": h["iter"],
@@ -181,30 +176,19 @@ def _time_panel(folder, fig, data, synthetic, records) -> tuple[list, dict, dict
 
 
 def _plot_time(folder, fig, data, synthetic, records, curves) -> None:
-    from . import figures
-
-    if figures.have_matplotlib():
-        problem = FIGURES[fig][0]
-        title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, test accuracy against time"
-        figures.accuracy_vs_time(os.path.join(folder, f"fig{fig}.png"), curves, PROBLEMS[problem].target, title,
-                                 _describe(data, synthetic, records, folder))
-
-
-def _first(pts, target):
-    return next((t for t, a in pts if a is not None and a >= target), None)
+    """The panel's PNG, drawn as `admm-xp compare` draws compare.png."""
+    problem = FIGURES[fig][0]
+    title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, test accuracy against time"
+    compare.plot_curves(os.path.join(folder, f"fig{fig}.png"), curves, PROBLEMS[problem].target, title,
+                        _describe(data, synthetic, records, folder))
 
 
 def _describe(data, synthetic, records, folder) -> str:
     first = next(iter(records.values()), None)
-    n = ""
-    if first:
-        with open(os.path.join(folder, first)) as fh:
-            r = json.load(fh)
-        n = f", {r['n_train']:,} train / {r['n_test']:,} test"
-        m = r.get("machine", {})
-        return (f"{'SYNTHETIC stand-in: ' if synthetic else ''}{data}{n}; {m.get('cpu', '?')} ({m.get('cores', '?')} cores), "
-                f"{r['backend']} {r['dtype']}, commit {r['commit'][:10]}")
-    return data
+    if not first:
+        return data
+    with open(os.path.join(folder, first)) as fh:
+        return compare.subtitle(json.load(fh), data, synthetic)
 
 
 def figure_cores(args, fig: str, log, failed: list | None = None) -> dict | None:
@@ -280,7 +264,7 @@ def _cores_panel(out, fig, data, synthetic) -> dict:
             for r in json.load(fh):
                 if r.get("dataset") == data or (problem == "higgs" and "higgs" in str(r.get("dataset"))):
                     refs.append((f"{r['method']}, {r.get('n_train') or 0:,} samples, GPU: {r['machine'].get('gpu', {}).get('name', '?')}",
-                                 _time_to(r, P.target), "-."))
+                                 compare.time_to(compare.curves({"r": r})["r"], P.target), "-."))
     for c, t in measured:
         rows.append({"figure": fig, "kind": "measured", "cores": c, "time_to_target_s": t, "label": "ADMM, measured",
                      "data": data, "synthetic": synthetic})

@@ -40,8 +40,7 @@ SLAB_BYTES = 1 << 20
 SLAB_MIN, SLAB_MAX = 64, 1024
 # The same for the loop with the C kernels (layer_block): there m, the slab of a and the Gram
 # kernel's buffers share L2 with the slab of z, so the slab is half as wide. The layer-1 pass at
-# the HIGGS shape (two threads, scripts/probes/pass_timing.py --c-slab-bytes, results/bench/
-# probes/c_slab.txt): float32 154 ms with 128 columns, 137-138 with 256 (chosen), 146-147 with
+# the HIGGS shape (two threads; docs/performance.md): float32 154 ms with 128 columns, 137-138 with 256 (chosen), 146-147 with
 # 512; float64 329-330 ms with 64, 277-280 with 128 (chosen), 297 with 256.
 C_SLAB_BYTES = 1 << 19
 # Hidden-layer widths whose float32 Gram the C kernel sums (layer_block; BLAS's syrk otherwise).
@@ -490,9 +489,8 @@ class NumbaKernels:
         """Compute ``z a^T`` as ``(a z^T)^T`` (see :func:`admm_xp.solver.passes.sample_cross`)?
 
         OpenBLAS's speed at these long-inner-dimension shapes depends on the dtype. At the HIGGS
-        shape (z of 300 x 4,096, X of 28 x 4,096), measured inside the pass with
-        ``scripts/probes/pass_timing.py --cross ...`` (two threads, ms per thread and pass,
-        results/bench/probes/cross_orientation.txt): float64 turned 43-44 against 54-56 as
+        shape (z of 300 x 4,096, X of 28 x 4,096), measured inside the pass (two threads, ms per
+        thread and pass; docs/performance.md): float64 turned 43-44 against 54-56 as
         written; float32 as written 23-24 against 28-29 turned. So the turn
         (to the product with the fewer output rows) is taken in float64 only. At the SVHN shape
         (z of 100 rows, X of 3,072) z has the fewer rows and is never turned: the turn cost

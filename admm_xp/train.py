@@ -201,7 +201,8 @@ def train_admm(
         if opts.target_acc is not None and entry.get("test_acc", 0.0) >= opts.target_acc:
             stop_reason = "target"
             break
-        if opts.max_time is not None and elapsed >= opts.max_time:
+        # The slowest rank's clock decides, so that every rank stops after the same iteration.
+        if opts.max_time is not None and (comm.allreduce_max(elapsed) if comm.size > 1 else elapsed) >= opts.max_time:
             stop_reason = "max_time"
             break
     if "test_acc" not in history[-1]:  # stopped between evaluations: measure the final weights

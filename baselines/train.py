@@ -209,7 +209,13 @@ class _Run:
         if self.s.max_time is None:
             return True
         self.backend.synchronize()
-        return self.elapsed + (time.perf_counter() - t0) < self.s.max_time
+        return self.agreed_elapsed(time.perf_counter() - t0) < self.s.max_time
+
+    def agreed_elapsed(self, extra: float = 0.0) -> float:
+        """Training seconds so far (plus ``extra``), the largest over ranks: every rank takes the same
+        --max-time decision at the same step (a collective: called at the same point on every rank)."""
+        t = self.elapsed + extra
+        return self.comm.allreduce_max(t) if self.comm.size > 1 else t
 
     def record(self, it: int, theta, entry: dict, evaluate: bool) -> dict:
         entry = {"iter": it, "time_s": self.elapsed, **entry}
@@ -246,7 +252,7 @@ class _Run:
         if self.s.target_acc is not None and entry.get("test_acc", 0.0) >= self.s.target_acc:
             self.stop_reason = "target"
             return True
-        if self.s.max_time is not None and self.elapsed >= self.s.max_time:
+        if self.s.max_time is not None and self.agreed_elapsed() >= self.s.max_time:
             self.stop_reason = "max_time"
             return True
         return False
@@ -309,7 +315,7 @@ def _train_minibatch(run: _Run, theta, dd):
                     if (k + 1) % TIME_CHECK_STEPS == 0 and not run.time_left(t0):
                         stopped = True
                         break
-            out_of_time = stopped or (s.max_time is not None and run.elapsed >= s.max_time)
+            out_of_time = stopped or (s.max_time is not None and run.agreed_elapsed() >= s.max_time)
             if epoch % s.eval_every == 0 or epoch == s.epochs or out_of_time:
                 entry = run.record(epoch, theta, {"passes": step / len(sizes), "steps": step, "lr": lr}, evaluate=True)
                 if run.should_stop(entry):

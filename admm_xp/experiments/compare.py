@@ -598,7 +598,8 @@ def write_outputs(ctx: Context, methods, failed: dict) -> str | None:
     searches = {m: _read_json(os.path.join(out, "search", f"{m}.json")) for m in records}
     rows, target, words = table_rows(records, searches, ctx.args.target, methods)
     first = dict(next(iter(records.values())))
-    first["command_compare"] = "admm-xp " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    argv = sys.argv[1:] + (["--ranks", str(ctx.comm.size)] if ctx.comm.size > 1 and "--ranks" not in sys.argv else [])
+    first["command_compare"] = "admm-xp " + " ".join(shlex.quote(a) for a in argv)  # as typed (a relaunch drops --ranks)
     md = markdown(rows, target, words, first, ctx.args, failed)
     write_csv_atomic(os.path.join(out, "compare.csv"), rows)
     rec = base_record(method="compare", dataset=ctx.ds.describe(), layers=first.get("layers", []), backend=ctx.backend,

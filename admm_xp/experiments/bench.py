@@ -122,7 +122,7 @@ def measure_products(backend, dtype, widths, block: int, ops, repeats: int = 3, 
     (``gflops`` and ``by`` None)."""
     xp, dev = backend.xp, backend.device
     dt = backend.dtype(dtype)
-    workers = max(1, int(getattr(ops, "threads", 1) or 1))
+    workers = max(1, int(ops.threads))
     seen, out = {}, []
     for p in costmodel.per_sample_products(widths):
         M, K, N = p["shape"]
@@ -268,7 +268,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     _sync(backend)
     setup_s = time.perf_counter() - t0
     ops = kernels_for(xp, kernels)
-    c_kernels = bool(getattr(ops, "c_kernels_for", lambda *a: False)(state.z[0], dd.X, cfg.bias, widths[2]))
+    c_kernels = ops.c_kernels_for(state.z[0], dd.X, cfg.bias, widths[2])
     c_kinds = {}
     if c_kernels:  # the layer-1 products that layer_block forms with the C kernels of kernels/smallk.c
         c_kinds = {"W_1 a_0": "wa", "z_1 a_0^T": "zat"}
@@ -401,7 +401,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
         # of kernels/smallk.c, inside the loop: the products marked by="C"
         "c_kernels": c_kernels,
         "block_size": block,
-        "threads": getattr(ops, "threads", None),
+        "threads": ops.threads,
         "method": {"preset": preset, **method},
         "config": cfg.to_dict(),
     }

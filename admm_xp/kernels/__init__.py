@@ -49,6 +49,8 @@ offers the same few block operations:
     a writable view of columns ``sl`` of ``x``, or ``None`` where the backend
     has no writable views (then the caller assigns with ``x[:, sl] = ...``).
 
+The members, and the capability flags that say which of them may answer None, are the
+:class:`typing.Protocol` :class:`admm_xp.kernels.protocol.KernelSet`.
 :class:`~admm_xp.kernels.portable.PortableKernels` is the reference written
 in the array API; :class:`~admm_xp.kernels.numba_cpu.NumbaKernels` (NumPy)
 and :class:`~admm_xp.kernels.cupy_gpu.CupyKernels` (CuPy) fuse each operation

@@ -221,6 +221,10 @@ _act_rows, _diff_rows, _hinge_rows, _dot_rows = (_rows(k) for k in (_act_sq, _di
 class CupyKernels:
     name = "cupy"
     eval_block = 1 << 20  # samples per block of the accuracy's forward pass: few, large launches
+    threads = 1  # one host thread drives the device
+    # capabilities (admm_xp.kernels.protocol.KernelSet): the fused hidden block and views of columns
+    fuses_blocks = writable_views = True
+    fuses_layers = sums_input_cross = False
 
     def __init__(self, xp):
         self.xp = xp
@@ -279,6 +283,9 @@ class CupyKernels:
 
     def input_cross(self, z, a, sl):
         return None  # the pass uses sample_cross (cuBLAS)
+
+    def c_kernels_for(self, z, a_prev, bias: bool, next_width: int) -> bool:
+        return False
 
     def long_product(self, A, B):
         """``A @ B`` in float64 over a long inner dimension (the cross sums ``z a^T``).

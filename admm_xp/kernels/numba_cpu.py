@@ -415,6 +415,9 @@ def _c_contiguous(x) -> bool:
 class NumbaKernels:
     name = "numba"
     eval_block = 2048  # samples per block of the accuracy's forward pass: each block stays in cache
+    # capabilities (admm_xp.kernels.protocol.KernelSet); layer_block and input_cross still answer None
+    # where the C kernels do not run (see c_kernels_for)
+    fuses_blocks = fuses_layers = sums_input_cross = writable_views = True
 
     def __init__(self, xp, threads: int | None = None):
         self.xp = xp

@@ -14,6 +14,9 @@ def fewer_output_rows_turned(z, a) -> bool:
 class PortableKernels:
     name = "portable"
     eval_block = 1 << 15  # samples per block of the accuracy's forward pass
+    threads = 1
+    # capabilities (admm_xp.kernels.protocol.KernelSet): none; the pass composes the operations
+    fuses_blocks = fuses_layers = sums_input_cross = writable_views = False
 
     def __init__(self, xp):
         self.xp = xp
@@ -38,6 +41,9 @@ class PortableKernels:
 
     def input_cross(self, z, a, sl):
         return None  # no kernel of its own: the pass uses sample_cross
+
+    def c_kernels_for(self, z, a_prev, bias: bool, next_width: int) -> bool:
+        return False
 
     def view(self, x, sl):
         return None  # the standard leaves views unspecified: assign instead

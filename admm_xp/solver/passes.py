@@ -58,7 +58,7 @@ def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None, shift=None, shi
         z_blk = z[:, sl] + shift_scale * shift[:, sl]
         return sample_cross(z_blk, a_prev[:, sl], ops, xp), (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
     z_blk = z[:, sl] if z_blk is None else z_blk
-    c = ops.input_cross(z, a_prev, sl)
+    c = ops.input_cross(z, a_prev, sl) if ops.sums_input_cross else None
     if c is None:
         c = sample_cross(z_blk, a_prev[:, sl], ops, xp)
     return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
@@ -154,11 +154,11 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             else:
                 # the backend's loop that also forms W_l a_{l-1} (and z_l a_{l-1}^T), if it has one
                 fused = ops.layer_block(z_l, z_next, a_l, a_prev, W_l, sl, Wt_next, b_next, P, gamma, beta, bias,
-                                        with_input_cross)
+                                        with_input_cross) if ops.fuses_layers else None
                 if fused is None:
                     m = nn.affine(W_l, a_prev[:, sl], bias, xp, ops, ops.scratch("m", d, w, dt, dev))  # W_l a_{l-1}
                     fused = ops.hidden_block(z_l, z_next, a_l, m, sl, Wt_next, b_next, P, gamma, beta,
-                                             keep_z=with_input_cross, want_gram=True)
+                                             keep_z=with_input_cross, want_gram=True) if ops.fuses_blocks else None
             z_blk = gram_b = in_cross_b = None
             if fused is not None:  # the backend did both updates (and maybe the cross sums, the Gram) at once
                 a_new, act_b, pre_b, cross_b, z_blk, gram_b, in_cross_b = fused

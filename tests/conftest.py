@@ -3,7 +3,9 @@
 ``backend`` is parametrised over NumPy, array-api-strict on its default
 device and on "device1" (which catches arrays created on the wrong device,
 the CPU stand-in for GPU bugs), PyTorch on the CPU when installed, and
-CuPy when a GPU is present (skipped otherwise).
+CuPy when a GPU is present (skipped otherwise). The second device and PyTorch
+are marked ``slow``: ``pytest -m "not slow"`` runs NumPy and array-api-strict
+only, scripts/test.sh every backend.
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from admm_xp.runtime.backend import resolve_device
 BACKENDS = [
     pytest.param("cpu", id="numpy"),
     pytest.param("array-api-strict", id="strict"),
-    pytest.param("array-api-strict:device1", id="strict-device1"),
-    pytest.param("torch:cpu", id="torch", marks=pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")),
+    pytest.param("array-api-strict:device1", id="strict-device1", marks=pytest.mark.slow),
+    pytest.param("torch:cpu", id="torch", marks=[pytest.mark.slow, pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch not installed")]),
     pytest.param("cuda", id="cupy", marks=pytest.mark.cupy),
 ]
 

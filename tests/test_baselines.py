@@ -156,6 +156,7 @@ def small_network_problem():
     return obj, [to_host(init_params(arch, seed, NUMPY.xp, NUMPY.xp.float64, "cpu")) for seed in (0, 1)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lbfgs", "cg"])
 def test_as_strong_as_scipy_on_the_network(small_network_problem, method):
     """With 100 and 300 evaluations, ours reaches a training objective within 1% of SciPy's or lower.

@@ -12,6 +12,7 @@ from admm_xp import costmodel
 from admm_xp.runrecord import SCHEMA_KEYS
 
 
+@pytest.mark.slow
 def test_bench_record_is_consistent(tmp_path):
     out = tmp_path / "bench.json"
     res = subprocess.run([sys.executable, "-m", "admm_xp", "bench", "--n", "4000", "--hidden", "40", "--repeats", "2",
@@ -81,6 +82,7 @@ def test_bench_record_is_consistent(tmp_path):
     assert f"| {r['floor_ratio']:.2f} | {r['floor_ratio_at_product_rates']:.2f} |" in summary.stdout
 
 
+@pytest.mark.slow
 def test_bench_times_the_float32_gram_as_the_loop_forms_it(tmp_path):
     """In float32 the layer-1 loop sums a_1 a_1^T with the C Gram kernel where the C kernels run:
     the bench then times that kernel, not BLAS, and says so."""
@@ -116,6 +118,7 @@ def test_bench_rejects_bad_sizes(capsys):
     assert "--n" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_bench_times_a_method_with_its_options_and_counts_their_bytes(tmp_path):
     """--lagrangian full --anderson 3: the record names the method, the floor counts the hidden
     multipliers' traffic, and the memory the multipliers and the accelerator hold."""

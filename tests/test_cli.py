@@ -206,6 +206,7 @@ def test_predict_with_a_model_for_other_features(tmp_path, capsys):
     assert "not an admm_xp model" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_default_train_command_is_the_quick_start():
     """`admm-xp train` with no options: embedded HIGGS, progress lines, final accuracy (at least 0.63, near the paper's 64% target)."""
     res = run_cli("train", timeout=600)

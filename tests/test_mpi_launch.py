@@ -29,6 +29,7 @@ def _weights(path):
         return [f[k] for k in sorted(k for k in f.files if k.startswith("W"))]
 
 
+@pytest.mark.slow
 def test_one_two_and_four_ranks_give_the_same_run(tmp_path):
     common = ["train", "--n-train", "3001", "--hidden", "50", "--iters", "10", "--quiet"]
     runs = {}
@@ -49,6 +50,7 @@ def test_one_two_and_four_ranks_give_the_same_run(tmp_path):
             assert h["test_acc"] == g["test_acc"]
 
 
+@pytest.mark.slow
 def test_ranks_option_relaunches_under_mpiexec(tmp_path):
     """--ranks finds mpiexec on PATH (as the program does): with the one found here put on PATH, the test
     also passes from a virtual environment that is not activated."""
@@ -158,6 +160,7 @@ def _python_ranks(pid):
     return ranks
 
 
+@pytest.mark.slow
 def test_sigterm_to_one_rank_stops_all_and_resumes_to_the_same_weights(tmp_path):
     import signal
 

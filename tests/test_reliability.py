@@ -143,6 +143,7 @@ def _wait_for(path, timeout=120):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_writes_the_record_and_resumes(tmp_path):
     ck, out = str(tmp_path / "ck"), str(tmp_path / "partial.json")
     args = ["train", "--hidden", "100", "--iters", "400", "--checkpoint", ck, "--checkpoint-every", "5", "--out", out]

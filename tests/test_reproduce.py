@@ -24,6 +24,7 @@ def reproduced(tmp_path_factory):
     return out, res
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fig", ["1b", "2b"])
 def test_accuracy_against_time_panels(reproduced, fig):
     out, _ = reproduced
@@ -48,6 +49,7 @@ def test_accuracy_against_time_panels(reproduced, fig):
     assert (folder / f"fig{fig}.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fig", ["1a", "2a"])
 def test_time_against_cores_panels(reproduced, fig):
     out, _ = reproduced
@@ -74,6 +76,7 @@ def test_time_against_cores_panels(reproduced, fig):
     assert (folder / f"fig{fig}.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_summary_sets_paper_numbers_beside_ours(reproduced):
     out, res = reproduced
     text = (out / "summary.md").read_text()
@@ -93,6 +96,7 @@ def test_bad_widths_fail_in_one_line_before_any_run(tmp_path, opt):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_plot_only_redraws_pngs_from_the_records_without_running(reproduced, tmp_path):
     pytest.importorskip("matplotlib")
     out, _ = reproduced

@@ -36,6 +36,7 @@ def test_model_compute_shrinks_and_communication_grows_with_cores():
 @pytest.mark.mpi
 @pytest.mark.skipif(shutil.which("mpiexec") is None and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "mpiexec")),
                     reason="mpiexec not installed")
+@pytest.mark.slow
 def test_scaling_command_writes_measured_and_model_tables(tmp_path):
     out = tmp_path / "scaling"
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))

@@ -164,6 +164,7 @@ def test_float32_objective_accumulates_in_float64():
     assert values["float32"] == pytest.approx(values["float64"], rel=2e-6)
 
 
+@pytest.mark.slow
 def test_embedded_higgs_reaches_63_percent():
     """The default run on the embedded HIGGS rows reaches >= 0.63 test accuracy, near the paper's 64% HIGGS target."""
     from admm_xp.runtime.backend import resolve_device

@@ -219,3 +219,16 @@ def test_ctrl_c_stops_cleanly_and_the_next_call_continues(data, tmp_path):
     assert main(cmd[3:] + ["--quiet"]) == 0  # the same command again: logreg is skipped, admm-paper runs
     assert (out / "logreg.json").read_text() == logreg
     assert {r["method"] for r in csv.DictReader(open(out / "compare.csv"))} == {"logreg", "admm-paper"}
+
+
+def test_tune_budget_sets_the_passes_per_point(data, tmp_path):
+    out = tmp_path / "c"
+    assert main(["compare", "--dataset", str(data / "train.npz"), "--test", str(data / "test.npz"), "--hidden", "6",
+                 "--budget", "0.2", "--tune-budget", "0.5", "--quiet", "--out", str(out), "--methods", "admm,lbfgs"]) == 0
+    for m in ("admm", "lbfgs"):
+        passes = _search(out, m)["config"]["passes"]
+        assert passes["rule"].startswith("--tune-budget 0.5 s over")
+        n = passes["passes"]
+        assert n == compare._round_down(n) and 1 <= n <= compare.MAX_SEARCH_PASSES
+        assert n <= max(1, min(passes["passes_allowed_by_budget"], passes["passes_expected_in_final_run"]))
+        assert all(r["passes"] <= n for r in _search(out, m)["history"])

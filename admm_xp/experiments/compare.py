@@ -32,8 +32,8 @@ fairly and the same training-time budget for every method:
    evaluations (the rule of `baseline-tune`); the best point wins (ties: the first). The test split is
    never read while choosing. Each point trains for the same number of passes (ADMM iterations, epochs,
    or evaluations of f and its gradient): --tune-passes N, or else as many as --tune-budget seconds
-   allow for the whole grid, measured on a short first run, rounded down to 1, 2 or 5 times a power of
-   ten, and at most the passes the final run is expected to make.
+   allow for the whole grid, measured on short runs of its first and last points, rounded down to 1, 2
+   or 5 times a power of ten, and at most the passes the final run is expected to make.
 2. Runs. Each method then trains once on the whole training split for --budget seconds of training
    (evaluation excluded, as in every run record), evaluated on the test split after every iteration or
    epoch. SGD's cosine schedule spans the epochs expected to fit in the budget.
@@ -308,7 +308,8 @@ def _round_down(n: float) -> int:
 
 def search_passes(ctx: Context, n_points: int, calibrate) -> dict:
     """Passes per search point: --tune-passes, or what --tune-budget allows for ``n_points`` points at the
-    seconds per pass that ``calibrate(passes)`` measures (the slowest rank's), capped by the passes
+    seconds per pass that ``calibrate(passes)`` measures (on the grid's first and last points; the slowest
+    rank's), capped by the passes
     the final run is expected to make and by :data:`MAX_SEARCH_PASSES`."""
     args = ctx.args
     if args.tune_passes:
@@ -486,9 +487,12 @@ def run_search(ctx: Context, method, fp: dict) -> dict:
     rep = ctx.reporter
     rows, budget = [], {"passes": 0, "rule": "no search"}
     if points:
-        def calibrate(passes):
-            rep.begin(f"compare {method.name}: timing {passes} passes", validation=True)
-            _, seconds, done = method.search_run(ctx, points[0], passes)
+        def calibrate(passes):  # the first and the last point: ADMM's grid ends with the costlier Lagrangian
+            seconds = done = 0
+            for point in dict.fromkeys((0, len(points) - 1)):
+                rep.begin(f"compare {method.name}: timing {passes} passes of {_point_words(points[point])}", validation=True)
+                _, s, d = method.search_run(ctx, points[point], passes)
+                seconds, done = seconds + s, done + d
             return seconds, done
 
         budget = search_passes(ctx, len(points), calibrate)

@@ -143,3 +143,26 @@ def test_cli_trains_a_ten_class_task(tmp_path):
     rec = json.loads(out.read_text())
     assert rec["layers"][-1] == 10
     assert rec["final"]["test_acc"] > 0.3  # chance is 0.1
+    assert rec["config"]["lagrangian"] == "full"  # the default preset's choice for more than two classes
+
+
+def test_the_default_lagrangian_follows_the_number_of_classes(tmp_path):
+    import json
+
+    from admm_xp.cli.main import main
+    from admm_xp.estimator import ADMMClassifier
+
+    cfg = ADMMConfig.from_preset("default")
+    assert cfg.lagrangian == "auto" and cfg.augmented_output and not cfg.hidden_multipliers  # unresolved: augmented
+    assert cfg.for_classes(2).lagrangian == "augmented" and cfg.for_classes(10).lagrangian == "full"
+    assert cfg.for_classes(10).hidden_multipliers and not cfg.for_classes(2).hidden_multipliers
+    for fixed in ("paper", "augmented", "full"):  # a chosen form is kept for any number of classes
+        assert ADMMConfig.from_preset("default", lagrangian=fixed).for_classes(10).lagrangian == fixed
+        assert ADMMConfig.from_preset("default", lagrangian=fixed).for_classes(2).lagrangian == fixed
+    out = tmp_path / "r.json"
+    assert main(["train", "--n-train", "400", "--hidden", "8", "--iters", "2", "--quiet", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["lagrangian"] == "augmented"  # HIGGS: two classes
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(90, 4)), np.arange(90) % 3
+    clf = ADMMClassifier(hidden=(6,), max_iter=2).fit(X, y)
+    assert clf.network_.meta["config"]["lagrangian"] == "full"

@@ -17,14 +17,16 @@ def register(sub) -> None:
         "train", help="train a network with ADMM (Taylor et al. 2016)",
         description="Train a ReLU network with a hinge-loss output by ADMM, without gradients. With no options: "
                     "the embedded real HIGGS rows, one hidden layer of 300, the default preset (the paper's method "
-                    "with a weight decay; --preset paper for the paper's exact method).",
+                    "with gamma = beta = 1, a weight decay and the augmented Lagrangian; --preset paper for the "
+                    "paper's exact method).",
         formatter_class=DefaultsHelpFormatter,
     )
     add_data_options(p)
     add_network_options(p)
     g = p.add_argument_group("ADMM (unset options take the preset's value)")
     g.add_argument("--preset", choices=("default", "paper"), default="default",
-                   help="default: the best configuration measured (gamma = beta = 1, weight decay 1; results/sweep/); "
+                   help="default: the best configuration measured on validation rows (gamma = beta = 1, weight decay 1, "
+                        "--lagrangian auto; results/sweep/, results/ablation/); "
                         "paper: Taylor et al.'s method exactly (gamma 10, beta 1, no bias, Gaussian init, output multiplier)")
     g.add_argument("--iters", type=int, default=100, help="iterations to run")
     g.add_argument("--warm-start", type=int, default=None, metavar="K",
@@ -40,11 +42,12 @@ def register(sub) -> None:
     g.add_argument("--init", choices=("gaussian", "forward"), default=None,
                    help="gaussian: a, z i.i.d. N(0,1) (the paper); forward: He-scaled random weights and one forward pass")
     g.add_argument("--multiplier", choices=("on", "off"), default=None, help="the output layer's Lagrange multiplier")
-    g.add_argument("--lagrangian", choices=("paper", "augmented", "full"), default=None,
+    g.add_argument("--lagrangian", choices=("paper", "augmented", "full", "auto"), default=None,
                    help="paper: the multiplier term <z_L, lambda> of Taylor et al., seen only by the z_L update; "
                         "augmented: <z_L - W_L a, lambda>, so the output weights and the last activations fit "
                         "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
-                        "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss")
+                        "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss; "
+                        "auto (default preset): full for more than two classes, augmented for two")
     g.add_argument("--residual-balancing", choices=("on", "off"), default=None,
                    help="adapt every layer's penalties to balance its primal and dual residuals (Boyd et al. 2011, "
                         "3.4.1): x tau when primal > mu dual, / tau when dual > mu primal")
@@ -183,8 +186,6 @@ def cmd_train(args, comm) -> int:
 
     saved_config = resume_options(args, comm) if args.resume else None
     cfg = config_from_args(args)
-    if saved_config is not None:
-        _check_solver_settings(args.resume, cfg, saved_config)
     opts = RunOptions(iters=args.iters, target_acc=args.target_acc, eval_every=args.eval_every, max_time=args.max_time,
                       kernels=args.kernels)
     check_output_path(args.out, "--out")
@@ -195,6 +196,9 @@ def cmd_train(args, comm) -> int:
     if args.checkpoint:
         check_output_dir(args.checkpoint, "--checkpoint")
     backend, ds = setup_run(args, comm)
+    cfg = cfg.for_classes(ds.n_classes)  # the default preset's Lagrangian depends on the number of classes
+    if saved_config is not None:
+        _check_solver_settings(args.resume, cfg, saved_config)
     tf32 = allow_tf32(backend) if args.allow_tf32 else False
     dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size)
     lead = comm.rank == 0

@@ -113,7 +113,13 @@ def subtitle(rec: dict, data: str | None = None, synthetic: bool = False) -> str
     ranks = rec.get("ranks") or 1
     return (f"{'SYNTHETIC stand-in: ' if synthetic else ''}{data or rec.get('dataset')}, {rec.get('n_train') or 0:,} train / "
             f"{rec.get('n_test') or 0:,} test; {m.get('cpu', '?')} ({m.get('cores', '?')} cores), {device} {rec.get('dtype')}"
-            f"{f', {ranks} MPI ranks' if ranks > 1 else ''}, commit {str(rec.get('commit', '?'))[:10]}")
+            f"{f', {ranks} MPI ranks' if ranks > 1 else ''}, commit {short_commit(rec.get('commit'))}")
+
+
+def short_commit(commit) -> str:
+    """A record's commit in ten hex digits, keeping its ``-dirty`` mark (uncommitted changes in the tree)."""
+    text = str(commit or "?")
+    return text[:10] + ("-dirty" if text.endswith("-dirty") else "")
 
 
 def plot_curves(path: str, runs: dict, target: float | None, title: str, sub: str) -> bool:

@@ -122,7 +122,8 @@ def test_thin_keeps_every_first_time_and_the_ends():
 
 
 def test_round_down():
-    assert [compare._round_down(x) for x in (0.3, 1, 1.9, 2, 4.9, 5, 9.99, 10, 170, 2e3)] == [1, 1, 1, 2, 2, 5, 5, 10, 100, 2000]
+    assert [compare._round_down(x) for x in (0.3, 1, 1.9, 4.9, 9.99, 10, 14.9, 29, 46, 69, 99, 170, 2e3)] == \
+        [1, 1, 1, 4, 9, 10, 10, 20, 30, 50, 70, 150, 2000]
 
 
 def test_resume_skips_finished_methods_and_force_reruns(data, tmp_path, capsys):

@@ -32,8 +32,8 @@ fairly and the same training-time budget for every method:
    evaluations (the rule of `baseline-tune`); the best point wins (ties: the first). The test split is
    never read while choosing. Each point trains for the same number of passes (ADMM iterations, epochs,
    or evaluations of f and its gradient): --tune-passes N, or else as many as --tune-budget seconds
-   allow for the whole grid, measured on short runs of its first and last points, rounded down to 1, 2
-   or 5 times a power of ten, and at most the passes the final run is expected to make.
+   allow for the whole grid, measured on short runs of its first and last points, rounded down (to 1..9,
+   or 1, 1.5, 2, 3, 5 or 7 times a power of ten), and at most the passes the final run is expected to make.
 2. Runs. Each method then trains once on the whole training split for --budget seconds of training
    (evaluation excluded, as in every run record), evaluated on the test split after every iteration or
    epoch. SGD's cosine schedule spans the epochs expected to fit in the budget.
@@ -305,11 +305,12 @@ class Context:
 
 
 def _round_down(n: float) -> int:
-    """The largest of 1, 2, 5, 10, 20, 50, ... not above n (at least 1)."""
-    if n < 1:
-        return 1
+    """The largest whole number of the series 1, 2, ..., 9, 10, 15, 20, 30, 50, 70, 100, 150, ... not above n
+    (at least 1): steps of at most 1.5x, so that small differences in measured speed rarely change it."""
+    if n < 10:
+        return max(1, int(n))
     k = 10 ** int(math.floor(math.log10(n)))
-    return max(m * k for m in (1, 2, 5) if m * k <= n)
+    return int(max(m * k for m in (1, 1.5, 2, 3, 5, 7) if m * k <= n))
 
 
 def search_passes(ctx: Context, n_points: int, calibrate) -> dict:
@@ -329,7 +330,7 @@ def search_passes(ctx: Context, n_points: int, calibrate) -> dict:
     return {"passes": passes, "seconds_per_pass": per, "passes_allowed_by_budget": allowed,
             "passes_expected_in_final_run": final,
             "rule": f"--tune-budget {args.tune_budget:g} s over {n_points} points at the measured seconds per pass, "
-                    f"at most the final run's expected passes and {MAX_SEARCH_PASSES}, rounded down to 1/2/5 x 10^k"}
+                    f"at most the final run's expected passes and {MAX_SEARCH_PASSES}, rounded down to 1..9 or 1/1.5/2/3/5/7 x 10^k"}
 
 
 class AdmmMethod:

@@ -79,7 +79,8 @@ def register(sub) -> None:
     g.add_argument("--history", type=int, default=None, metavar="M", help="L-BFGS memory: stored pairs (default 10)")
     g.add_argument("--tuned", metavar="FILE",
                    help="the search record to take defaults from (default: this checkout's "
-                        "results/baselines/lr_search_<method>.json or l2_search_<method>.json, when it matches the run)")
+                        "results/baselines/lr_search_<method>.json or l2_search_<method>.json, else the copy shipped in the "
+                        "package, baselines/tuned/; used when it matches the run)")
     add_device_options(p)
     r = p.add_argument_group("run")
     r.add_argument("--epochs", type=int, default=200, metavar="N",

@@ -29,6 +29,7 @@ from admm_xp.cli.options import check_output_path
 from admm_xp.cli.options import add_data_options, add_device_options, parse_floats
 from admm_xp.errors import ConfigError
 
+from . import cli
 from .schedules import SCHEDULES
 from .train import METHODS, MINIBATCH, Settings
 
@@ -71,11 +72,6 @@ def add_tune_parser(sub) -> None:
     r.add_argument("--quiet", action="store_true", help="no progress output")
     add_device_options(p)
     p.set_defaults(func=cmd_tune, results_dir=RESULTS)
-
-
-def search_path(results_dir: str, method: str) -> str:
-    """Where a method's search is written by default and read by ``baseline`` runs."""
-    return os.path.join(results_dir, f"{'lr' if method in MINIBATCH else 'l2'}_search_{method}.json")
 
 
 def _grid(args) -> list[dict]:
@@ -171,7 +167,7 @@ def cmd_tune(args, comm) -> int:
     common = dict(method=args.method, hidden=hidden, loss=args.loss, bias=args.bias == "on", seed=args.seed,
                   dtype=dtype, epochs=args.epochs, schedule=args.schedule, eval_every=eval_every(args.epochs))
     settings = [Settings(**common, **p) for p in points]  # every point is checked before any training
-    out = args.out or search_path(args.results_dir, args.method)
+    out = args.out or cli.search_path(args.results_dir, args.method)
     check_output_path(out, "--out")
     if not args.out:
         _keep_other_search(args, out)
@@ -213,9 +209,7 @@ def _keep_other_search(args, path: str) -> None:
 
     "Another run" is what :func:`baselines.cli.tuned_values` calls so: another data set, network or loss.
     A search for the same run is refreshed; a file there that is not this method's search record is kept too."""
-    from . import cli
-
-    if not os.path.exists(path) or os.path.abspath(path) != os.path.abspath(search_path(cli.RESULTS, args.method)):
+    if not os.path.exists(path) or os.path.abspath(path) != os.path.abspath(cli.search_path(cli.RESULTS, args.method)):
         return  # nothing there, or not the file `baseline` runs read by default
     shown = os.path.relpath(path)
     try:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 from ..errors import ConfigError
@@ -307,14 +307,6 @@ class ADMMConfig:
         d["gamma"] = list(self.gamma)
         d["beta"] = list(self.beta)
         return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ADMMConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ConfigError(f"unknown solver settings {sorted(unknown)}")
-        return cls(**d)
 
     def replace(self, **changes) -> "ADMMConfig":
         return replace(self, **changes)

@@ -557,7 +557,7 @@ def table_rows(records: dict, searches: dict, target: float | None, methods) -> 
             continue
         rec, srch = records[name], searches.get(name) or {}
         s = summarise(runs[name], target)
-        chosen = (srch.get("final") or {}).get("chosen", {})
+        chosen = rec.get("config", {}).get("compare", {}).get("chosen", {})
         rows.append({"method": name, "settings": method_for(name).words(chosen, rec),
                      "validation_score": (srch.get("final") or {}).get("score"),
                      "best_test_acc": s["best_test_acc"], "final_test_acc": s["final_test_acc"],

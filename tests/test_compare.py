@@ -198,6 +198,7 @@ def test_bad_data_and_out_end_with_one_line(data, tmp_path, capsys):
     assert sorted(os.listdir(out)) == before
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_the_next_call_continues(data, tmp_path):
     out = tmp_path / "c"
     cmd = [sys.executable, "-m", "admm_xp", "compare", "--dataset", str(data / "train.npz"), "--test",

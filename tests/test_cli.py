@@ -284,7 +284,8 @@ def test_any_distinct_integer_labels_are_the_classes(tmp_path, capsys, labels, o
     pred = np.loadtxt(tmp_path / "p.txt", dtype=int)
     assert set(pred.tolist()) <= set(labels) and len(set(pred.tolist())) > 1
     acc = float(err.split()[1])
-    assert acc == pytest.approx(np.mean(pred == y), abs=1e-4) and acc > 0.8 and "warning" not in err
+    # chance is 1/2 or 1/3; labels mixed up between the model and the file would score about that
+    assert acc == pytest.approx(np.mean(pred == y), abs=1e-4) and acc > 0.65 and "warning" not in err
 
 
 def test_predict_warns_when_the_files_labels_are_not_the_models_classes(tmp_path, capsys):

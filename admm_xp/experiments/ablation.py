@@ -61,7 +61,7 @@ OPTIONS = [
     ("default preset", "default", {}),
     ("default, augmented Lagrangian only", "default", {"lagrangian": "augmented"}),
     ("default, full Lagrangian", "default", {"lagrangian": "full"}),
-    ("default, full Lagrangian, dual decay 30", "default", {"lagrangian": "full", "dual_decay": 30.0}),
+    ("default, full Lagrangian, dual decay 30", "default", {"lagrangian": "full", "dual_decay": 30}),
     ("default + cross-entropy", "default", {"loss": "cross-entropy"}),
     ("default, full Lagrangian + cross-entropy", "default", {"lagrangian": "full", "loss": "cross-entropy"}),
     ("default + residual balancing", "default", {"residual_balancing": True}),

@@ -225,3 +225,13 @@ def test_ablation_scores_every_run_on_validation_rows_and_never_loads_the_test_s
     n_train_split = 1257  # digits: 70% of 1,797 rows, before the validation rows are carved
     assert all(r["n_validation"] + r["n_train"] == n_train_split for r in rows if "n_validation" in r)
     assert "validation" in (out / "ablation.md").read_text()
+
+
+def test_every_ablation_row_is_a_valid_configuration_on_every_task():
+    from admm_xp.experiments.ablation import OPTIONS, TASKS
+    from admm_xp.solver.config import ADMMConfig
+
+    for _, hidden, _, _ in TASKS.values():
+        for label, preset, change in OPTIONS:
+            cfg = ADMMConfig.from_preset(preset, hidden=hidden, **change)
+            assert cfg.preset.startswith(preset), label

@@ -186,6 +186,11 @@ def cmd_ablation(args, comm) -> int:
         options = [o for i, o in enumerate(OPTIONS) if str(i) in wanted]
         if len(options) != len(set(wanted)) or not options:
             raise ConfigError(f"--options takes row numbers 0..{len(OPTIONS) - 1} (see --help), got {args.options!r}")
+    from ..solver.config import ADMMConfig
+
+    for task in names:  # every row's configuration is valid before any training
+        for label, preset, change in options:
+            ADMMConfig.from_preset(preset, hidden=TASKS[task][1], **change)
     check_output_dir(args.out_dir, "--out-dir")
     rows, histories = [], {}
     quick_n = {"higgs-sample": 6000, "higgs-deep": 6000, "digits": None, "synthetic-svhn": 4000, "synthetic-multiclass": 8000}

@@ -192,7 +192,7 @@ def test_pass_gram_with_the_kernel_matches_float64(rng):
     out = passes.hidden_layer_pass(a, z, z_next, X, W, (Wt, None, P), 2.0, 0.5, False, 4096, ops, xp,
                                    with_input_cross=True)
     ref = a.astype(np.float64) @ a.T.astype(np.float64)
-    np.testing.assert_allclose(out["gram"], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    np.testing.assert_allclose(out.gram, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 
 @needs_kernels
@@ -206,7 +206,7 @@ def test_pass_and_input_cross_pass_sum_z_x_transpose_to_the_same_bits(rng, dtype
     out = passes.hidden_layer_pass(a, z, z_next, X, W, (Wt, None, P), 2.0, 0.5, False, 4096, ops, xp,
                                    with_input_cross=True)
     again = passes.input_cross_pass(z, X, False, 4096, ops, xp)
-    np.testing.assert_array_equal(out["input_cross"], again["cross"])
+    np.testing.assert_array_equal(out.input_cross.cross, again.cross)
 
 
 @needs_kernels

@@ -145,7 +145,7 @@ def set_variables(state, on: str, arrays: list) -> None:
         state.lam = rest[n_a + L]
         state.u = list(rest[n_a + L + 1 : n_a + L + 1 + n_u])
         state.v = list(rest[n_a + L + 1 + n_u :])
-        state.cache.clear()  # z_1 changed: the cached z_1 X^T no longer holds
+        state.input_cross = None  # z_1 changed: the z_1 X^T of the last pass no longer holds
 
 
 def snapshot(state, on: str, xp) -> list:

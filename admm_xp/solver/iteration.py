@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from . import anderson, updates
 from .balancing import BalanceRule, balance, dual_residual_sq, dual_residual_sq_from_factor
-from .passes import hidden_layer_pass, input_cross_pass, output_layer_pass
+from .passes import LayerSums, hidden_layer_pass, input_cross_pass, output_layer_pass
 from .state import ADMMState, Problem
 from ..runtime.timing import NO_TIMER
 
@@ -75,10 +75,11 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     # W_1 <- z_1 a_0^+   (a_0 = X, whose Gram matrix was factored once; z_1 X^T was
     # summed by the previous iteration's pass over layer 1 when there was one)
     with timer("W"):
-        first = state.cache.pop("input_cross", None) or input_cross_pass(
+        first, state.input_cross = state.input_cross, None
+        first = first or input_cross_pass(
             output_target(z[0], state.lam, pen.beta[0], cfg) if L == 1 else z[0], prob.X, bias, block, ops, xp,
             shift=state.u[0] if full and L > 1 else None, shift_scale=0.5 / pen.beta[0])
-        reduced = comm.allreduce_arrays([first["cross"], first["sums"]] if bias else [first["cross"]], xp)
+        reduced = comm.allreduce_arrays([first.cross, first.sums] if bias else [first.cross], xp)
         C, zs = reduced[0], (reduced[1] if bias else None)
         W_old = W[0]
         W[0] = updates.weights_from_sums(updates.cross_with_bias(C, zs, bias, xp), prob.gram_factor_X, xp, z[0].dtype)
@@ -99,11 +100,11 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
                                       with_input_cross=(l == 0),
                                       multipliers=(state.u[l], state.v[l], cfg.dual_step_at(state.iteration)) if full else None)
         if l == 0:
-            state.cache["input_cross"] = {"cross": layer["input_cross"], "sums": layer["input_cross_sums"]}
-        sums.act.append(layer["act"])
-        sums.pre.append(layer["pre"])
-        sums.lag_act.append(layer["lag_act"])
-        sums.lag_pre.append(layer["lag_pre"])
+            state.input_cross = layer.input_cross
+        sums.act.append(layer.act)
+        sums.pre.append(layer.pre)
+        sums.lag_act.append(layer.lag_act)
+        sums.lag_pre.append(layer.lag_pre)
         # W_{l+1} <- z_{l+1} a_l^+   (one allreduce of the packed sums)
         with timer("W"):
             W_old = W[l + 1]
@@ -115,7 +116,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
         out = output_layer_pass(z[L - 1], state.lam, prob.S, a_prev, W[L - 1], pen.beta[L - 1],
                                 update_multiplier and cfg.multiplier, bias, block, ops, xp,
                                 loss=cfg.loss, lag_residual=cfg.augmented_output)
-    sums.loss, sums.lag, sums.pen = out["loss"], out["lag"], out["pen"]
+    sums.loss, sums.lag, sums.pen = out.loss, out.lag, out.pen
     if cfg.residual_balancing and state.iteration < cfg.rb_until:
         _balance_penalties(state, sums, cfg, xp, comm)
     state.iteration += 1
@@ -157,11 +158,11 @@ def output_target(z_L, lam, beta_L, cfg):
     return z_L
 
 
-def _weights_from_layer_sums(layer: dict, n_global: int, cfg, xp, comm, dtype):
+def _weights_from_layer_sums(layer: LayerSums, n_global: int, cfg, xp, comm, dtype):
     """(W_{l+1}, G): W_{l+1} = (z_{l+1} a_l^T)(a_l a_l^T)^{-1} from the pass's sums, added over ranks,
     and the Gram matrix G = a_l a_l^T (with the bias row) it used."""
     cross, cross_sums, gram, gram_sums = comm.allreduce_arrays(
-        [layer["cross"], layer["cross_sums"], layer["gram"], layer["gram_sums"]], xp
+        [layer.cross, layer.cross_sums, layer.gram, layer.gram_sums], xp
     )
     G = updates.gram_with_bias(gram, gram_sums, float(n_global), cfg.bias, xp)
     C = updates.cross_with_bias(cross, cross_sums, cfg.bias, xp)

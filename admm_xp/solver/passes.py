@@ -12,10 +12,53 @@ Blocking and chunking do not change the result beyond rounding.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
 import array_api_compat as aac
 
 from .. import nn
 from . import updates
+
+
+@dataclass
+class CrossSums:
+    """``z a^T`` summed over samples (float64) and, with a bias, the row sums of z (else None):
+    what a weight update ``W = z a^+`` needs of its targets."""
+
+    cross: Any
+    sums: Any = None
+
+
+@dataclass
+class LayerSums:
+    """One hidden layer's pass, this rank only (float64): the objective's sums and what the next
+    weight update needs.
+
+    ``act`` = sum (a_l - h(z_l))^2, ``pre`` = sum (z_l - W_l a_{l-1})^2; ``lag_act``, ``lag_pre``:
+    <nu_l, a_l - h(z_l)>, <mu_l, z_l - W_l a_{l-1}> (0 without hidden multipliers); ``cross``,
+    ``cross_sums``: z_{l+1} a_l^T and the row sums of z_{l+1}; ``gram``, ``gram_sums``: a_l a_l^T
+    and the row sums of a_l; ``input_cross``: z_l a_{l-1}^T summed in the same pass (layer 1)."""
+
+    act: Any
+    pre: Any
+    cross: Any
+    cross_sums: Any
+    gram: Any
+    gram_sums: Any
+    lag_act: Any = 0.0
+    lag_pre: Any = 0.0
+    input_cross: CrossSums | None = None
+
+
+@dataclass
+class OutputSums:
+    """The output layer's pass, this rank only: ``loss`` (the output loss), ``lag`` (the multiplier
+    term) and ``pen`` = sum (z_L - W_L a_{L-1})^2."""
+
+    loss: Any
+    lag: Any
+    pen: Any
 
 
 def _store(x, sl, value, view) -> None:
@@ -29,12 +72,13 @@ def _blocks(chunk: slice, block: int):
         yield slice(i, min(i + block, chunk.stop))
 
 
-def _add_partials(parts: list) -> dict:
-    """Sum the chunks' dicts of partial sums, in chunk order (None stays None)."""
-    total = dict(parts[0])
+def _add_partials(parts: list):
+    """Sum the chunks' partial sums (dataclasses of one type), field by field in chunk order
+    (None stays None)."""
+    total = parts[0]
     for p in parts[1:]:
-        for k, v in p.items():
-            total[k] = None if v is None else total[k] + v
+        total = replace(total, **{f.name: None if getattr(p, f.name) is None else getattr(total, f.name) + getattr(p, f.name)
+                                  for f in fields(p) if f.name != "input_cross"})
     return total
 
 
@@ -64,26 +108,30 @@ def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None, shift=None, shi
     return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
 
 
-def input_cross_pass(z, a_prev, bias, block, ops, xp, shift=None, shift_scale=1.0) -> dict:
+def input_cross_pass(z, a_prev, bias, block, ops, xp, shift=None, shift_scale=1.0) -> CrossSums:
     """``z a_prev^T`` and the row sums of z (of ``z + shift_scale * shift`` with a shift), summed by chunks and
     blocks exactly as :func:`hidden_layer_pass` sums them with ``with_input_cross`` (so both
     give the same bits, and a resumed run the same trajectory)."""
     n = z.shape[1]
 
-    def chunk(cols: slice) -> dict:
+    def chunk(cols: slice) -> CrossSums:
         cross = sums = None
         for sl in _blocks(cols, block):
             c, s = _input_cross_block(z, a_prev, sl, bias, ops, xp, shift=shift, shift_scale=shift_scale)
             cross = c if cross is None else cross + c
             sums = s if sums is None else (sums + s if s is not None else None)
-        return dict(cross=cross, sums=sums)
+        return CrossSums(cross, sums)
 
-    parts = [p for p in ops.map_chunks(chunk, n) if p["cross"] is not None]
+    parts = [p for p in ops.map_chunks(chunk, n) if p.cross is not None]
     if not parts:
-        dev = aac.device(z)
-        return dict(cross=xp.zeros((z.shape[0], a_prev.shape[0]), dtype=xp.float64, device=dev),
-                    sums=xp.zeros((z.shape[0],), dtype=xp.float64, device=dev) if bias else None)
+        return _no_cross(z.shape[0], a_prev.shape[0], bias, xp, aac.device(z))
     return _add_partials(parts)
+
+
+def _no_cross(d: int, d_in: int, bias: bool, xp, dev) -> CrossSums:
+    """The sums of no samples."""
+    return CrossSums(xp.zeros((d, d_in), dtype=xp.float64, device=dev),
+                     xp.zeros((d,), dtype=xp.float64, device=dev) if bias else None)
 
 
 def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp):
@@ -115,28 +163,24 @@ def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_
 
 
 def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta, bias, block, ops, xp,
-                      with_input_cross: bool = False, multipliers=None):
-    """Update a_l and z_l in place; return the sums of this layer.
+                      with_input_cross: bool = False, multipliers=None) -> LayerSums:
+    """Update a_l and z_l in place; return the sums of this layer (:class:`LayerSums`).
 
-    Returns a dict with ``act`` = sum (a_l - h(z_l))^2, ``pre`` = sum (z_l - W_l a_{l-1})^2
-    (float64, this rank only) and ``cross``, ``cross_sums``, ``gram``, ``gram_sums``:
-    ``z_{l+1} a_l^T``, row sums of z_{l+1}, ``a_l a_l^T`` and row sums of a_l, the
-    inputs of the W_{l+1} update (float64, this rank only). With
-    ``with_input_cross`` it also sums the new ``z_l a_{l-1}^T`` (``input_cross``,
-    ``input_cross_sums``) while the blocks are in cache: for layer 1, whose input
-    X never changes, that is the next iteration's W_1 update done in advance.
+    With ``with_input_cross`` it also sums the new ``z_l a_{l-1}^T`` (``input_cross``)
+    while the blocks are in cache: for layer 1, whose input X never changes, that is
+    the next iteration's W_1 update done in advance.
 
     ``multipliers=(mu_l, nu_l, kappa)`` (the full augmented Lagrangian) updates the
     hidden multipliers too, by :func:`_multiplier_block` (array expressions, no fused
-    kernel), and adds ``lag_act`` = <nu_l, a_l - h(z_l)> and ``lag_pre`` = <mu_l, z_l - m>;
-    the input cross sums are then those of ``z_l + mu_l / (2 beta_l)``, what W_l is fitted to.
+    kernel), and sums ``lag_act`` and ``lag_pre``; the input cross sums are then those of
+    ``z_l + mu_l / (2 beta_l)``, what W_l is fitted to.
     """
     Wt_next, b_next, P = activation_op
     d, n = z_l.shape
     d_next = z_next.shape[0]
     dt, dev, f64 = z_l.dtype, aac.device(z_l), xp.float64
 
-    def chunk(cols: slice) -> dict:
+    def chunk(cols: slice) -> LayerSums:
         gram = xp.zeros((d, d), dtype=f64, device=dev)
         cross = xp.zeros((d_next, d), dtype=f64, device=dev)
         gram_sums = xp.zeros((d,), dtype=f64, device=dev)
@@ -194,32 +238,20 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
                                                shift_scale=0.5 / beta)
                 in_cross = c if in_cross is None else in_cross + c
                 in_sums = s_ if in_sums is None else (in_sums + s_ if s_ is not None else None)
-        out = dict(act=act, pre=pre, cross=cross, cross_sums=cross_sums, gram=gram, gram_sums=gram_sums,
-                   lag_act=lag_act, lag_pre=lag_pre)
-        if with_input_cross:
-            out["input_cross"] = in_cross
-            out["input_cross_sums"] = in_sums
-        return out
+        return LayerSums(act, pre, cross, cross_sums, gram, gram_sums, lag_act, lag_pre,
+                         CrossSums(in_cross, in_sums) if with_input_cross else None)
 
     parts = ops.map_chunks(chunk, n)
+    total = _add_partials(parts)  # (the input cross sums are added here, below)
     if with_input_cross:  # chunks without columns contribute nothing
-        ic = [p.pop("input_cross") for p in parts]
-        ics = [p.pop("input_cross_sums") for p in parts]
-        total = _add_partials(parts)
-        ic_parts = [{"cross": c, "sums": s_} for c, s_ in zip(ic, ics) if c is not None]
-        if ic_parts:
-            summed = _add_partials(ic_parts)
-        else:
-            summed = {"cross": xp.zeros((d, a_prev.shape[0]), dtype=f64, device=dev),
-                      "sums": xp.zeros((d,), dtype=f64, device=dev) if bias else None}
-        total["input_cross"], total["input_cross_sums"] = summed["cross"], summed["sums"]
-        return total
-    return _add_partials(parts)
+        ic_parts = [p.input_cross for p in parts if p.input_cross.cross is not None]
+        total.input_cross = _add_partials(ic_parts) if ic_parts else _no_cross(d, a_prev.shape[0], bias, xp, dev)
+    return total
 
 
 def output_layer_pass(z_L, lam, S, a_prev, W_L, beta, update_multiplier, bias, block, ops, xp, *, loss="hinge",
-                      lag_residual=False):
-    """Update z_L (and lambda) in place; return the output layer's sums.
+                      lag_residual=False) -> OutputSums:
+    """Update z_L (and lambda) in place; return the output layer's sums (:class:`OutputSums`).
 
     ``loss`` = sum of the output loss (``"hinge"`` or ``"cross-entropy"``), ``lag`` =
     <z_L, lambda> (the paper's term) or, with ``lag_residual``, <z_L - W_L a_{L-1}, lambda>
@@ -228,7 +260,7 @@ def output_layer_pass(z_L, lam, S, a_prev, W_L, beta, update_multiplier, bias, b
     c, n = z_L.shape
     dt, dev = z_L.dtype, aac.device(z_L)
 
-    def chunk(cols: slice) -> dict:
+    def chunk(cols: slice) -> OutputSums:
         loss_sum = lag = pen = 0.0
         for sl in _blocks(cols, block):
             m = nn.affine(W_L, a_prev[:, sl], bias, xp, ops, ops.scratch("mL", c, sl.stop - sl.start, dt, dev))
@@ -242,6 +274,6 @@ def output_layer_pass(z_L, lam, S, a_prev, W_L, beta, update_multiplier, bias, b
             loss_sum = loss_sum + loss_b
             lag = lag + lag_b
             pen = pen + pen_b
-        return dict(loss=loss_sum, lag=lag, pen=pen)
+        return OutputSums(loss_sum, lag, pen)
 
     return _add_partials(ops.map_chunks(chunk, n))

@@ -62,9 +62,9 @@ class ADMMState:
     v: list = field(default_factory=list)
     # Factors of every layer's penalties set by residual balancing (empty: all 1).
     penalty_scale: list = field(default_factory=list)
-    # Derived sums kept between iterations (z_1 X^T of the last pass); never saved:
-    # admm_iteration recomputes it, bit for bit, when it is absent.
-    cache: dict = field(default_factory=dict)
+    # z_1 X^T (a passes.CrossSums) summed by the last iteration's pass over layer 1, for the next
+    # W_1 update; never saved: admm_iteration recomputes it, bit for bit, when it is None.
+    input_cross: Any = None
 
     @property
     def n_layers(self) -> int:

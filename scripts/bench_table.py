@@ -10,9 +10,25 @@ import json
 import statistics
 import sys
 
-HEADER = ("| shape | dtype | N | time / iteration | floor | time / floor | floor at product rates | time / that floor "
+HEADER = ("| shape | method | dtype | N | time / iteration | floor | time / floor | floor at product rates | time / that floor "
           "| Gram rate / GEMM rate | vs naive | peak memory / state |\n"
-          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def method(r: dict) -> str:
+    """The preset and the options that change the iteration's work (the Lagrangian, the loss, Anderson,
+    residual balancing)."""
+    c = r.get("config", {})
+    parts = [str(c.get("preset", "default")).split("+")[0]]
+    if c.get("lagrangian") not in (None, "auto", "augmented", "paper"):
+        parts.append(f"lagrangian {c['lagrangian']}")
+    if c.get("loss", "hinge") != "hinge":
+        parts.append(c["loss"])
+    if c.get("anderson"):
+        parts.append(f"Anderson {c['anderson']} ({c.get('anderson_on', 'weights')})")
+    if c.get("residual_balancing"):
+        parts.append("residual balancing")
+    return ", ".join(parts)
 
 
 def row(r: dict) -> str:
@@ -22,7 +38,7 @@ def row(r: dict) -> str:
         at_products = f"{r['floor_at_product_rates_s']:.3f} s | {r['floor_ratio_at_product_rates']:.2f}"
     else:
         at_products = "- | -"
-    return (f"| {'-'.join(str(w) for w in r['layers'])} | {r['dtype']} | {r['n']:,} | {r['time_per_iter_s']:.3f} s "
+    return (f"| {'-'.join(str(w) for w in r['layers'])} | {method(r)} | {r['dtype']} | {r['n']:,} | {r['time_per_iter_s']:.3f} s "
             f"| {r['floor_s']:.3f} s | {r['floor_ratio']:.2f} | {at_products} "
             f"| {', '.join(f'{g:.2f}' for g in grams) or '-'} | {naive} | {r['peak_memory_ratio']:.2f} |")
 

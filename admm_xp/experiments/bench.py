@@ -253,6 +253,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     method = dict(method or {})
     preset = method.pop("preset", "default")
     cfg = ADMMConfig.from_preset(preset, hidden=tuple(hidden), dtype=dtype, block_size=block, warm_start=0, **method)
+    cfg = cfg.for_classes(2)  # the benchmark's data: one output, two classes
     multipliers = cfg.hidden_multipliers
 
     log(f"bench: GEMM and copy rates ({backend.label}, {dtype}) ...")

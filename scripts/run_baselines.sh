@@ -13,12 +13,15 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 
 # 1. Searches: every grid point trains EPOCHS epochs on 80% of the training rows, scored on the other 20%.
-admm-xp baseline-tune --method sgd --lr 0.03,0.1,0.3 --l2 0,0.001,0.003,0.01 --epochs "$EPOCHS" --out "$OUT/lr_search_sgd.json"
-admm-xp baseline-tune --method adam --lr 0.0003,0.001,0.003,0.01 --l2 0,0.001,0.003,0.01 --epochs "$EPOCHS" --out "$OUT/lr_search_adam.json"
-admm-xp baseline-tune --method cg --l2 0,0.001,0.002,0.003,0.005,0.01 --epochs "$EPOCHS" --out "$OUT/l2_search_cg.json"
-admm-xp baseline-tune --method lbfgs --l2 0,0.001,0.002,0.003,0.005,0.01 --epochs "$EPOCHS" --out "$OUT/l2_search_lbfgs.json"
-# The same searches ship with the package (baselines/tuned/): the defaults of an installed `baseline`.
-cp "$OUT"/lr_search_sgd.json "$OUT"/lr_search_adam.json "$OUT"/l2_search_cg.json "$OUT"/l2_search_lbfgs.json baselines/tuned/
+# SKIP_SEARCH=1 keeps the searches in $OUT (their choice does not depend on the machine) and reruns the rest.
+if [ "${SKIP_SEARCH:-0}" != 1 ]; then
+  admm-xp baseline-tune --method sgd --lr 0.03,0.1,0.3 --l2 0,0.001,0.003,0.01 --epochs "$EPOCHS" --out "$OUT/lr_search_sgd.json"
+  admm-xp baseline-tune --method adam --lr 0.0003,0.001,0.003,0.01 --l2 0,0.001,0.003,0.01 --epochs "$EPOCHS" --out "$OUT/lr_search_adam.json"
+  admm-xp baseline-tune --method cg --l2 0,0.001,0.002,0.003,0.005,0.01 --epochs "$EPOCHS" --out "$OUT/l2_search_cg.json"
+  admm-xp baseline-tune --method lbfgs --l2 0,0.001,0.002,0.003,0.005,0.01 --epochs "$EPOCHS" --out "$OUT/l2_search_lbfgs.json"
+  # The same searches ship with the package (baselines/tuned/): the defaults of an installed `baseline`.
+  cp "$OUT"/lr_search_sgd.json "$OUT"/lr_search_adam.json "$OUT"/l2_search_cg.json "$OUT"/l2_search_lbfgs.json baselines/tuned/
+fi
 
 # 2. One run per method with the chosen values, passed explicitly so the records show them.
 chosen() {

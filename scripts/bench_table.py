@@ -44,18 +44,18 @@ def row(r: dict) -> str:
 
 
 def spread(recs: list[dict]) -> list[str]:
-    """One line per (shape, dtype, commit) run more than once: the range and median of time / floor."""
+    """One line per (shape, method, dtype, commit) run more than once: the range and median of time / floor."""
     groups: dict = {}
     for r in recs:
-        key = ("-".join(str(w) for w in r["layers"]), r["dtype"], r["n"], r["commit"][:7])
+        key = ("-".join(str(w) for w in r["layers"]), method(r), r["dtype"], r["n"], r["commit"][:7])
         groups.setdefault(key, []).append(r)
     lines = []
-    for (shape, dtype, n, commit), rs in groups.items():
+    for (shape, meth, dtype, n, commit), rs in groups.items():
         if len(rs) < 2:
             continue
         ratios = sorted(r["floor_ratio"] for r in rs)
         times = sorted(r["time_per_iter_s"] for r in rs)
-        lines.append(f"- {shape} {dtype}, N = {n:,}, commit `{commit}`: {len(rs)} runs, time / floor {ratios[0]:.2f} to {ratios[-1]:.2f} "
+        lines.append(f"- {shape} {meth} {dtype}, N = {n:,}, commit `{commit}`: {len(rs)} runs, time / floor {ratios[0]:.2f} to {ratios[-1]:.2f} "
                      f"(median {statistics.median(ratios):.2f}), time / iteration {times[0]:.3f} to {times[-1]:.3f} s")
     return lines
 

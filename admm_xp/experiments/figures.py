@@ -36,7 +36,8 @@ def accuracy_vs_time(path: str, curves: dict, target: float | None, title: str, 
         ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label, color=colour, marker=marker,
                 markersize=3, linewidth=1.4, markevery=max(1, len(pts) // 12))
     if target:
-        ax.axhline(target, color="black", linestyle=":", linewidth=1, label=f"target {target:.0%}")
+        shown = f"{target:.0%}" if round(target, 2) == target else f"{target:.4f}"  # 0.64 -> 64%, 0.9808 as is
+        ax.axhline(target, color="black", linestyle=":", linewidth=1, label=f"target {shown}")
     ax.set_xscale("log")
     ax.set_xlabel("training time (s, log scale; evaluation excluded)")
     ax.set_ylabel("test accuracy")

@@ -9,7 +9,7 @@
 # runs the project from this tree (PYTHONPATH=.; set ADMM_XP_SOURCE_COMMIT to
 # the commit it was copied from: the .git that travels can be stale), and writes at most eight
 # files under $OUT:
-#   summary.md            what ran, on which GPU, with the numbers (and scripts/gpu_probe.py's table)
+#   summary.md            what ran, on which GPU, with the numbers (scripts/gpu_probe.py's table, compare's)
 #   tests.log             the CuPy tests (pytest -m cupy), every step's output and errors
 #   bench_higgs.json      ADMM iteration at HIGGS scale: 10.5M x 28, hidden 300, float32
 #   bench_higgs_f64.json  the same in float64
@@ -104,8 +104,15 @@ if recs:
     json.dump(recs, open(dst, "w"), indent=1)
 PYEOF
 
+step "compare on the GPU"
+# admm-xp compare's GPU path: ADMM, Adam and a logistic regression on the embedded HIGGS rows, short searches
+# (5 passes a point) and 3 s of training each; its table goes into summary.md.
+run 60 "$PY" -m admm_xp compare --dataset higgs-sample --device "$DEVICE" --methods admm,adam,logreg --budget 3 \
+  --tune-passes 5 --quiet --out "$tmp/compare"
+
 step "summary"
 "$PY" scripts/gpu_summary.py "$OUT" > "$OUT/summary.md" 2>> "$LOG"
+{ echo; echo "## admm-xp compare on the GPU"; echo; cat "$tmp/compare/compare.md" 2>/dev/null || echo "(did not finish)"; } >> "$OUT/summary.md"
 { echo; echo '```'; cat "$OUT/probe.txt" 2>/dev/null; echo; cat "$OUT/env.txt"; echo '```'; } >> "$OUT/summary.md"
 rm -f "$OUT/env.txt" "$OUT/probe.txt"
 step "done"

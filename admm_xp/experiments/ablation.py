@@ -71,16 +71,21 @@ OPTIONS = [
 EARLY = 100  # the iteration whose accuracy the table reports besides the last
 
 
-def _train(ds_name, hidden, n_train, cfg_kwargs, preset, iters, validation=None, seed=0, target=None, n_test=None):
+def _load(ds_name, n_train, validation, seed):
+    """The data set once for every run of a sweep or an ablation task: its validation rows are its test split."""
+    from ..data import load_dataset
+
+    return load_dataset(ds_name, n_train=n_train, validation=validation, seed=seed)
+
+
+def _train(ds, hidden, cfg_kwargs, preset, iters, target=None):
     from ..runtime.backend import resolve_device
     from ..runtime.comm import LocalComm
     from ..solver.config import ADMMConfig
-    from ..data import load_dataset
     from ..data.device import to_device
     from ..train import RunOptions, train_admm
 
     backend = resolve_device("cpu")
-    ds = load_dataset(ds_name, n_train=n_train, n_test=n_test, validation=validation, seed=seed)
     cfg = ADMMConfig.from_preset(preset, hidden=tuple(hidden), **cfg_kwargs)
     res = train_admm(to_device(ds, backend, cfg.dtype), cfg, backend, LocalComm(),
                      RunOptions(iters=iters, target_acc=None, eval_every=1, progress=False))
@@ -88,7 +93,7 @@ def _train(ds_name, hidden, n_train, cfg_kwargs, preset, iters, validation=None,
     t_target = next((h["time_s"] for h in res.history if target is not None and h.get("test_acc", 0) >= target), None)
     it_target = next((h["iter"] for h in res.history if target is not None and h.get("test_acc", 0) >= target), None)
     early = next((h["test_acc"] for h in res.history if h.get("iter") == min(EARLY, iters)), accs[-1])
-    return ds, cfg, res, {"final_acc": accs[-1], "best_acc": max(accs), "train_s": res.final["train_s"],
+    return cfg, res, {"final_acc": accs[-1], "best_acc": max(accs), "train_s": res.final["train_s"],
                           "time_to_target_s": t_target, "iters_to_target": it_target, "acc_at_early": early,
                           "iters": res.final["iters"]}
 
@@ -132,13 +137,13 @@ def cmd_sweep(args, comm) -> int:
         except ConfigError as exc:
             raise ConfigError(f"--gamma / --beta / --weight-decay grid: {exc}") from None
     check_output_dir(args.out_dir, "--out-dir")
-    rows, meta_ds = [], None
+    ds = _load(args.dataset, args.n_train, args.validation, args.seed)
+    meta_ds = ds.describe()
+    rows = []
     for i, (values, cfg_kw) in enumerate(zip(combos, settings), 1):
         kw = dict(zip(grid, values))
         t0 = time.perf_counter()
-        ds, cfg, res, m = _train(args.dataset, hidden, args.n_train, cfg_kw, args.preset, args.iters,
-                                 validation=args.validation, seed=args.seed)
-        meta_ds = meta_ds or ds.describe()
+        cfg, res, m = _train(ds, hidden, cfg_kw, args.preset, args.iters)
         rows.append({**kw, "val_final_acc": m["final_acc"], "val_best_acc": m["best_acc"], "train_s": m["train_s"]})
         if not args.quiet:
             print(f"sweep {i}/{len(combos)}: {kw} -> validation accuracy {m['final_acc']:.4f} "
@@ -197,10 +202,10 @@ def cmd_ablation(args, comm) -> int:
     for task in names:
         data, hidden, n_train, target = TASKS[task]
         n_train = quick_n[task] if args.quick else n_train
+        ds = _load(data, n_train, VALIDATION, args.seed)
         for label, preset, change in options:
             t0 = time.perf_counter()
-            ds, cfg, res, m = _train(data, hidden, n_train, change, preset, args.iters, validation=VALIDATION,
-                                     seed=args.seed, target=target)
+            cfg, res, m = _train(ds, hidden, change, preset, args.iters, target=target)
             rows.append({"task": task, "option": label, "preset": cfg.preset, "hidden": list(hidden),
                          "lagrangian": cfg.for_classes(ds.n_classes).lagrangian,
                          "n_train": ds.n_train, "n_validation": ds.n_test, "classes": ds.n_classes,
@@ -214,7 +219,7 @@ def cmd_ablation(args, comm) -> int:
                 print(f"ablation {task} / {label}: validation accuracy {m['acc_at_early']:.4f} at iteration "
                       f"{min(EARLY, args.iters)}, {m['final_acc']:.4f} at {m['iters']} "
                       f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-        rows += _reference_rows(task, data, n_train, args.seed)
+        rows += _reference_rows(task, ds)
     rec = base_record(method="admm-ablation", dataset={"name": ",".join(names), "scored_on": "validation rows"},
                       layers=[], backend=None, dtype="float64", ranks=1,
                       config={"iters": args.iters, "quick": args.quick, "validation": VALIDATION, "seed": args.seed,
@@ -232,16 +237,14 @@ def cmd_ablation(args, comm) -> int:
     return 0
 
 
-def _reference_rows(task, data, n_train, seed):
-    """A logistic regression on the same training and validation rows, for scale (from the baselines
-    package when present)."""
+def _reference_rows(task, ds):
+    """A logistic regression on the same training and validation rows (``ds``), for scale (from the
+    baselines package when present)."""
     try:
         from baselines.reference import logistic_regression
     except ImportError:
         return []
-    from ..data import load_dataset
-
-    res = logistic_regression(load_dataset(data, n_train=n_train, validation=VALIDATION, seed=seed))
+    res = logistic_regression(ds)
     acc = res.final["test_acc"]  # the validation rows stand in for the test split
     return [{"task": task, "option": "logistic regression (baselines, L-BFGS)", "preset": "-",
              "final_val_acc": acc, "best_val_acc": acc, "train_s": res.final["train_s"]}]

@@ -78,7 +78,7 @@ def _add_partials(parts: list):
     total = parts[0]
     for p in parts[1:]:
         total = replace(total, **{f.name: None if getattr(p, f.name) is None else getattr(total, f.name) + getattr(p, f.name)
-                                  for f in fields(p) if f.name != "input_cross"})
+                                  for f in fields(p)})
     return total
 
 
@@ -180,7 +180,7 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
     d_next = z_next.shape[0]
     dt, dev, f64 = z_l.dtype, aac.device(z_l), xp.float64
 
-    def chunk(cols: slice) -> LayerSums:
+    def chunk(cols: slice) -> tuple:
         gram = xp.zeros((d, d), dtype=f64, device=dev)
         cross = xp.zeros((d_next, d), dtype=f64, device=dev)
         gram_sums = xp.zeros((d,), dtype=f64, device=dev)
@@ -238,13 +238,13 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
                                                shift_scale=0.5 / beta)
                 in_cross = c if in_cross is None else in_cross + c
                 in_sums = s_ if in_sums is None else (in_sums + s_ if s_ is not None else None)
-        return LayerSums(act, pre, cross, cross_sums, gram, gram_sums, lag_act, lag_pre,
-                         CrossSums(in_cross, in_sums) if with_input_cross else None)
+        return (LayerSums(act, pre, cross, cross_sums, gram, gram_sums, lag_act, lag_pre),
+                CrossSums(in_cross, in_sums) if with_input_cross else None)
 
     parts = ops.map_chunks(chunk, n)
-    total = _add_partials(parts)  # (the input cross sums are added here, below)
+    total = _add_partials([layer for layer, _ in parts])
     if with_input_cross:  # chunks without columns contribute nothing
-        ic_parts = [p.input_cross for p in parts if p.input_cross.cross is not None]
+        ic_parts = [ic for _, ic in parts if ic.cross is not None]
         total.input_cross = _add_partials(ic_parts) if ic_parts else _no_cross(d, a_prev.shape[0], bias, xp, dev)
     return total
 

@@ -160,3 +160,10 @@ def write_json_atomic(path: str, obj) -> None:
 def write_text_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically: a reader sees the old file or the new one, never half."""
     _write_text(path, text)
+
+
+def first_reached(history, target):
+    """The first history entry whose test accuracy is at least ``target`` (None if none is, or no target)."""
+    if target is None:
+        return None
+    return next((h for h in history if h.get("test_acc") is not None and h["test_acc"] >= target), None)

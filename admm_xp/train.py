@@ -24,6 +24,7 @@ from .data.device import DeviceData
 from .errors import ConfigError, DivergenceError
 from .kernels import kernels_for
 from .nn import layer_widths
+from .runrecord import first_reached
 from .runtime.comm import LocalComm
 from .runtime.gpu import peak_memory_bytes
 from .solver import objective
@@ -222,18 +223,10 @@ def train_admm(
         "warmup_s": warmup_s,
         "wall_s": setup_s + (time.perf_counter() - t_wall),
         "stop_reason": stop_reason,
-        "time_to_target_s": _time_to(history, opts.target_acc),
+        "time_to_target_s": (first_reached(history, opts.target_acc) or {}).get("time_s"),
     }
     peak = peak_memory_bytes(backend)
     if peak is not None:
         final["peak_device_memory_bytes"] = peak
     return TrainResult(state=state, history=history, final=final, widths=widths, problem=prob, stop_reason=stop_reason)
 
-
-def _time_to(history, target):
-    if target is None:
-        return None
-    for h in history:
-        if h.get("test_acc") is not None and h["test_acc"] >= target:
-            return h["time_s"]
-    return None

@@ -17,6 +17,7 @@ import tempfile
 from ..data import NAMED, load_dataset
 from ..errors import ConfigError
 from ..paper import problem_for
+from ..runrecord import first_reached
 from ..runtime.backend import resolve_device
 from ..runtime.threads import configure_threads
 
@@ -218,13 +219,6 @@ def run_target(target, dataset: str):
     if problem is None:
         return None, ""
     return float(problem.target), f"the paper's {problem.name.upper()} target"
-
-
-def first_reached(history, target):
-    """The first history entry whose test accuracy is at least ``target`` (None if none is)."""
-    if target is None:
-        return None
-    return next((h for h in history if h.get("test_acc") is not None and h["test_acc"] >= target), None)
 
 
 def time_to_target(final: dict, history, target, dataset: str) -> None:

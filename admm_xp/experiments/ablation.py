@@ -83,6 +83,7 @@ def _train(ds, hidden, cfg_kwargs, preset, iters, target=None):
     from ..runtime.comm import LocalComm
     from ..solver.config import ADMMConfig
     from ..data.device import to_device
+    from ..runrecord import first_reached
     from ..train import RunOptions, train_admm
 
     backend = resolve_device("cpu")
@@ -90,11 +91,10 @@ def _train(ds, hidden, cfg_kwargs, preset, iters, target=None):
     res = train_admm(to_device(ds, backend, cfg.dtype), cfg, backend, LocalComm(),
                      RunOptions(iters=iters, target_acc=None, eval_every=1, progress=False))
     accs = [h["test_acc"] for h in res.history if h.get("test_acc") is not None]
-    t_target = next((h["time_s"] for h in res.history if target is not None and h.get("test_acc", 0) >= target), None)
-    it_target = next((h["iter"] for h in res.history if target is not None and h.get("test_acc", 0) >= target), None)
+    hit = first_reached(res.history, target) or {}
     early = next((h["test_acc"] for h in res.history if h.get("iter") == min(EARLY, iters)), accs[-1])
     return cfg, res, {"final_acc": accs[-1], "best_acc": max(accs), "train_s": res.final["train_s"],
-                          "time_to_target_s": t_target, "iters_to_target": it_target, "acc_at_early": early,
+                          "time_to_target_s": hit.get("time_s"), "iters_to_target": hit.get("iter"), "acc_at_early": early,
                           "iters": res.final["iters"]}
 
 

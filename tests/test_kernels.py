@@ -45,6 +45,29 @@ def test_hidden_prox_writes_through_a_column_view(rng):
     assert not z[:, :40].any() and not z[:, 70:].any()
 
 
+def test_full_lagrangian_block_steps_match_portable_and_touch_only_their_columns(rng, dtype):
+    """shifted_relu and multiplier_prox (the full Lagrangian's hidden block) = the portable expressions,
+    written in place into columns 40..90 of the state and nowhere else."""
+    d, n, sl = 13, 130, slice(40, 90)
+    a, z = rng.normal(0, 2, (d, n)).astype(dtype), rng.normal(0, 2, (d, n)).astype(dtype)
+    mu, nu = rng.normal(size=(d, n)).astype(dtype), rng.normal(size=(d, n)).astype(dtype)
+    m = rng.normal(0, 2, (d, 50)).astype(dtype)
+    fast, ref = numba_cpu.NumbaKernels(xp, threads=1), PortableKernels(xp)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(fast.shifted_relu(z, nu, sl, 0.3), ref.shifted_relu(z, nu, sl, 0.3), rtol=tol, atol=tol)
+    want = ref.multiplier_prox(a, m, z, mu, nu, sl, 0.7, 1.3, 0.3, want_shifted=True)
+    z1, mu1, nu1 = z.copy(), mu.copy(), nu.copy()
+    got = fast.multiplier_prox(a, m, z1, mu1, nu1, sl, 0.7, 1.3, 0.3, want_shifted=True)
+    np.testing.assert_array_equal(got[3], z1[:, sl] + np.asarray(0.5 / 1.3, dtype) * mu1[:, sl])  # z + mu / (2 beta)
+    assert np.mean(np.isclose(got[3], want[3], rtol=tol, atol=tol)) > 0.99
+    for name, x, before, new in (("z", z1, z, want[0]), ("mu", mu1, mu, want[1]), ("nu", nu1, nu, want[2])):
+        assert np.mean(np.isclose(x[:, sl], new, rtol=tol, atol=tol)) > 0.99, name  # float32 may flip an exact tie
+        np.testing.assert_array_equal(np.delete(x, np.s_[40:90], axis=1), np.delete(before, np.s_[40:90], axis=1))
+    assert not np.array_equal(mu1[:, sl], mu[:, sl])  # the dual step moved the multipliers
+    for g, w in zip(got[4:], want[4:]):
+        assert g == pytest.approx(float(w), rel=100 * tol, abs=100 * tol)
+
+
 @pytest.mark.parametrize("update", [True, False])
 @pytest.mark.parametrize("loss,lag_residual", [("hinge", False), ("hinge", True), ("cross-entropy", True)])
 def test_output_prox_matches_portable(rng, dtype, update, loss, lag_residual):

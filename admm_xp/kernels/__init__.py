@@ -12,6 +12,10 @@ offers the same few block operations:
 ``hidden_prox(a, m, gamma, beta, out)``
     the hidden z update of :func:`admm_xp.solver.updates.z_hidden_relu`, plus the
     sums ``sum (a - h(z))^2`` and ``sum (z - m)^2`` needed by the objective.
+``shifted_relu(z_l, nu_l, sl, scale, out)``, ``multiplier_prox(a_l, m, z_l, mu_l, nu_l, sl, gamma, beta, kappa)``
+    the full Lagrangian's steps of a hidden block (:func:`admm_xp.kernels.portable.multiplier_prox_portable`):
+    ``h(z) - v`` before the activation update, then the shifted z update, both dual steps and
+    their four sums, in one loop on the CPU.
 ``output_prox(m, s, lam, beta, update_multiplier, out_z, out_lam)``
     the output z update of :func:`admm_xp.solver.updates.z_output_hinge`, the
     multiplier update, and the sums ``hinge``, ``<z, lambda>``, ``(z - m)^2``.

@@ -14,7 +14,7 @@ import cupy as cp
 
 from .block import BlockResult
 from .pieces import MAX_PIECES, PIECE, split_pieces, gram_of_pieces, long_product, long_sum
-from .portable import fewer_output_rows_turned, output_prox_portable
+from .portable import fewer_output_rows_turned, multiplier_prox_portable, output_prox_portable
 
 _z_hidden = cp.ElementwiseKernel(
     "T a, T m, T gamma, T beta",
@@ -359,6 +359,16 @@ class CupyKernels:
         t = a.dtype.type
         z = _z_hidden(a, m, t(gamma), t(beta), out) if out is not None else _z_hidden(a, m, t(gamma), t(beta))
         return z, long_sum(_act_rows, (a, z), self.xp), long_sum(_diff_rows, (z, m), self.xp)
+
+    def shifted_relu(self, z_l, nu_l, sl, scale, out=None):
+        return cp.maximum(z_l[:, sl], 0) - scale * nu_l[:, sl]
+
+    def multiplier_prox(self, a_l, m, z_l, mu_l, nu_l, sl, gamma, beta, kappa, want_shifted=False):
+        """Array expressions (CuPy fuses none of them yet), written into the columns ``sl``."""
+        z, mu, nu, shifted, *sums = multiplier_prox_portable(self.xp, a_l[:, sl], m, mu_l[:, sl], nu_l[:, sl], gamma,
+                                                             beta, kappa, want_shifted)
+        z_l[:, sl], mu_l[:, sl], nu_l[:, sl] = z, mu, nu
+        return (z_l[:, sl], mu_l[:, sl], nu_l[:, sl], shifted, *sums)
 
     def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
                     lag_residual=False):

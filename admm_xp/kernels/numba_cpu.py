@@ -354,6 +354,16 @@ def _add_into(out, h):
 
 
 @njit(**_JIT)
+def _add_outer(h, p, r, out):
+    """out = h + p r^T for a column p and a row r (a next layer of one unit), in one pass (any layout)."""
+    d, n = h.shape
+    for i in range(d):
+        pi = p[i]
+        for j in range(n):
+            out[i, j] = h[i, j] + pi * r[j]
+
+
+@njit(**_JIT)
 def _hidden_prox(a, m, z, gamma, beta, zero):
     """Whole-array form (views of any layout; used off the fast path)."""
     d, n = a.shape
@@ -366,6 +376,84 @@ def _hidden_prox(a, m, z, gamma, beta, zero):
         act += s_act
         pre += s_pre
     return act, pre
+
+
+# The full Lagrangian's hidden block (multipliers mu of z = W a_prev and nu of a = h(z)) ----------
+@njit(**_JIT)
+def _shifted_relu(z, nu, j0, n, scale, out, zero):
+    """out[:, :n] = h(z) - scale * nu over columns j0..j0+n."""
+    for i in range(z.shape[0]):
+        z_row, nu_row, o_row = z[i, j0 : j0 + n], nu[i, j0 : j0 + n], out[i, :n]
+        for j in range(n):
+            o_row[j] = max(z_row[j], zero) - scale * nu_row[j]
+
+
+@njit(**_JIT)
+def _multiplier_step_row(a_row, m_row, z_row, mu_row, nu_row, gamma, beta, inv, hg, hb, sg, sb, zero):
+    """z = prox(a + nu hg, m - mu hb) (the branches of :func:`_prox_row`), then mu += sb (z - m) and
+    nu += sg (a - h(z)), in place."""
+    for j in range(a_row.shape[0]):
+        av = a_row[j]
+        mv = m_row[j]
+        p = av + hg * nu_row[j]
+        q = mv - hb * mu_row[j]
+        c = (gamma * p + beta * q) * inv
+        zp = max(c, zero)
+        da = p - zp
+        dm = zp - q
+        vp = gamma * da * da + beta * dm * dm
+        zm = min(q, zero)
+        dz = zm - q
+        vm = gamma * p * p + beta * dz * dz
+        zn = zp if vp <= vm else zm
+        z_row[j] = zn
+        mu_row[j] += sb * (zn - mv)
+        nu_row[j] += sg * (av - max(zn, zero))
+
+
+@njit(**_SUM)
+def _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, zero):
+    """sum (a - h(z))^2, sum (z - m)^2, <nu, a - h(z)>, <mu, z - m> of one row, in float64."""
+    s_act = 0.0
+    s_pre = 0.0
+    s_la = 0.0
+    s_lp = 0.0
+    for j in range(a_row.shape[0]):
+        zn = z_row[j]
+        e1 = np.float64(a_row[j] - max(zn, zero))
+        e2 = np.float64(zn - m_row[j])
+        s_act += e1 * e1
+        s_pre += e2 * e2
+        s_la += np.float64(nu_row[j]) * e1
+        s_lp += np.float64(mu_row[j]) * e2
+    return s_act, s_pre, s_la, s_lp
+
+
+@njit(**_JIT)
+def _multiplier_prox(a, m, z, mu, nu, j0, n, gamma, beta, hg, hb, sg, sb, zero, shifted, want_shifted):
+    """:func:`admm_xp.kernels.portable.multiplier_prox_portable` on columns j0..j0+n (m: the block),
+    row by row, each row's arrays read from the cache by the sums after the step (and, with
+    ``want_shifted``, by ``shifted = z + hb mu``). ``hg``, ``hb`` = 1 / (2 gamma), 1 / (2 beta); ``sg``,
+    ``sb`` = 2 gamma kappa, 2 beta kappa (typed like the data, as the portable expressions round them)."""
+    inv = (gamma + beta) ** -1
+    act = 0.0
+    pre = 0.0
+    lag_act = 0.0
+    lag_pre = 0.0
+    for i in range(a.shape[0]):
+        a_row, m_row, z_row = a[i, j0 : j0 + n], m[i, :n], z[i, j0 : j0 + n]
+        mu_row, nu_row = mu[i, j0 : j0 + n], nu[i, j0 : j0 + n]
+        _multiplier_step_row(a_row, m_row, z_row, mu_row, nu_row, gamma, beta, inv, hg, hb, sg, sb, zero)
+        if want_shifted:
+            s_row = shifted[i, :n]
+            for j in range(n):
+                s_row[j] = z_row[j] + hb * mu_row[j]
+        s_act, s_pre, s_la, s_lp = _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, zero)
+        act += s_act
+        pre += s_pre
+        lag_act += s_la
+        lag_pre += s_lp
+    return act, pre, lag_act, lag_pre
 
 
 def _written(value, out):
@@ -440,9 +528,13 @@ class NumbaKernels:
                              False, with_input_cross)
         self.input_cross(z, X, slice(0, 8))
         self.hidden_prox(z, m, 1.0, 1.0)
+        self.shifted_relu(z, m, slice(0, 8), 0.5)
+        for want_shifted in (False, True):
+            self.multiplier_prox(z.copy(), m, z.copy(), m.copy(), m.copy(), slice(0, 8), 1.0, 1.0, 0.3, want_shifted)
         self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True)
         self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True, lag_residual=True)
         self.relu(z)
+        self.add_matmul(z, np.ones((3, 1), dtype=dtype), np.ones((1, 8), dtype=dtype), out=z.copy()[:, :8])
 
     # Chunks over cores ---------------------------------------------------------
     def iteration_context(self):
@@ -503,6 +595,9 @@ class NumbaKernels:
     def add_matmul(self, h, P, r, out=None):
         if out is None:
             out = np.empty_like(h)
+        if P.shape[1] == 1 and P.dtype == h.dtype == r.dtype:  # one output unit: an outer product, one pass
+            _add_outer(h, P[:, 0], r[0], out)
+            return out
         np.matmul(P, r, out=out)
         _add_into(out, h)
         return out
@@ -646,6 +741,24 @@ class NumbaKernels:
         t = a.dtype.type
         act, pre = _hidden_prox(a, m, out, t(gamma), t(beta), t(0))
         return out, act, pre
+
+    def shifted_relu(self, z_l, nu_l, sl, scale, out=None):
+        """``h(z) - scale * nu`` over columns ``sl``, into ``out`` (a d x block buffer) when given."""
+        j0, n = sl.start, sl.stop - sl.start
+        out = np.empty((z_l.shape[0], n), dtype=z_l.dtype) if out is None else out
+        t = z_l.dtype.type
+        _shifted_relu(z_l, nu_l, j0, n, t(scale), out, t(0))
+        return out
+
+    def multiplier_prox(self, a_l, m, z_l, mu_l, nu_l, sl, gamma, beta, kappa, want_shifted=False):
+        """The full Lagrangian's z update and dual steps of columns ``sl``, in one loop, in place
+        (``want_shifted``: z + mu / (2 beta) into this thread's scratch buffer as well)."""
+        j0, n = sl.start, sl.stop - sl.start
+        t = a_l.dtype.type
+        shifted = self.scratch("shifted", z_l.shape[0], n, z_l.dtype, None) if want_shifted else np.zeros((0, 0), z_l.dtype)
+        sums = _multiplier_prox(a_l, m, z_l, mu_l, nu_l, j0, n, t(gamma), t(beta), t(0.5 / gamma), t(0.5 / beta),
+                                t(2.0 * gamma * kappa), t(2.0 * beta * kappa), t(0), shifted, bool(want_shifted))
+        return (z_l[:, sl], mu_l[:, sl], nu_l[:, sl], shifted if want_shifted else None, *sums)
 
     def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
                     lag_residual=False):

@@ -80,9 +80,43 @@ class PortableKernels:
         pre = xp.sum((z - m) ** 2, dtype=xp.float64)
         return z, act, pre
 
+    def shifted_relu(self, z_l, nu_l, sl, scale, out=None):
+        return shifted_relu_portable(self.xp, z_l, nu_l, sl, scale)
+
+    def multiplier_prox(self, a_l, m, z_l, mu_l, nu_l, sl, gamma, beta, kappa, want_shifted=False):
+        return multiplier_prox_portable(self.xp, a_l[:, sl], m, mu_l[:, sl], nu_l[:, sl], gamma, beta, kappa,
+                                        want_shifted)
+
     def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
                     lag_residual=False):
         return output_prox_portable(self.xp, m, s, lam, beta, update_multiplier, loss, z0, lag_residual)
+
+
+def shifted_relu_portable(xp, z_l, nu_l, sl, scale):
+    """``h(z) - scale * nu`` over columns ``sl``: what the activation update of the full Lagrangian
+    starts from (``scale = 1 / (2 gamma)``, so that ``scale * nu`` is the scaled multiplier v)."""
+    return nn.relu(z_l[:, sl], xp) - scale * nu_l[:, sl]
+
+
+def multiplier_prox_portable(xp, a, m, mu, nu, gamma, beta, kappa, want_shifted=False):
+    """The z update and the dual steps of a hidden block under the full Lagrangian, in array expressions.
+
+    With the multipliers nu of ``a = h(z)`` and mu of ``z = W a_prev`` (``m`` = W a_prev), scaled as
+    ``v = nu / (2 gamma)``, ``u = mu / (2 beta)``: z = argmin gamma (a + v - h(z))^2 + beta (z - (m - u))^2
+    (:func:`admm_xp.solver.updates.z_hidden_relu`), then ``mu += 2 beta kappa (z - m)`` and
+    ``nu += 2 gamma kappa (a - h(z))``. Returns (z, mu, nu, shifted, sum (a - h(z))^2, sum (z - m)^2,
+    <nu, a - h(z)>, <mu, z - m>), the sums in float64 with the new multipliers; ``shifted`` is
+    ``z + mu / (2 beta)`` (what W is fitted to) with ``want_shifted``, else None.
+    """
+    f64 = xp.float64
+    z = updates.z_hidden_relu(a + nu * (0.5 / gamma), m - mu * (0.5 / beta), gamma, beta, xp)
+    act_r = a - nn.relu(z, xp)
+    pre_r = z - m
+    mu = mu + (2.0 * beta * kappa) * pre_r
+    nu = nu + (2.0 * gamma * kappa) * act_r
+    shifted = z + (0.5 / beta) * mu if want_shifted else None
+    return (z, mu, nu, shifted, xp.sum(act_r ** 2, dtype=f64), xp.sum(pre_r ** 2, dtype=f64), xp.sum(nu * act_r, dtype=f64),
+            xp.sum(mu * pre_r, dtype=f64))
 
 
 def output_prox_portable(xp, m, s, lam, beta, update_multiplier, loss="hinge", z0=None, lag_residual=False):

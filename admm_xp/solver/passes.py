@@ -99,13 +99,17 @@ def _input_cross_block(z, a_prev, sl, bias, ops, xp, z_blk=None, shift=None, shi
     multiplier mu of the full Lagrangian) the sums are those of ``z + shift_scale * shift``."""
     f64 = xp.float64
     if shift is not None:
-        z_blk = z[:, sl] + shift_scale * shift[:, sl]
-        return sample_cross(z_blk, a_prev[:, sl], ops, xp), (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
+        return _shifted_cross_block(z[:, sl] + shift_scale * shift[:, sl], a_prev, sl, bias, ops, xp)
     z_blk = z[:, sl] if z_blk is None else z_blk
     c = ops.input_cross(z, a_prev, sl) if ops.sums_input_cross else None
     if c is None:
         c = sample_cross(z_blk, a_prev[:, sl], ops, xp)
     return c, (xp.sum(z_blk, axis=1, dtype=f64) if bias else None)
+
+
+def _shifted_cross_block(shifted, a_prev, sl, bias, ops, xp):
+    """``shifted a_prev^T`` over columns ``sl`` (``shifted``: the block of z + mu / (2 beta)), and its row sums."""
+    return sample_cross(shifted, a_prev[:, sl], ops, xp), (xp.sum(shifted, axis=1, dtype=xp.float64) if bias else None)
 
 
 def input_cross_pass(z, a_prev, bias, block, ops, xp, shift=None, shift_scale=1.0) -> CrossSums:
@@ -134,32 +138,34 @@ def _no_cross(d: int, d_in: int, bias: bool, xp, dev) -> CrossSums:
                      xp.zeros((d,), dtype=xp.float64, device=dev) if bias else None)
 
 
-def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp):
-    """Columns ``sl`` of a hidden layer under the full augmented Lagrangian, in array expressions.
+def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp,
+                      want_shifted=False):
+    """Columns ``sl`` of a hidden layer under the full augmented Lagrangian.
 
     With the multipliers nu of ``a = h(z)`` and mu of ``z = W a_prev``, scaled as
     ``v = nu / (2 gamma)`` and ``u = mu / (2 beta)`` (kept unscaled, like lambda, so that a
     change of penalty needs no rescaling):
     a = (h(z) - v) + P (target - W_next (h(z) - v)), z = prox(a + v, W a_prev - u), then
-    mu += 2 beta kappa (z - W a_prev) and nu += 2 gamma kappa (a - h(z)). Returns the new a
-    block and the sums (a - h(z))^2, (z - m)^2, <nu, a - h(z)>, <mu, z - m> (new multipliers, float64).
+    mu += 2 beta kappa (z - W a_prev) and nu += 2 gamma kappa (a - h(z)) (``ops.multiplier_prox``:
+    one loop on the CPU). Returns the new a block, ``z + mu / (2 beta)`` (with ``want_shifted``, else
+    None: what W_l is fitted to) and the sums (a - h(z))^2, (z - m)^2, <nu, a - h(z)>, <mu, z - m>
+    (new multipliers, float64).
     """
     Wt_next, b_next, P = activation_op
-    f64 = xp.float64
+    d, w = z_l.shape[0], sl.stop - sl.start
+    dt, dev = z_l.dtype, aac.device(z_l)
     target = z_next[:, sl] - b_next if bias else z_next[:, sl]
-    mu, nu = mu_l[:, sl], nu_l[:, sl]
-    v = nu * (0.5 / gamma)
-    h = nn.relu(z_l[:, sl], xp) - v
-    a_new = h + xp.matmul(P, target - xp.matmul(Wt_next, h))
-    m = nn.affine(W_l, a_prev[:, sl], bias, xp)
-    z_new = updates.z_hidden_relu(a_new + v, m - mu * (0.5 / beta), gamma, beta, xp)
-    act_r = a_new - nn.relu(z_new, xp)
-    pre_r = z_new - m
-    mu = mu + (2.0 * beta * kappa) * pre_r
-    nu = nu + (2.0 * gamma * kappa) * act_r
-    a_l[:, sl], z_l[:, sl], mu_l[:, sl], nu_l[:, sl] = a_new, z_new, mu, nu
-    return (a_new, xp.sum(act_r ** 2, dtype=f64), xp.sum(pre_r ** 2, dtype=f64), xp.sum(nu * act_r, dtype=f64),
-            xp.sum(mu * pre_r, dtype=f64))
+    h = ops.shifted_relu(z_l, nu_l, sl, 0.5 / gamma, out=ops.scratch("h", d, w, dt, dev))
+    r = target - ops.matmul(Wt_next, h, out=ops.scratch("r", target.shape[0], w, dt, dev))
+    a_view = ops.view(a_l, sl)
+    a_new = ops.add_matmul(h, P, r, out=a_view)
+    _store(a_l, sl, a_new, a_view)
+    m = nn.affine(W_l, a_prev[:, sl], bias, xp, ops, ops.scratch("m", d, w, dt, dev))
+    z_new, mu, nu, shifted, act, pre, lag_act, lag_pre = ops.multiplier_prox(a_l, m, z_l, mu_l, nu_l, sl, gamma, beta,
+                                                                             kappa, want_shifted)
+    for x, value in ((z_l, z_new), (mu_l, mu), (nu_l, nu)):
+        _store(x, sl, value, ops.view(x, sl))
+    return a_new, shifted, act, pre, lag_act, lag_pre
 
 
 def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta, bias, block, ops, xp,
@@ -171,8 +177,7 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
     the next iteration's W_1 update done in advance.
 
     ``multipliers=(mu_l, nu_l, kappa)`` (the full augmented Lagrangian) updates the
-    hidden multipliers too, by :func:`_multiplier_block` (array expressions, no fused
-    kernel), and sums ``lag_act`` and ``lag_pre``; the input cross sums are then those of
+    hidden multipliers too, by :func:`_multiplier_block`, and sums ``lag_act`` and ``lag_pre``; the input cross sums are then those of
     ``z_l + mu_l / (2 beta_l)``, what W_l is fitted to.
     """
     Wt_next, b_next, P = activation_op
@@ -191,8 +196,9 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             w = sl.stop - sl.start
             if multipliers is not None:
                 u_l, v_l, kappa = multipliers
-                a_new, act_b, pre_b, la_b, lp_b = _multiplier_block(a_l, z_l, z_next, a_prev, W_l, u_l, v_l, sl,
-                                                                    activation_op, gamma, beta, kappa, bias, ops, xp)
+                a_new, shifted, act_b, pre_b, la_b, lp_b = _multiplier_block(
+                    a_l, z_l, z_next, a_prev, W_l, u_l, v_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp,
+                    want_shifted=with_input_cross)
                 lag_act, lag_pre = lag_act + la_b, lag_pre + lp_b
                 fused = (a_new, act_b, pre_b, None, None, None, None)
             else:
@@ -232,10 +238,10 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             if with_input_cross:
                 if in_cross_b is not None:
                     c, s_ = in_cross_b, None  # (layer_block runs without a bias only)
+                elif multipliers is not None:  # W_l fits z_l + mu_l / (2 beta_l), which the block returned
+                    c, s_ = _shifted_cross_block(shifted, a_prev, sl, bias, ops, xp)
                 else:
-                    c, s_ = _input_cross_block(z_l, a_prev, sl, bias, ops, xp, z_blk,
-                                               shift=None if multipliers is None else multipliers[0],
-                                               shift_scale=0.5 / beta)
+                    c, s_ = _input_cross_block(z_l, a_prev, sl, bias, ops, xp, z_blk)
                 in_cross = c if in_cross is None else in_cross + c
                 in_sums = s_ if in_sums is None else (in_sums + s_ if s_ is not None else None)
         return (LayerSums(act, pre, cross, cross_sums, gram, gram_sums, lag_act, lag_pre),

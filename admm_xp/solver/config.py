@@ -89,8 +89,8 @@ class ADMMConfig:
         paper let ``a_l`` drift from ``h(W_l a_{l-1})`` until the ADMM variables fit
         every training label while the feed-forward network does not). ``"auto"`` (the
         default preset): ``"full"`` for more than two classes, where it learns far more
-        per iteration, and ``"augmented"`` for two, where the full form gains little, costs
-        about half an iteration more (no fused kernel) and drifts on long runs; resolved
+        per iteration, and ``"augmented"`` for two, where the full form gains little at 100
+        iterations, costs about a third more time per iteration and drifts on long runs; resolved
         with the data by :meth:`for_classes` (until then it acts as ``"augmented"``).
     residual_balancing, rb_mu, rb_tau, rb_until
         Residual balancing of every layer's penalties (:mod:`admm_xp.solver.balancing`):

@@ -70,13 +70,14 @@ def test_full_lagrangian_block_steps_match_portable_and_touch_only_their_columns
 
 @pytest.mark.parametrize("update", [True, False])
 @pytest.mark.parametrize("loss,lag_residual", [("hinge", False), ("hinge", True), ("cross-entropy", True)])
-def test_output_prox_matches_portable(rng, dtype, update, loss, lag_residual):
-    c, n = 3, 777
+@pytest.mark.parametrize("c", [1, 3])
+def test_output_prox_matches_portable(rng, dtype, update, loss, lag_residual, c):
+    n = 777
     m = rng.normal(0, 2, (c, n)).astype(dtype)
     s = rng.choice([-1.0, 1.0], (c, n)).astype(dtype)
     lam = rng.normal(size=(c, n)).astype(dtype)
     fast = numba_cpu.NumbaKernels(xp, threads=1)
-    kw = dict(loss=loss, lag_residual=lag_residual)
+    kw = dict(loss=loss, lag_residual=lag_residual, z0=(m + rng.normal(size=(c, n))).astype(dtype))  # (hinge: unused)
     z_out, lam_out = np.zeros_like(m), np.zeros_like(lam)  # written through, as the pass's views are
     out1 = fast.output_prox(m, s, lam.copy(), 0.7, update, out_z=z_out, out_lam=lam_out, **kw)
     assert out1[0] is z_out and out1[1] is lam_out

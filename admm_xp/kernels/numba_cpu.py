@@ -24,7 +24,8 @@ from numba.extending import intrinsic
 from ..runtime.threads import ChunkPool
 from . import smallk
 from .block import BlockResult
-from .portable import fewer_output_rows_turned, output_prox_portable
+from ..solver.updates import PROX_HALVINGS, PROX_NEWTON_STEPS
+from .portable import fewer_output_rows_turned
 
 _JIT = dict(cache=True, nogil=True, fastmath=False, error_model="numpy", boundscheck=False)
 # Sums only: reassociation lets LLVM vectorise a reduction (the order is fixed by
@@ -456,14 +457,6 @@ def _multiplier_prox(a, m, z, mu, nu, j0, n, gamma, beta, hg, hb, sg, sb, zero, 
     return act, pre, lag_act, lag_pre
 
 
-def _written(value, out):
-    """``value``, copied into ``out`` when the caller passed a view to write through."""
-    if out is None:
-        return value
-    out[...] = value
-    return out
-
-
 @njit(**_JIT)
 def _output_prox(m, s, lam, z, lam_out, beta, update, lag_residual):
     c, n = m.shape
@@ -493,6 +486,126 @@ def _output_prox(m, s, lam, z, lam_out, beta, update, lag_residual):
             loss += hinge if hinge > 0.0 else 0.0
             lag += (zs - mi) * ln if lag_residual else zs * ln
             pen += (zs - mi) ** 2
+    return loss, lag, pen
+
+
+@njit(**_JIT)
+def _ce_value(z, s, v, beta):
+    """CE(z, s) + beta ||z - v||^2 of one sample (float64 vectors of C entries): the logistic loss for
+    C = 1, the softmax cross-entropy otherwise (:func:`admm_xp.nn.cross_entropy`)."""
+    C = z.shape[0]
+    if C == 1:
+        x = -s[0] * z[0]
+        ce = max(x, 0.0) + np.log1p(np.exp(-abs(x)))
+    else:
+        zmax = z[0]
+        for c in range(1, C):
+            zmax = max(zmax, z[c])
+        se = 0.0
+        for c in range(C):
+            se += np.exp(z[c] - zmax)
+        ce = zmax + np.log(se)
+        for c in range(C):
+            ce -= z[c] * (s[c] + 1.0) * 0.5
+    q = 0.0
+    for c in range(C):
+        q += (z[c] - v[c]) ** 2
+    return ce + beta * q
+
+
+@njit(**_JIT)
+def _ce_direction(z, s, v, two_b, g, d, p):
+    """The Newton step of :func:`admm_xp.solver.updates.z_output_cross_entropy` for one sample:
+    gradient into g, direction into d (p: scratch); returns the slope g . d."""
+    C = z.shape[0]
+    if C == 1:
+        x = -s[0] * z[0]
+        e = np.exp(-abs(x))
+        q = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
+        g[0] = -s[0] * q + two_b * (z[0] - v[0])
+        d[0] = g[0] / (q * (1.0 - q) + two_b)
+        return g[0] * d[0]
+    zmax = z[0]
+    for c in range(1, C):
+        zmax = max(zmax, z[c])
+    se = 0.0
+    for c in range(C):
+        p[c] = np.exp(z[c] - zmax)
+        se += p[c]
+    num = 0.0
+    den = 0.0
+    for c in range(C):
+        p[c] /= se
+        g[c] = p[c] - (s[c] + 1.0) * 0.5 + two_b * (z[c] - v[c])
+        dinv = 1.0 / (p[c] + two_b)
+        num += p[c] * dinv * g[c]
+        den += p[c] * dinv * p[c]
+    coef = num / (1.0 - den)
+    slope = 0.0
+    for c in range(C):
+        dinv = 1.0 / (p[c] + two_b)
+        d[c] = dinv * g[c] + dinv * p[c] * coef
+        slope += g[c] * d[c]
+    return slope
+
+
+@njit(**_JIT)
+def _output_prox_ce(m, s, lam, z0, z_out, lam_out, beta, update, lag_residual, has_z0, steps, halvings, slack, tiny):
+    """The cross-entropy output prox (:func:`admm_xp.solver.updates.z_output_cross_entropy`: the same
+    damped Newton steps and Armijo halvings, sample by sample, in float64, except that a sample stops
+    once a step moves it by at most ``tiny`` relative, or no step passes: converged to rounding, the
+    remaining steps would move it by less), the multiplier step and the sums (loss, Lagrangian term,
+    penalty)."""
+    C, n = m.shape
+    two_b = 2.0 * beta
+    z = np.empty(C)
+    v = np.empty(C)
+    lo = np.empty(C)
+    hi = np.empty(C)
+    sj = np.empty(C)
+    g = np.empty(C)
+    d = np.empty(C)
+    p = np.empty(C)
+    cand = np.empty(C)
+    loss = 0.0
+    lag = 0.0
+    pen = 0.0
+    for j in range(n):
+        for c in range(C):
+            sj[c] = s[c, j]
+            v[c] = np.float64(m[c, j]) - np.float64(lam[c, j]) / two_b
+            lo[c] = v[c] - 1.0 / two_b
+            hi[c] = v[c] + 1.0 / two_b
+            z[c] = min(max(np.float64(z0[c, j]), lo[c]), hi[c]) if has_z0 else v[c]
+        fz = _ce_value(z, sj, v, beta)
+        for _ in range(steps):
+            slope = _ce_direction(z, sj, v, two_b, g, d, p)
+            t = 1.0
+            moved = 0.0
+            for _ in range(halvings):
+                for c in range(C):
+                    cand[c] = min(max(z[c] - t * d[c], lo[c]), hi[c])
+                fc = _ce_value(cand, sj, v, beta)
+                if fc <= fz - 1e-4 * t * slope + slack * (1.0 + abs(fz)):
+                    for c in range(C):
+                        moved = max(moved, abs(cand[c] - z[c]) / (1.0 + abs(z[c])))
+                        z[c] = cand[c]
+                    fz = fc
+                    break
+                t *= 0.5
+            if moved <= tiny:  # converged to rounding (or no step taken): the remaining steps change nothing
+                break
+        for c in range(C):
+            z_out[c, j] = z[c]
+            zs = np.float64(z_out[c, j])
+            mi = np.float64(m[c, j])
+            li = np.float64(lam[c, j])
+            lam_out[c, j] = li + beta * (zs - mi) if update else li
+            ln = np.float64(lam_out[c, j])
+            lag += (zs - mi) * ln if lag_residual else zs * ln
+            pen += (zs - mi) ** 2
+            z[c] = zs
+        loss += _ce_value(z, sj, z, 0.0)
     return loss, lag, pen
 
 
@@ -533,6 +646,9 @@ class NumbaKernels:
             self.multiplier_prox(z.copy(), m, z.copy(), m.copy(), m.copy(), slice(0, 8), 1.0, 1.0, 0.3, want_shifted)
         self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True)
         self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True, lag_residual=True)
+        for rows in (1, 3):  # the cross-entropy prox: the logistic and the softmax branch
+            self.output_prox(m[:rows], -z[:rows], m[:rows].copy(), 1.0, True, loss="cross-entropy", z0=m[:rows],
+                             lag_residual=True)
         self.relu(z)
         self.add_matmul(z, np.ones((3, 1), dtype=dtype), np.ones((1, 8), dtype=dtype), out=z.copy()[:, :8])
 
@@ -762,12 +878,20 @@ class NumbaKernels:
 
     def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
                     lag_residual=False):
-        if loss != "hinge":  # the cross-entropy prox: C x block array expressions (the output is narrow)
-            z, lam_new, loss_sum, lag, pen = output_prox_portable(np, m, s, lam, beta, update_multiplier, loss, z0,
-                                                                  lag_residual)
-            return _written(z, out_z), _written(lam_new, out_lam), loss_sum, lag, pen
         out_z = np.empty_like(m) if out_z is None else out_z
         out_lam = np.empty_like(lam) if out_lam is None else out_lam
+        if loss != "hinge":  # the cross-entropy prox: damped Newton, one sample at a time
+            # on C-contiguous copies (C x block: cheap next to the Newton steps), so that one compiled
+            # loop serves every layout of the pass's views
+            c = np.ascontiguousarray
+            has_z0 = z0 is not None
+            z_new, lam_new = np.empty(m.shape, m.dtype), np.empty(lam.shape, lam.dtype)
+            loss_sum, lag, pen = _output_prox_ce(
+                c(m), c(s), c(lam), c(z0) if has_z0 else c(m), z_new, lam_new, float(beta), bool(update_multiplier),
+                bool(lag_residual), has_z0, PROX_NEWTON_STEPS, PROX_HALVINGS, 8.0 * float(np.finfo(m.dtype).eps), 1e-15)
+            out_z[...] = z_new
+            out_lam[...] = lam_new
+            return out_z, out_lam, loss_sum, lag, pen
         loss_sum, lag, pen = _output_prox(m, s, lam, out_z, out_lam, float(beta), bool(update_multiplier),
                                           bool(lag_residual))
         return out_z, out_lam, loss_sum, lag, pen

@@ -67,6 +67,7 @@ OPTIONS = [
     ("default + residual balancing", "default", {"residual_balancing": True}),
     ("default + Anderson (weights, m = 5)", "default", {"anderson": 5, "anderson_on": "weights"}),
     ("default + Anderson (state, m = 5)", "default", {"anderson": 5, "anderson_on": "state"}),
+    ("default, full Lagrangian, weight decay 0.3", "default", {"lagrangian": "full", "weight_decay": 0.3}),
 ]
 EARLY = 100  # the iteration whose accuracy the table reports besides the last
 

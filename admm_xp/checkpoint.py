@@ -45,7 +45,9 @@ FORMAT = "admm_xp-checkpoint-1"
 # Settings that define the iterates; the run options (iters, target, logging) may change on resume.
 SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "lagrangian", "dual_step", "dual_decay", "loss",
                "residual_balancing", "rb_mu", "rb_tau", "rb_until", "anderson", "anderson_on", "anderson_tol", "bias", "init",
-               "penalty_growth", "penalty_max", "ridge", "weight_decay", "seed", "dtype", "block_size")
+               "penalty_growth", "penalty_max", "ridge", "weight_decay", "seed", "dtype", "block_size", "center_layers")
+# settings added after checkpoints were first written: what an older checkpoint ran with
+ADDED_KEYS = {"center_layers": False}
 
 
 def data_fingerprint(ds) -> dict:
@@ -218,7 +220,7 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
     with open(os.path.join(sub, "state.json")) as fh:
         meta = json.load(fh)
     saved, now = meta["config"], cfg.to_dict()
-    diff = [k for k in SOLVER_KEYS if comparable(saved.get(k)) != comparable(now.get(k))]
+    diff = [k for k in SOLVER_KEYS if comparable(saved.get(k, ADDED_KEYS.get(k))) != comparable(now.get(k))]
     if diff:
         changes = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in diff)
         raise DataError(f"{folder}: the checkpoint was made with other solver settings ({changes}); resume with the same "

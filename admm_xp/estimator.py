@@ -133,7 +133,7 @@ class ADMMClassifier(_Mixin, _Base):
     None, override the preset: ``gamma``, ``beta``, ``multiplier_warmup`` (the
     first K iterations skip the multiplier update; ADMMConfig's
     ``warm_start``), ``weight_decay``, ``bias``, ``init``, ``multiplier``,
-    ``lagrangian``, ``dual_step``, ``dual_decay``, ``loss``, ``residual_balancing``,
+    ``lagrangian``, ``dual_step``, ``dual_decay``, ``loss``, ``center_layers``, ``residual_balancing``,
     ``anderson``, ``penalty_growth``, ``ridge``, ``block_size`` and ``dtype``
     (default float64 on cpu, float32 on cuda). The default preset's ``lagrangian`` is
     ``"auto"``: multipliers on every constraint (``"full"``) for more than two classes,
@@ -154,7 +154,7 @@ class ADMMClassifier(_Mixin, _Base):
 
     def __init__(self, hidden=(300,), *, preset="default", gamma=None, beta=None, multiplier_warmup=None,
                  weight_decay=None, bias=None, init=None, multiplier=None, lagrangian=None, dual_step=None, dual_decay=None, loss=None,
-                 residual_balancing=None, anderson=None, penalty_growth=None, max_iter=100, target_acc=None,
+                 center_layers=None, residual_balancing=None, anderson=None, penalty_growth=None, max_iter=100, target_acc=None,
                  device="cpu", dtype=None, random_state=0, ridge=1e-10, block_size=None, eval_every=1,
                  standardize=True, kernels="auto", verbose=False, comm=None):
         self.hidden = hidden
@@ -170,6 +170,7 @@ class ADMMClassifier(_Mixin, _Base):
         self.dual_step = dual_step
         self.dual_decay = dual_decay
         self.loss = loss
+        self.center_layers = center_layers
         self.residual_balancing = residual_balancing
         self.anderson = anderson
         self.penalty_growth = penalty_growth
@@ -259,7 +260,7 @@ class ADMMClassifier(_Mixin, _Base):
                 self.preset, hidden=self._hidden(), gamma=self.gamma, beta=self.beta, warm_start=self.multiplier_warmup,
                 weight_decay=self.weight_decay, bias=self.bias, init=self.init, multiplier=self.multiplier,
                 lagrangian=self.lagrangian, dual_step=self.dual_step, dual_decay=self.dual_decay, loss=self.loss,
-                residual_balancing=self.residual_balancing, anderson=self.anderson,
+                center_layers=self.center_layers, residual_balancing=self.residual_balancing, anderson=self.anderson,
                 penalty_growth=self.penalty_growth, seed=self._seed(), ridge=self.ridge,
                 dtype=self.dtype or ("float32" if gpu else "float64"),
                 block_size=int(self.block_size) if self.block_size is not None else default_block_size(self.device))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from admm_xp.runtime.comm import LocalComm
+from admm_xp.errors import ConfigError
 from admm_xp.solver.config import ADMMConfig
 from admm_xp.data import load_dataset
 from admm_xp.solver.iteration import admm_iteration
@@ -175,3 +176,20 @@ def test_embedded_higgs_reaches_63_percent():
     cfg = ADMMConfig()
     res = train_admm(to_device(ds, backend, "float64"), cfg, backend, LocalComm(), RunOptions(iters=100, eval_every=10))
     assert res.final["test_acc"] >= 0.63
+
+
+def test_centred_layers_have_zero_mean_preactivations_and_reject_a_bias(backend):
+    """center_layers: after an iteration every hidden layer after the first has W_l mean(a_{l-1}) = 0
+    (its pre-activations average zero over the training samples); the first layer and the output are free."""
+    cfg = ADMMConfig(hidden=(6, 5, 4), warm_start=1, lagrangian="full", center_layers=True)
+    _, prob, state, comm = small_problem(backend, cfg)
+    xp = backend.xp
+    ops = kernels_for(xp)
+    for it in range(3):
+        admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= 1)
+        for l in (1, 2):  # hidden layers 2 and 3
+            abar = to_np(state.a[l - 1]).mean(axis=1)
+            np.testing.assert_allclose(to_np(state.W[l]) @ abar, 0.0, atol=1e-9)
+        assert np.abs(to_np(state.W[3]) @ to_np(state.a[2]).mean(axis=1)).max() > 1e-6  # the output is not centred
+    with pytest.raises(ConfigError, match="center_layers and bias"):
+        ADMMConfig(hidden=(6, 5), center_layers=True, bias=True)

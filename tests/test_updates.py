@@ -202,3 +202,24 @@ def test_residual_balancing_rule():
     rule = BalanceRule(mu=10.0, tau=2.0)
     assert balance([1.0, 1.0, 1.0, 4.0], [100.0, 1.0, 5.0, float("nan")], [1.0, 100.0, 1.0, 1.0], rule) == [2.0, 0.5, 1.0, 4.0]
     assert balance([1.0], [10.0], [1.0], rule) == [1.0]  # exactly mu: no change
+
+
+@pytest.mark.parametrize("ridge", [0.0, 0.05])
+def test_centred_weights_solve_the_constrained_least_squares_directly(backend, rng, ridge):
+    """centred_weights = the KKT system of min ||Z - W A||^2 (+ ridge) s.t. W abar = 0, solved directly;
+    and W abar = 0 holds."""
+    from admm_xp.runtime.linalg import regularised
+
+    xp, dev = backend.xp, backend.device
+    d, k, n = 7, 3, 60
+    A, Z = np.abs(rng.normal(size=(d, n))), rng.normal(size=(k, n))  # non-negative inputs, as after a ReLU
+    G, C, abar = A @ A.T, Z @ A.T, A.mean(axis=1)
+    Lg = updates.gram_factor(from_host(G, xp, dev), ridge, xp)
+    W0 = updates.weights_from_sums(from_host(C, xp, dev), Lg, xp, xp.float64)
+    W = to_np(updates.centred_weights(W0, from_host(abar, xp, dev), Lg, xp, xp.float64))
+    Gr = to_np(regularised(from_host(G, xp, dev), ridge, xp))
+    K = np.block([[Gr, abar[:, None]], [abar[None, :], np.zeros((1, 1))]])
+    direct = np.linalg.solve(K, np.vstack([C.T, np.zeros((1, k))]))[:d].T
+    np.testing.assert_allclose(W, direct, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(W @ abar, 0.0, atol=1e-11)
+    assert np.abs(to_np(W0) @ abar).max() > 1e-3  # the unconstrained solution did not satisfy it

@@ -67,6 +67,9 @@ def register(sub) -> None:
     g.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None,
                    help="output loss: hinge (the paper's; one-vs-rest for C classes) or cross-entropy (logistic for two "
                         "classes, softmax for C; a per-sample Newton prox)")
+    g.add_argument("--center-layers", choices=("on", "off"), default=None,
+                   help="constrain every hidden layer after the first to zero-mean pre-activations over the training "
+                        "set (W_l mean(a_{l-1}) = 0; keeps deep ReLU layers from turning all-active; not with --bias on)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
                    help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")
@@ -108,7 +111,7 @@ def config_from_args(args):
         penalty_max=args.penalty_max, bias=onoff[args.bias], init=args.init, multiplier=onoff[args.multiplier],
         lagrangian=args.lagrangian, dual_step=args.dual_step, dual_decay=args.dual_decay, loss=args.loss,
         residual_balancing=onoff[args.residual_balancing], anderson=args.anderson, anderson_on=args.anderson_on, rb_mu=args.rb_mu, rb_tau=args.rb_tau, rb_until=args.rb_until,
-        ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
+        center_layers=onoff[args.center_layers], ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )
 
 

@@ -68,6 +68,8 @@ OPTIONS = [
     ("default + Anderson (weights, m = 5)", "default", {"anderson": 5, "anderson_on": "weights"}),
     ("default + Anderson (state, m = 5)", "default", {"anderson": 5, "anderson_on": "state"}),
     ("default, full Lagrangian, weight decay 0.3", "default", {"lagrangian": "full", "weight_decay": 0.3}),
+    ("default + centred layers", "default", {"center_layers": True}),
+    ("default, full Lagrangian + centred layers", "default", {"lagrangian": "full", "center_layers": True}),
 ]
 EARLY = 100  # the iteration whose accuracy the table reports besides the last
 

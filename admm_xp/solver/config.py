@@ -16,7 +16,7 @@ LOSSES = ("hinge", "cross-entropy")
 # multiplier after a warm start, plain least-squares weight updates.
 PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=False, init="gaussian",
              penalty_growth=1.0, weight_decay=0.0, lagrangian="paper", dual_step=0.3, loss="hinge",
-             residual_balancing=False, anderson=0)
+             residual_balancing=False, anderson=0, center_layers=False)
 # The best configuration measured by the sweeps in results/sweep/ and the ablation in
 # results/ablation/ (scored on validation rows carved from the training split, never on a
 # test split): gamma = beta = 1, a weight decay of 1 (see ADMMConfig.weight_decay), and the
@@ -111,6 +111,18 @@ class ADMMConfig:
         K > 0: the hidden multipliers' step diminishes as ``dual_step * min(1, K / k)``
         at iteration k (a harmonic, summable-squares schedule that lets the
         nonconvex iteration settle); 0 keeps it constant.
+    center_layers
+        Constrain every hidden layer after the first to ``W_l abar_{l-1} = 0``, where
+        ``abar_{l-1}`` is the mean over the training samples of its input activations,
+        so that its pre-activations have zero mean over the training set (the
+        centring of mean-only batch normalisation, Salimans and Kingma, NeurIPS 2016,
+        here as a constraint of the weight update). The input of such a layer,
+        ``h(z_{l-1})``, is non-negative, and without the constraint ADMM drifts to
+        weights that shift every unit positive, where the ReLU acts as the identity.
+        The update stays closed-form: the equality-constrained least squares
+        ``W = W_0 - (W_0 abar)(abar^T G^{-1}) / (abar^T G^{-1} abar)`` with
+        ``W_0 = C G^{-1}`` (:func:`admm_xp.solver.updates.centred_weights`). Only
+        without ``bias`` (a bias would undo it); no effect with one hidden layer.
     loss
         The output loss: ``"hinge"`` (the paper's; one-vs-rest for C classes)
         or ``"cross-entropy"`` (logistic for two classes, softmax for C), whose
@@ -166,6 +178,7 @@ class ADMMConfig:
     anderson_on: str = "weights"
     anderson_tol: float = 0.0
     loss: str = DEFAULT["loss"]
+    center_layers: bool = DEFAULT["center_layers"]
     seed: int = 0
     dtype: str = "float64"
     block_size: int = CPU_BLOCK_SIZE
@@ -209,6 +222,9 @@ class ADMMConfig:
             raise ConfigError(f"anderson_tol must be >= 0, got {self.anderson_tol!r}")
         if not isinstance(self.dual_decay, int) or isinstance(self.dual_decay, bool) or self.dual_decay < 0:
             raise ConfigError(f"dual_decay must be an integer >= 0, got {self.dual_decay!r}")
+        if self.center_layers and self.bias:
+            raise ConfigError("center_layers and bias cannot be combined (a bias would undo the centring): "
+                              "turn one of them off")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.init not in INITS:

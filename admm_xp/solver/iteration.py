@@ -95,10 +95,13 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
         with timer("a_factor"):
             op = updates.activation_operator(W[l + 1], gamma, pen.beta[l + 1], bias, xp, prob.solve_dtype)
         # a_l and z_l in one pass; it also sums z_{l+1} a_l^T and a_l a_l^T
+        # W_{l+1} of a hidden layer after the first, under center_layers: W_{l+1} mean(a_l) = 0
+        center = cfg.center_layers and l + 1 < L - 1
         with timer("a_z_pass"):
             layer = hidden_layer_pass(a[l], z[l], fit_next, a_prev, W[l], op, gamma, beta, bias, block, ops, xp,
                                       with_input_cross=(l == 0),
-                                      multipliers=(state.u[l], state.v[l], cfg.dual_step_at(state.iteration)) if full else None)
+                                      multipliers=(state.u[l], state.v[l], cfg.dual_step_at(state.iteration)) if full else None,
+                                      row_sums=center)
         if l == 0:
             state.input_cross = layer.input_cross
         sums.act.append(layer.act)
@@ -108,7 +111,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
         # W_{l+1} <- z_{l+1} a_l^+   (one allreduce of the packed sums)
         with timer("W"):
             W_old = W[l + 1]
-            W[l + 1], G = _weights_from_layer_sums(layer, prob.n_global, cfg, xp, comm, z[l + 1].dtype)
+            W[l + 1], G = _weights_from_layer_sums(layer, prob.n_global, cfg, xp, comm, z[l + 1].dtype, center)
             sums.dual.append(2.0 * pen.beta[l + 1] * dual_residual_sq(W[l + 1] - W_old, G, xp) ** 0.5)
         a_prev = a[l]
     # z_L <- argmin loss + <z, lambda> + beta_L ||z - W_L a_{L-1}||^2;  lambda <- lambda + beta_L (z_L - W_L a_{L-1})
@@ -158,13 +161,17 @@ def output_target(z_L, lam, beta_L, cfg):
     return z_L
 
 
-def _weights_from_layer_sums(layer: LayerSums, n_global: int, cfg, xp, comm, dtype):
+def _weights_from_layer_sums(layer: LayerSums, n_global: int, cfg, xp, comm, dtype, center: bool = False):
     """(W_{l+1}, G): W_{l+1} = (z_{l+1} a_l^T)(a_l a_l^T)^{-1} from the pass's sums, added over ranks,
-    and the Gram matrix G = a_l a_l^T (with the bias row) it used."""
+    and the Gram matrix G = a_l a_l^T (with the bias row) it used; with ``center``, the solution
+    constrained to W_{l+1} mean(a_l) = 0 (:func:`admm_xp.solver.updates.centred_weights`)."""
     cross, cross_sums, gram, gram_sums = comm.allreduce_arrays(
         [layer.cross, layer.cross_sums, layer.gram, layer.gram_sums], xp
     )
     G = updates.gram_with_bias(gram, gram_sums, float(n_global), cfg.bias, xp)
     C = updates.cross_with_bias(cross, cross_sums, cfg.bias, xp)
-    W = updates.weights_from_sums(C, updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp), xp, dtype)
-    return W, G
+    factor = updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp)
+    if center:
+        W0 = updates.weights_from_sums(C, factor, xp, factor.dtype)
+        return updates.centred_weights(W0, gram_sums / float(n_global), factor, xp, dtype), G
+    return updates.weights_from_sums(C, factor, xp, dtype), G

@@ -169,7 +169,7 @@ def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_
 
 
 def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta, bias, block, ops, xp,
-                      with_input_cross: bool = False, multipliers=None) -> LayerSums:
+                      with_input_cross: bool = False, multipliers=None, row_sums: bool = False) -> LayerSums:
     """Update a_l and z_l in place; return the sums of this layer (:class:`LayerSums`).
 
     With ``with_input_cross`` it also sums the new ``z_l a_{l-1}^T`` (``input_cross``)
@@ -178,7 +178,8 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
 
     ``multipliers=(mu_l, nu_l, kappa)`` (the full augmented Lagrangian) updates the
     hidden multipliers too, by :func:`_multiplier_block`, and sums ``lag_act`` and ``lag_pre``; the input cross sums are then those of
-    ``z_l + mu_l / (2 beta_l)``, what W_l is fitted to.
+    ``z_l + mu_l / (2 beta_l)``, what W_l is fitted to. ``row_sums`` sums the rows of the new a_l
+    (``gram_sums``) even without a bias (the centring of the next layer needs their mean).
     """
     Wt_next, b_next, P = activation_op
     d, n = z_l.shape
@@ -232,8 +233,9 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             if cross_b is None:
                 cross_b = sample_cross(z_next[:, sl], a_new, ops, xp)
             cross = cross + cross_b
-            if bias:
+            if bias or row_sums:
                 gram_sums = gram_sums + xp.sum(a_new, axis=1, dtype=f64)
+            if bias:
                 cross_sums = cross_sums + xp.sum(z_next[:, sl], axis=1, dtype=f64)
             if with_input_cross:
                 if in_cross_b is not None:

@@ -156,6 +156,26 @@ def weights_from_sums(C, Lg, xp, dtype):
     return xp.astype(xp.matrix_transpose(Wt), dtype)
 
 
+def centred_weights(W0, abar, Lg, xp, dtype):
+    """``argmin_W ||z - W a||^2 (+ ridge) subject to W abar = 0``, from the unconstrained solution
+    ``W0 = C G^{-1}`` and the Gram factor ``Lg`` of the same (regularised) G.
+
+    The constraint's multiplier Lambda (one per row of W) makes ``W G = C - Lambda abar^T``; then
+    ``W abar = 0`` gives ``Lambda = W0 abar / (abar^T G^{-1} abar)``, so
+    ``W = W0 - (W0 abar)(G^{-1} abar)^T / (abar^T G^{-1} abar)`` (``center_layers`` of
+    :class:`admm_xp.solver.config.ADMMConfig`). ``abar`` all zero: W0 (nothing to constrain).
+    """
+    f64 = Lg.dtype
+    a = xp.astype(abar, f64)
+    g = cho_solve(Lg, a[:, None], xp)[:, 0]  # G^{-1} abar
+    q = float(xp.sum(a * g))
+    W = xp.astype(W0, f64)
+    if not q > 0:
+        return xp.astype(W, dtype)
+    Wa = xp.matmul(W, a[:, None])  # d_out x 1
+    return xp.astype(W - Wa * (g[None, :] / q), dtype)
+
+
 def activation_operator(W_next, gamma, beta_next, bias: bool, xp, solve_dtype):
     """The small matrices of the activation update, factored once per iteration.
 

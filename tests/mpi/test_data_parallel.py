@@ -43,6 +43,7 @@ METHODS = {
     "full-balanced": {"lagrangian": "full", "residual_balancing": True, "rb_until": 8},
     "cross-entropy": {"loss": "cross-entropy"},
     "anderson-state": {"lagrangian": "full", "anderson": 3, "anderson_on": "state"},
+    "full-centred": {"lagrangian": "full", "center_layers": True},
 }
 
 

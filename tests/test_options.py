@@ -166,3 +166,21 @@ def test_the_default_lagrangian_follows_the_number_of_classes(tmp_path):
     X, y = rng.normal(size=(90, 4)), np.arange(90) % 3
     clf = ADMMClassifier(hidden=(6,), max_iter=2).fit(X, y)
     assert clf.network_.meta["config"]["lagrangian"] == "full"
+
+
+def test_cli_centred_layers_are_recorded_and_a_bias_beside_them_is_one_line(tmp_path, capsys):
+    import json
+
+    from admm_xp.cli.main import main
+
+    out = tmp_path / "r.json"
+    assert main(["train", "--center-layers", "on", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
+                 "--quiet", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["config"]["center_layers"] is True and rec["config"]["preset"] == "default+center_layers"
+    capsys.readouterr()
+    bad = tmp_path / "bad.json"
+    assert main(["train", "--center-layers", "on", "--bias", "on", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
+                 "--quiet", "--out", str(bad)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "center_layers and bias" in err[0] and not bad.exists()

@@ -7,6 +7,7 @@ iteration against it.
 from __future__ import annotations
 
 from admm_xp import nn
+from admm_xp.runtime.linalg import regularised
 from admm_xp.solver import updates
 from admm_xp.solver.objective import combine, objective_parts
 
@@ -22,13 +23,22 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
     W, a, z, L = state.W, state.a, state.z, state.n_layers
     bias = cfg.bias
 
-    def lstsq(zl, a_prev):
+    def lstsq(zl, a_prev, center=False):
         G = xp.matmul(a_prev, xp.matrix_transpose(a_prev))
         C = xp.matmul(zl, xp.matrix_transpose(a_prev))
         n = float(a_prev.shape[1])
         G = updates.gram_with_bias(xp.astype(G, xp.float64), xp.sum(a_prev, axis=1, dtype=xp.float64), n, bias, xp)
         C = updates.cross_with_bias(xp.astype(C, xp.float64), xp.sum(zl, axis=1, dtype=xp.float64), bias, xp)
-        return updates.weights_from_sums(C, updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n), xp), xp, zl.dtype)
+        ridge = cfg.gram_ridge(G.shape[0], n)
+        if center:  # min ||z - W a||^2 (+ ridge) s.t. W mean(a) = 0: the bordered (KKT) system, solved directly
+            abar = xp.sum(xp.astype(a_prev, xp.float64), axis=1) / n
+            d, k = G.shape[0], C.shape[0]
+            dev = _dev(G)
+            K = xp.concat([xp.concat([regularised(G, ridge, xp), abar[:, None]], axis=1),
+                           xp.concat([abar[None, :], xp.zeros((1, 1), dtype=xp.float64, device=dev)], axis=1)], axis=0)
+            rhs = xp.concat([xp.matrix_transpose(C), xp.zeros((1, k), dtype=xp.float64, device=dev)], axis=0)
+            return xp.astype(xp.matrix_transpose(xp.linalg.solve(K, rhs)[:d, :]), zl.dtype)
+        return updates.weights_from_sums(C, updates.gram_factor(G, ridge, xp), xp, zl.dtype)
 
     full = cfg.lagrangian == "full" and cfg.multiplier  # multipliers u = mu (z = W a) and v = nu (a = h(z)), unscaled
     u, v = state.u, state.v
@@ -40,7 +50,7 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
 
     a_prev = prob.X
     for l in range(L - 1):
-        W[l] = lstsq(fitted(l), a_prev)
+        W[l] = lstsq(fitted(l), a_prev, center=cfg.center_layers and not bias and l >= 1)
         after_block and after_block(f"W{l + 1}")
         if full:  # a_l = argmin gamma ||a - (h(z_l) - v_l)||^2 + beta ||fitted - W a||^2, by a direct solve
             Wn = W[l + 1]

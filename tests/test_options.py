@@ -156,31 +156,31 @@ def test_the_default_lagrangian_follows_the_number_of_classes(tmp_path):
     assert cfg.lagrangian == "auto" and cfg.augmented_output and not cfg.hidden_multipliers  # unresolved: augmented
     assert cfg.for_classes(2).lagrangian == "augmented" and cfg.for_classes(10).lagrangian == "full"
     assert cfg.for_classes(10).hidden_multipliers and not cfg.for_classes(2).hidden_multipliers
+    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # more than one hidden layer: full, centred
+    assert deep.for_classes(2).lagrangian == "full" and deep.center_layers
     for fixed in ("paper", "augmented", "full"):  # a chosen form is kept for any number of classes
         assert ADMMConfig.from_preset("default", lagrangian=fixed).for_classes(10).lagrangian == fixed
         assert ADMMConfig.from_preset("default", lagrangian=fixed).for_classes(2).lagrangian == fixed
     out = tmp_path / "r.json"
     assert main(["train", "--n-train", "400", "--hidden", "8", "--iters", "2", "--quiet", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["lagrangian"] == "augmented"  # HIGGS: two classes
+    assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["lagrangian"] == "full"  # two hidden layers
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(90, 4)), np.arange(90) % 3
     clf = ADMMClassifier(hidden=(6,), max_iter=2).fit(X, y)
     assert clf.network_.meta["config"]["lagrangian"] == "full"
 
 
-def test_cli_centred_layers_are_recorded_and_a_bias_beside_them_is_one_line(tmp_path, capsys):
+def test_cli_centred_layers_are_recorded(tmp_path):
     import json
 
     from admm_xp.cli.main import main
 
     out = tmp_path / "r.json"
-    assert main(["train", "--center-layers", "on", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
+    assert main(["train", "--center-layers", "off", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
                  "--quiet", "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
-    assert rec["config"]["center_layers"] is True and rec["config"]["preset"] == "default+center_layers"
-    capsys.readouterr()
-    bad = tmp_path / "bad.json"
-    assert main(["train", "--center-layers", "on", "--bias", "on", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
-                 "--quiet", "--out", str(bad)]) != 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "center_layers and bias" in err[0] and not bad.exists()
+    assert rec["config"]["center_layers"] is False and rec["config"]["preset"] == "default+center_layers"
+    assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["center_layers"] is True  # the default's choice

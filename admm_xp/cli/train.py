@@ -69,7 +69,8 @@ def register(sub) -> None:
                         "classes, softmax for C; a per-sample Newton prox)")
     g.add_argument("--center-layers", choices=("on", "off"), default=None,
                    help="constrain every hidden layer after the first to zero-mean pre-activations over the training "
-                        "set (W_l mean(a_{l-1}) = 0; keeps deep ReLU layers from turning all-active; not with --bias on)")
+                        "set (W_l mean(a_{l-1}) = 0; keeps deep ReLU layers from turning all-active; default on; not "
+                        "applied with --bias on)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
                    help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")

@@ -19,11 +19,15 @@ PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=Fa
              residual_balancing=False, anderson=0, center_layers=False)
 # The best configuration measured by the sweeps in results/sweep/ and the ablation in
 # results/ablation/ (scored on validation rows carved from the training split, never on a
-# test split): gamma = beta = 1, a weight decay of 1 (see ADMMConfig.weight_decay), and the
-# augmented Lagrangian, with multipliers on every constraint for more than two classes
-# (lagrangian "auto", resolved by ADMMConfig.for_classes).
-DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0, lagrangian="auto")
+# test split): gamma = beta = 1, a weight decay of 1 (see ADMMConfig.weight_decay), the
+# augmented Lagrangian, with multipliers on every constraint for more than two classes or more
+# than one hidden layer (lagrangian "auto", resolved by ADMMConfig.for_classes), and centred
+# hidden layers after the first (no effect with one hidden layer).
+DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0, lagrangian="auto", center_layers=True)
 PRESETS = {"paper": PAPER, "default": DEFAULT}
+
+
+MAX_PENALTY = 1e12  # gamma and beta above this make gamma * a^2 overflow float32 (and come close in float64)
 
 
 def _as_tuple(value, name: str) -> tuple[float, ...]:
@@ -38,6 +42,9 @@ def _as_tuple(value, name: str) -> tuple[float, ...]:
     for v in out:
         if not (math.isfinite(v) and v > 0):
             raise ConfigError(f"{name} must be > 0 and finite, got {v!r}: penalties weight squared residuals")
+        if v > MAX_PENALTY:
+            raise ConfigError(f"{name} must be at most {MAX_PENALTY:g}, got {v!r}: a larger penalty overflows the "
+                              "squared residuals it weights")
     return out
 
 
@@ -89,9 +96,11 @@ class ADMMConfig:
         paper let ``a_l`` drift from ``h(W_l a_{l-1})`` until the ADMM variables fit
         every training label while the feed-forward network does not). ``"auto"`` (the
         default preset): ``"full"`` for more than two classes, where it learns far more
-        per iteration, and ``"augmented"`` for two, where the full form gains little at 100
-        iterations, costs about a third more time per iteration and drifts on long runs; resolved
-        with the data by :meth:`for_classes` (until then it acts as ``"augmented"``).
+        per iteration, and for more than one hidden layer (with ``center_layers``, the
+        pair that lets deeper networks learn); ``"augmented"`` for two classes and one
+        hidden layer, where the full form gains little at 100 iterations, costs about a third
+        more time per iteration and drifts on long runs; resolved with the data by
+        :meth:`for_classes` (until then it acts as ``"augmented"``).
     residual_balancing, rb_mu, rb_tau, rb_until
         Residual balancing of every layer's penalties (:mod:`admm_xp.solver.balancing`):
         when a layer's primal residual exceeds ``rb_mu`` times its dual residual,
@@ -121,8 +130,8 @@ class ADMMConfig:
         weights that shift every unit positive, where the ReLU acts as the identity.
         The update stays closed-form: the equality-constrained least squares
         ``W = W_0 - (W_0 abar)(abar^T G^{-1}) / (abar^T G^{-1} abar)`` with
-        ``W_0 = C G^{-1}`` (:func:`admm_xp.solver.updates.centred_weights`). Only
-        without ``bias`` (a bias would undo it); no effect with one hidden layer.
+        ``W_0 = C G^{-1}`` (:func:`admm_xp.solver.updates.centred_weights`). Not applied
+        with ``bias`` (a bias would undo it) and no effect with one hidden layer.
     loss
         The output loss: ``"hinge"`` (the paper's; one-vs-rest for C classes)
         or ``"cross-entropy"`` (logistic for two classes, softmax for C), whose
@@ -222,9 +231,6 @@ class ADMMConfig:
             raise ConfigError(f"anderson_tol must be >= 0, got {self.anderson_tol!r}")
         if not isinstance(self.dual_decay, int) or isinstance(self.dual_decay, bool) or self.dual_decay < 0:
             raise ConfigError(f"dual_decay must be an integer >= 0, got {self.dual_decay!r}")
-        if self.center_layers and self.bias:
-            raise ConfigError("center_layers and bias cannot be combined (a bias would undo the centring): "
-                              "turn one of them off")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.init not in INITS:
@@ -256,10 +262,11 @@ class ADMMConfig:
 
     def for_classes(self, n_classes: int) -> "ADMMConfig":
         """This configuration for a task of ``n_classes`` classes: ``lagrangian="auto"`` becomes
-        ``"full"`` for more than two classes and ``"augmented"`` for two; anything else is kept."""
+        ``"full"`` for more than two classes or more than one hidden layer, ``"augmented"``
+        otherwise; anything else is kept."""
         if self.lagrangian != "auto":
             return self
-        return replace(self, lagrangian="full" if int(n_classes) > 2 else "augmented")
+        return replace(self, lagrangian="full" if int(n_classes) > 2 or len(self.hidden) > 1 else "augmented")
 
     @property
     def augmented_output(self) -> bool:

@@ -95,8 +95,8 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
         with timer("a_factor"):
             op = updates.activation_operator(W[l + 1], gamma, pen.beta[l + 1], bias, xp, prob.solve_dtype)
         # a_l and z_l in one pass; it also sums z_{l+1} a_l^T and a_l a_l^T
-        # W_{l+1} of a hidden layer after the first, under center_layers: W_{l+1} mean(a_l) = 0
-        center = cfg.center_layers and l + 1 < L - 1
+        # W_{l+1} of a hidden layer after the first, under center_layers (without a bias): W_{l+1} mean(a_l) = 0
+        center = cfg.center_layers and not bias and l + 1 < L - 1
         with timer("a_z_pass"):
             layer = hidden_layer_pass(a[l], z[l], fit_next, a_prev, W[l], op, gamma, beta, bias, block, ops, xp,
                                       with_input_cross=(l == 0),

@@ -26,7 +26,7 @@ def register(sub) -> None:
     g = p.add_argument_group("ADMM (unset options take the preset's value)")
     g.add_argument("--preset", choices=("default", "paper"), default="default",
                    help="default: the best configuration measured on validation rows (gamma = beta = 1, weight decay 1, "
-                        "--lagrangian auto; results/sweep/, results/ablation/); "
+                        "--lagrangian auto, --center-layers on; results/sweep/, results/ablation/); "
                         "paper: Taylor et al.'s method exactly (gamma 10, beta 1, no bias, Gaussian init, output multiplier)")
     g.add_argument("--iters", type=int, default=100, help="iterations to run")
     g.add_argument("--warm-start", type=int, default=None, metavar="K",
@@ -47,7 +47,8 @@ def register(sub) -> None:
                         "augmented: <z_L - W_L a, lambda>, so the output weights and the last activations fit "
                         "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
                         "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss; "
-                        "auto (default preset): full for more than two classes, augmented for two")
+                        "auto (default preset): full for more than two classes or more than one hidden layer, augmented "
+                        "otherwise")
     g.add_argument("--residual-balancing", choices=("on", "off"), default=None,
                    help="adapt every layer's penalties to balance its primal and dual residuals (Boyd et al. 2011, "
                         "3.4.1): x tau when primal > mu dual, / tau when dual > mu primal")

@@ -316,13 +316,16 @@ def plot_only(out: str, fig: str) -> None:
 
 def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
     """The scaling model at the measured problem's own size: (cores, seconds to target) for cores <= samples,
-    with the calibration, assumed interconnect and iterations to target of the paper-size model."""
+    with the calibration and assumed interconnect of the paper-size model, and the iterations to target
+    of this network: the paper-size model's count where it is the paper's network, else the measured
+    1-rank run's (None where that run did not reach the target: then no time is claimed)."""
     from . import scaling
 
     widths = tuple(sc["layers"])
     key = problem if tuple(PROBLEMS[problem].widths) == widths else "fixed"
     cal, net = sc["calibration"][key], sc["network_assumed"]
-    k = sc["iters_to_target"].get(problem) or sc["measured"][0]["iters_to_target"]  # the count the paper-size model uses
+    measured_k = sc["measured"][0]["iters_to_target"]
+    k = measured_k if key == "fixed" else (sc["iters_to_target"].get(problem) or measured_k)
     out = []
     for cores in scaling.MODEL_CORES:
         if cores > n:

@@ -129,21 +129,25 @@ def _add_scaled(out, p, r):
         out[j] += p * r[j]
 
 
+@njit(inline="always", **_JIT)
+def _prox(av, mv, gamma, beta, inv, zero):
+    """argmin_z gamma (a - h(z))^2 + beta (z - m)^2 of one entry (the two branches of updates.z_hidden_relu)."""
+    c = (gamma * av + beta * mv) * inv
+    zp = max(c, zero)
+    da = av - zp
+    dm = zp - mv
+    vp = gamma * da * da + beta * dm * dm
+    zm = min(mv, zero)
+    dz = zm - mv
+    vm = gamma * av * av + beta * dz * dz
+    return zp if vp <= vm else zm  # ties go to the z >= 0 branch, as in the reference
+
+
 @njit(**_JIT)
 def _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero):
-    """z = argmin gamma (a - h(z))^2 + beta (z - m)^2 (the two branches of updates.z_hidden_relu)."""
+    """z = argmin gamma (a - h(z))^2 + beta (z - m)^2, entry by entry."""
     for j in range(a_row.shape[0]):
-        av = a_row[j]
-        mv = m_row[j]
-        c = (gamma * av + beta * mv) * inv
-        zp = max(c, zero)
-        da = av - zp
-        dm = zp - mv
-        vp = gamma * da * da + beta * dm * dm
-        zm = min(mv, zero)
-        dz = zm - mv
-        vm = gamma * av * av + beta * dz * dz
-        z_row[j] = zp if vp <= vm else zm  # ties go to the z >= 0 branch, as in the reference
+        z_row[j] = _prox(a_row[j], m_row[j], gamma, beta, inv, zero)
 
 
 @njit(**_SUM)
@@ -391,22 +395,12 @@ def _shifted_relu(z, nu, j0, n, scale, out, zero):
 
 @njit(**_JIT)
 def _multiplier_step_row(a_row, m_row, z_row, mu_row, nu_row, gamma, beta, inv, hg, hb, sg, sb, zero):
-    """z = prox(a + nu hg, m - mu hb) (the branches of :func:`_prox_row`), then mu += sb (z - m) and
-    nu += sg (a - h(z)), in place."""
+    """z = prox(a + nu hg, m - mu hb) (:func:`_prox`), then mu += sb (z - m) and nu += sg (a - h(z)),
+    in place."""
     for j in range(a_row.shape[0]):
         av = a_row[j]
         mv = m_row[j]
-        p = av + hg * nu_row[j]
-        q = mv - hb * mu_row[j]
-        c = (gamma * p + beta * q) * inv
-        zp = max(c, zero)
-        da = p - zp
-        dm = zp - q
-        vp = gamma * da * da + beta * dm * dm
-        zm = min(q, zero)
-        dz = zm - q
-        vm = gamma * p * p + beta * dz * dz
-        zn = zp if vp <= vm else zm
+        zn = _prox(av + hg * nu_row[j], mv - hb * mu_row[j], gamma, beta, inv, zero)
         z_row[j] = zn
         mu_row[j] += sb * (zn - mv)
         nu_row[j] += sg * (av - max(zn, zero))

@@ -156,16 +156,14 @@ def test_the_default_lagrangian_follows_the_number_of_classes(tmp_path):
     assert cfg.lagrangian == "auto" and cfg.augmented_output and not cfg.hidden_multipliers  # unresolved: augmented
     assert cfg.for_classes(2).lagrangian == "augmented" and cfg.for_classes(10).lagrangian == "full"
     assert cfg.for_classes(10).hidden_multipliers and not cfg.for_classes(2).hidden_multipliers
-    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # more than one hidden layer: full, centred
-    assert deep.for_classes(2).lagrangian == "full" and deep.center_layers
+    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # the depth does not change the choice
+    assert deep.for_classes(2).lagrangian == "augmented" and not deep.center_layers
     for fixed in ("paper", "augmented", "full"):  # a chosen form is kept for any number of classes
         assert ADMMConfig.from_preset("default", lagrangian=fixed).for_classes(10).lagrangian == fixed
         assert ADMMConfig.from_preset("default", lagrangian=fixed).for_classes(2).lagrangian == fixed
     out = tmp_path / "r.json"
     assert main(["train", "--n-train", "400", "--hidden", "8", "--iters", "2", "--quiet", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["lagrangian"] == "augmented"  # HIGGS: two classes
-    assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet", "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["config"]["lagrangian"] == "full"  # two hidden layers
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(90, 4)), np.arange(90) % 3
     clf = ADMMClassifier(hidden=(6,), max_iter=2).fit(X, y)
@@ -178,9 +176,9 @@ def test_cli_centred_layers_are_recorded(tmp_path):
     from admm_xp.cli.main import main
 
     out = tmp_path / "r.json"
-    assert main(["train", "--center-layers", "off", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
+    assert main(["train", "--center-layers", "on", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
                  "--quiet", "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
-    assert rec["config"]["center_layers"] is False and rec["config"]["preset"] == "default+center_layers"
+    assert rec["config"]["center_layers"] is True and rec["config"]["preset"] == "default+center_layers"
     assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet", "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["config"]["center_layers"] is True  # the default's choice
+    assert json.loads(out.read_text())["config"]["center_layers"] is False  # the default's choice

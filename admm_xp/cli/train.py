@@ -26,7 +26,7 @@ def register(sub) -> None:
     g = p.add_argument_group("ADMM (unset options take the preset's value)")
     g.add_argument("--preset", choices=("default", "paper"), default="default",
                    help="default: the best configuration measured on validation rows (gamma = beta = 1, weight decay 1, "
-                        "--lagrangian auto, --center-layers on; results/sweep/, results/ablation/); "
+                        "--lagrangian auto; results/sweep/, results/ablation/); "
                         "paper: Taylor et al.'s method exactly (gamma 10, beta 1, no bias, Gaussian init, output multiplier)")
     g.add_argument("--iters", type=int, default=100, help="iterations to run")
     g.add_argument("--warm-start", type=int, default=None, metavar="K",
@@ -47,8 +47,7 @@ def register(sub) -> None:
                         "augmented: <z_L - W_L a, lambda>, so the output weights and the last activations fit "
                         "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
                         "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss; "
-                        "auto (default preset): full for more than two classes or more than one hidden layer, augmented "
-                        "otherwise")
+                        "auto (default preset): full for more than two classes, augmented for two")
     g.add_argument("--residual-balancing", choices=("on", "off"), default=None,
                    help="adapt every layer's penalties to balance its primal and dual residuals (Boyd et al. 2011, "
                         "3.4.1): x tau when primal > mu dual, / tau when dual > mu primal")
@@ -70,7 +69,7 @@ def register(sub) -> None:
                         "classes, softmax for C; a per-sample Newton prox)")
     g.add_argument("--center-layers", choices=("on", "off"), default=None,
                    help="constrain every hidden layer after the first to zero-mean pre-activations over the training "
-                        "set (W_l mean(a_{l-1}) = 0; keeps deep ReLU layers from turning all-active; default on; not "
+                        "set (W_l mean(a_{l-1}) = 0; keeps deep ReLU layers from turning all-active; default off; not "
                         "applied with --bias on)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",

@@ -316,16 +316,13 @@ def plot_only(out: str, fig: str) -> None:
 
 def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
     """The scaling model at the measured problem's own size: (cores, seconds to target) for cores <= samples,
-    with the calibration and assumed interconnect of the paper-size model, and the iterations to target
-    of this network: the paper-size model's count where it is the paper's network, else the measured
-    1-rank run's (None where that run did not reach the target: then no time is claimed)."""
+    with the calibration, assumed interconnect and iterations to target of the paper-size model."""
     from . import scaling
 
     widths = tuple(sc["layers"])
     key = problem if tuple(PROBLEMS[problem].widths) == widths else "fixed"
     cal, net = sc["calibration"][key], sc["network_assumed"]
-    measured_k = sc["measured"][0]["iters_to_target"]
-    k = measured_k if key == "fixed" else (sc["iters_to_target"].get(problem) or measured_k)
+    k = sc["iters_to_target"].get(problem) or sc["measured"][0]["iters_to_target"]  # the count the paper-size model uses
     out = []
     for cores in scaling.MODEL_CORES:
         if cores > n:

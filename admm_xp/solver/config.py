@@ -19,11 +19,10 @@ PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=Fa
              residual_balancing=False, anderson=0, center_layers=False)
 # The best configuration measured by the sweeps in results/sweep/ and the ablation in
 # results/ablation/ (scored on validation rows carved from the training split, never on a
-# test split): gamma = beta = 1, a weight decay of 1 (see ADMMConfig.weight_decay), the
-# augmented Lagrangian, with multipliers on every constraint for more than two classes or more
-# than one hidden layer (lagrangian "auto", resolved by ADMMConfig.for_classes), and centred
-# hidden layers after the first (no effect with one hidden layer).
-DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0, lagrangian="auto", center_layers=True)
+# test split): gamma = beta = 1, a weight decay of 1 (see ADMMConfig.weight_decay), and the
+# augmented Lagrangian, with multipliers on every constraint for more than two classes
+# (lagrangian "auto", resolved by ADMMConfig.for_classes).
+DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0, lagrangian="auto")
 PRESETS = {"paper": PAPER, "default": DEFAULT}
 
 
@@ -96,11 +95,9 @@ class ADMMConfig:
         paper let ``a_l`` drift from ``h(W_l a_{l-1})`` until the ADMM variables fit
         every training label while the feed-forward network does not). ``"auto"`` (the
         default preset): ``"full"`` for more than two classes, where it learns far more
-        per iteration, and for more than one hidden layer (with ``center_layers``, the
-        pair that lets deeper networks learn); ``"augmented"`` for two classes and one
-        hidden layer, where the full form gains little at 100 iterations, costs about a third
-        more time per iteration and drifts on long runs; resolved with the data by
-        :meth:`for_classes` (until then it acts as ``"augmented"``).
+        per iteration, and ``"augmented"`` for two, where the full form gains little at 100
+        iterations, costs about a third more time per iteration and drifts on long runs; resolved
+        with the data by :meth:`for_classes` (until then it acts as ``"augmented"``).
     residual_balancing, rb_mu, rb_tau, rb_until
         Residual balancing of every layer's penalties (:mod:`admm_xp.solver.balancing`):
         when a layer's primal residual exceeds ``rb_mu`` times its dual residual,
@@ -262,11 +259,10 @@ class ADMMConfig:
 
     def for_classes(self, n_classes: int) -> "ADMMConfig":
         """This configuration for a task of ``n_classes`` classes: ``lagrangian="auto"`` becomes
-        ``"full"`` for more than two classes or more than one hidden layer, ``"augmented"``
-        otherwise; anything else is kept."""
+        ``"full"`` for more than two classes and ``"augmented"`` for two; anything else is kept."""
         if self.lagrangian != "auto":
             return self
-        return replace(self, lagrangian="full" if int(n_classes) > 2 or len(self.hidden) > 1 else "augmented")
+        return replace(self, lagrangian="full" if int(n_classes) > 2 else "augmented")
 
     @property
     def augmented_output(self) -> bool:

@@ -67,8 +67,17 @@ def test_time_against_cores_panels(reproduced, fig):
         assert not here  # no iteration count to the target, no model curve at this size
     else:
         assert here and max(here) <= 600  # never more cores than samples
-        # Same calibration and iteration count: the paper's larger data set can only take longer per core count.
-        assert all(paper[c] >= here[c] for c in here)
+        # The curve at this size is the measured network's model: at one core it is that network's calibrated
+        # iteration time (no communication) times the iterations its own one-rank run needed.
+        sc = json.loads((folder / "scaling" / "scaling.json").read_text())
+        paper_net = fig == "2a"  # HIGGS runs the paper's 28-300-1; SVHN the 10-5 net of --hidden-svhn
+        cal = sc["calibration"]["higgs" if paper_net else "fixed"]
+        per_iter = cal["t_fixed_s"] + cal["c_s_per_sample"] * sc["measured"][0]["n_train"]
+        assert here[1] / per_iter == pytest.approx(sc["measured"][0]["iters_to_target"], rel=1e-9)
+        if paper_net:
+            # Same network, calibration and iteration count: the paper's larger data set can only take longer.
+            assert sc["measured"][0]["iters_to_target"] == sc["iters_to_target"]["higgs"]
+            assert all(paper[c] >= here[c] for c in here)
     # Reference lines say on how many samples the baselines ran (they are not at the paper's size).
     assert all("samples" in r["label"] for r in rows if r["kind"] == "reference")
     assert (folder / "scaling" / "scaling.json").exists()

@@ -284,7 +284,7 @@ def _cores_panel(out, fig, data, synthetic) -> dict:
     sub = (f"{'SYNTHETIC stand-in ' if synthetic else ''}{data} ({n_here:,} samples) measured here ({m.get('cpu')}, "
            f"{m.get('cores')} cores); model lines: calibrated here, assumed interconnect "
            f"({sc['network_assumed']['alpha_s'] * 1e6:g} us, {sc['network_assumed']['bandwidth_Bps'] / 1e9:g} GB/s), "
-           f"{sc['iters_to_target'].get(problem)} iterations to target; commit {sc['commit'][:10]}")
+           f"{_iteration_counts(sc, problem)}; commit {sc['commit'][:10]}")
     title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, time to {P.target:.0%} test accuracy against cores"
     return {"rows": rows, "summary": summary, "plot": (measured, models, refs, title, sub, P.cores)}
 
@@ -314,15 +314,29 @@ def plot_only(out: str, fig: str) -> None:
         _plot_cores(folder, fig, _cores_panel(out, fig, data, synthetic))
 
 
+def _iteration_counts(sc: dict, problem: str) -> str:
+    """The iterations to target the model lines use, for the figure's subtitle (one count where they agree)."""
+    here, paper = sc["measured"][0]["iters_to_target"], sc["iters_to_target"].get(problem)
+    if here == paper:
+        return f"{paper} iterations to target"
+    return f"{here} iterations to target here, {paper} for the paper's network"
+
+
 def _model_at_this_size(sc: dict, problem: str, n: int) -> list:
-    """The scaling model at the measured problem's own size: (cores, seconds to target) for cores <= samples,
-    with the calibration, assumed interconnect and iterations to target of the paper-size model."""
+    """The scaling model at the measured problem's own size: (cores, seconds to target) for cores <= samples.
+
+    It is the measured network's model: its calibration, the assumed interconnect, and the iterations to
+    target of its own one-rank run, so that at one core it predicts that run. Where the measured network is
+    the paper's, this is the paper-size model's iteration count too; where ``--hidden-*`` chose another
+    network, the paper-size line keeps the count measured for the paper's network. No count (the one-rank
+    run never reached the target): no curve.
+    """
     from . import scaling
 
     widths = tuple(sc["layers"])
     key = problem if tuple(PROBLEMS[problem].widths) == widths else "fixed"
     cal, net = sc["calibration"][key], sc["network_assumed"]
-    k = sc["iters_to_target"].get(problem) or sc["measured"][0]["iters_to_target"]  # the count the paper-size model uses
+    k = sc["measured"][0]["iters_to_target"]  # the first measured run (the iterates do not depend on the ranks)
     out = []
     for cores in scaling.MODEL_CORES:
         if cores > n:

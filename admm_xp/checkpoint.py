@@ -106,7 +106,7 @@ def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapse
     shard = {f"a{l + 1}": to_host(a).T for l, a in enumerate(state.a)}
     shard.update({f"z{l + 1}": to_host(z).T for l, z in enumerate(state.z)})
     shard["lam"] = to_host(state.lam).T
-    shard.update({f"u{l + 1}": to_host(x).T for l, x in enumerate(state.u)})  # hidden multipliers (full Lagrangian)
+    shard.update({f"u{l + 1}": to_host(x).T for l, x in enumerate(state.u)})  # hidden multipliers (full or linear Lagrangian)
     shard.update({f"v{l + 1}": to_host(x).T for l, x in enumerate(state.v)})
     shard["columns"] = np.array([prob.offset, prob.offset + prob.n_local], dtype=np.int64)
     name = f"shard-{comm.rank:05d}.npz"
@@ -254,6 +254,7 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
             "lam": W[-1].shape[0]}
     if cfg.hidden_multipliers:
         rows.update({f"u{l + 1}": W[l].shape[0] for l in range(n_hidden)})
+    if cfg.activation_multipliers:
         rows.update({f"v{l + 1}": W[l].shape[0] for l in range(n_hidden)})
     for key, d in rows.items():  # a rank whose new range holds no columns
         if key not in arrays:
@@ -263,6 +264,7 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
     state.penalty_scale = [float(f) for f in meta.get("penalty_scale", [])]
     if cfg.hidden_multipliers:
         state.u = [arrays[f"u{l + 1}"] for l in range(n_hidden)]
+    if cfg.activation_multipliers:
         state.v = [arrays[f"v{l + 1}"] for l in range(n_hidden)]
     return state, meta["history"], float(meta["elapsed_s"]), man
 

@@ -81,13 +81,18 @@ def fixed_flops(widths, bias: bool = False) -> float:
     return total
 
 
-def bytes_per_sample(widths, itemsize: int, multipliers: bool = False) -> float:
-    """Minimum bytes moved per sample and iteration by the elementwise steps (``multipliers``: the
-    hidden layers' mu and nu of the full Lagrangian, each read and written once more)."""
+def bytes_per_sample(widths, itemsize: int, multipliers: int = 0) -> float:
+    """Minimum bytes moved per sample and iteration by the elementwise steps (``multipliers``: how many
+    per-sample multipliers each hidden unit has, each read and written once more: 2 (mu and nu) under
+    the full Lagrangian, 1 (mu) under the linear one; True counts as 2)."""
     L = len(widths) - 1
     hidden = sum(widths[1:L])
     c = widths[-1]
-    return itemsize * (widths[0] + 4 * hidden + 3 * c + 2 * c + (4 * hidden if multipliers else 0))
+    return itemsize * (widths[0] + 4 * hidden + 3 * c + 2 * c + 2 * _multiplier_arrays(multipliers) * hidden)
+
+
+def _multiplier_arrays(multipliers) -> int:
+    return 2 if multipliers is True else int(multipliers or 0)
 
 
 def message_numbers(widths, bias: bool = False) -> list[int]:
@@ -102,9 +107,9 @@ def message_numbers(widths, bias: bool = False) -> list[int]:
     return sizes
 
 
-def state_bytes(widths, n: int, itemsize: int, multipliers: bool = False) -> float:
+def state_bytes(widths, n: int, itemsize: int, multipliers: int = 0) -> float:
     """Bytes the algorithm must hold for n samples: X, every a and z, lambda and the targets (and the
-    hidden multipliers mu, nu of the full Lagrangian)."""
+    hidden multipliers: ``multipliers`` per hidden unit, as in :func:`bytes_per_sample`)."""
     L = len(widths) - 1
-    per_sample = widths[0] + (4 if multipliers else 2) * sum(widths[1:L]) + widths[-1] + 2 * widths[-1]
+    per_sample = widths[0] + (2 + _multiplier_arrays(multipliers)) * sum(widths[1:L]) + widths[-1] + 2 * widths[-1]
     return float(itemsize) * per_sample * n

@@ -137,7 +137,8 @@ class ADMMClassifier(_Mixin, _Base):
     ``anderson``, ``penalty_growth``, ``ridge``, ``block_size`` and ``dtype``
     (default float64 on cpu, float32 on cuda). The default preset's ``lagrangian`` is
     ``"auto"``: multipliers on every constraint (``"full"``) for more than two classes,
-    the augmented output Lagrangian for two (``network_.meta["config"]`` shows which).
+    the augmented output Lagrangian for two (``network_.meta["config"]`` shows which);
+    ``"linear"`` puts multipliers on the linear constraints only.
 
     Run parameters: ``max_iter`` (iterations), ``target_acc`` (stop when the
     ``eval_set`` accuracy reaches it), ``random_state`` (an int >= 0 seeds the

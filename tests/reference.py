@@ -40,8 +40,10 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
             return xp.astype(xp.matrix_transpose(xp.linalg.solve(K, rhs)[:d, :]), zl.dtype)
         return updates.weights_from_sums(C, updates.gram_factor(G, ridge, xp), xp, zl.dtype)
 
-    full = cfg.lagrangian == "full" and cfg.multiplier  # multipliers u = mu (z = W a) and v = nu (a = h(z)), unscaled
-    u, v = state.u, state.v
+    # multipliers u = mu (z = W a) and v = nu (a = h(z)), unscaled: both under "full", u alone under "linear"
+    full = cfg.lagrangian in ("full", "linear") and cfg.multiplier
+    u = state.u
+    v = state.v if cfg.lagrangian == "full" else [0.0 * x for x in state.a]  # "linear": nu = 0, never stepped
 
     def fitted(l):  # what W_l a_{l-1} is fitted to
         if l == L - 1:  # z_L + lambda / (2 beta_L) under an augmented Lagrangian
@@ -70,7 +72,8 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
                                          pen.beta[l], xp)
             after_block and after_block(f"z{l + 1}")
             u[l] = u[l] + 2.0 * pen.beta[l] * cfg.dual_step_at(state.iteration) * (z[l] - m)
-            v[l] = v[l] + 2.0 * pen.gamma[l] * cfg.dual_step_at(state.iteration) * (a[l] - nn.relu(z[l], xp))
+            if cfg.lagrangian == "full":
+                v[l] = v[l] + 2.0 * pen.gamma[l] * cfg.dual_step_at(state.iteration) * (a[l] - nn.relu(z[l], xp))
             after_block and after_block(f"multipliers{l + 1}")
         else:
             z[l] = updates.z_hidden_relu(a[l], m, pen.gamma[l], pen.beta[l], xp)

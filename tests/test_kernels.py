@@ -68,6 +68,32 @@ def test_full_lagrangian_block_steps_match_portable_and_touch_only_their_columns
         assert g == pytest.approx(float(w), rel=100 * tol, abs=100 * tol)
 
 
+def test_linear_lagrangian_block_step_matches_portable_and_the_full_one_with_nu_zero(rng, dtype):
+    """multiplier_prox without nu (the linear Lagrangian) = the portable expressions, and = the full
+    Lagrangian's step with nu = 0 and no nu step (its z and mu), in place in columns 40..90 only."""
+    d, n, sl = 11, 130, slice(40, 90)
+    a, z = rng.normal(0, 2, (d, n)).astype(dtype), rng.normal(0, 2, (d, n)).astype(dtype)
+    mu = rng.normal(size=(d, n)).astype(dtype)
+    m = rng.normal(0, 2, (d, 50)).astype(dtype)
+    fast, ref = numba_cpu.NumbaKernels(xp, threads=1), PortableKernels(xp)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    want = ref.multiplier_prox(a, m, z, mu, None, sl, 0.7, 1.3, 0.3, want_shifted=True)
+    with_zero_nu = ref.multiplier_prox(a, m, z, mu, np.zeros_like(mu), sl, 0.7, 1.3, 0.3, want_shifted=True)
+    assert want[2] is None and float(want[6]) == 0.0  # no nu, and <nu, a - h(z)> = 0
+    np.testing.assert_array_equal(want[0], with_zero_nu[0])
+    np.testing.assert_array_equal(want[1], with_zero_nu[1])
+    z1, mu1 = z.copy(), mu.copy()
+    got = fast.multiplier_prox(a, m, z1, mu1, None, sl, 0.7, 1.3, 0.3, want_shifted=True)
+    assert got[2] is None and got[6] == 0.0
+    for name, x, before, new in (("z", z1, z, want[0]), ("mu", mu1, mu, want[1]), ("shifted", got[3], None, want[3])):
+        target = x if before is None else x[:, sl]
+        assert np.mean(np.isclose(target, new, rtol=tol, atol=tol)) > 0.99, name  # float32 may flip an exact tie
+        if before is not None:
+            np.testing.assert_array_equal(np.delete(x, np.s_[40:90], axis=1), np.delete(before, np.s_[40:90], axis=1))
+    for i in (4, 5, 7):
+        assert got[i] == pytest.approx(float(want[i]), rel=100 * tol, abs=100 * tol)
+
+
 @pytest.mark.parametrize("update", [True, False])
 @pytest.mark.parametrize("loss,lag_residual", [("hinge", False), ("hinge", True), ("cross-entropy", True)])
 @pytest.mark.parametrize("c", [1, 3])

@@ -30,7 +30,7 @@ def run(*args, timeout=300, env=None):
                           env=env)
 
 
-@pytest.mark.parametrize("method", [[], ["--lagrangian", "full"]], ids=["default", "full"])
+@pytest.mark.parametrize("method", [[], ["--lagrangian", "full"], ["--lagrangian", "linear"]], ids=["default", "full", "linear"])
 def test_resume_follows_the_uninterrupted_trajectory_exactly(tmp_path, method):
     COMMON = ["train", "--n-train", "3000", "--hidden", "30", "--quiet", *method]
     assert main([*COMMON, "--iters", "12", "--out", str(tmp_path / "full.json"), "--save-model", str(tmp_path / "full.npz")]) == 0

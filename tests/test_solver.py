@@ -58,7 +58,7 @@ def test_warm_start_blocks_never_increase_the_objective(backend, hidden, bias):
     assert values[-1] < values[0]
 
 
-@pytest.mark.parametrize("lagrangian", ["paper", "augmented", "full"])
+@pytest.mark.parametrize("lagrangian", ["paper", "augmented", "full", "linear"])
 @pytest.mark.parametrize("loss", ["hinge", "cross-entropy"])
 def test_blocks_never_increase_the_lagrangian_after_the_warm_start(backend, lagrangian, loss):
     """With a nonzero multiplier, every block update (W, a, z) minimises the objective of its
@@ -82,6 +82,8 @@ def test_blocks_never_increase_the_lagrangian_after_the_warm_start(backend, lagr
     assert float(xp.max(xp.abs(state.lam))) > 1e-3
     if lagrangian == "full":
         assert float(xp.max(xp.abs(state.u[0]))) > 1e-3 and float(xp.max(xp.abs(state.v[1]))) > 1e-3
+    if lagrangian == "linear":  # mu only: no multiplier of a = h(z) is kept
+        assert float(xp.max(xp.abs(state.u[1]))) > 1e-3 and state.v == []
     reference_iteration(state, prob, cfg, xp, after_block=after)
     for i in range(1, len(values)):
         if trace[i - 1] == "lambda" or trace[i - 1].startswith("multipliers"):
@@ -92,7 +94,7 @@ def test_blocks_never_increase_the_lagrangian_after_the_warm_start(backend, lagr
 @pytest.mark.parametrize("hidden", [(7,), (6, 4)])
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("lagrangian,loss", [("paper", "hinge"), ("augmented", "hinge"), ("augmented", "cross-entropy"),
-                                           ("full", "hinge")])
+                                           ("full", "hinge"), ("linear", "hinge")])
 def test_fused_iteration_equals_algorithm_1(backend, hidden, bias, lagrangian, loss):
     """The production iteration (fused passes, column blocks, chunks) = the plain transcription."""
     cfg = ADMMConfig(hidden=hidden, bias=bias, warm_start=2, block_size=37, lagrangian=lagrangian, loss=loss)

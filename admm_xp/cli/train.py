@@ -42,12 +42,13 @@ def register(sub) -> None:
     g.add_argument("--init", choices=("gaussian", "forward"), default=None,
                    help="gaussian: a, z i.i.d. N(0,1) (the paper); forward: He-scaled random weights and one forward pass")
     g.add_argument("--multiplier", choices=("on", "off"), default=None, help="the output layer's Lagrange multiplier")
-    g.add_argument("--lagrangian", choices=("paper", "augmented", "full", "auto"), default=None,
+    g.add_argument("--lagrangian", choices=("paper", "augmented", "full", "linear", "auto"), default=None,
                    help="paper: the multiplier term <z_L, lambda> of Taylor et al., seen only by the z_L update; "
                         "augmented: <z_L - W_L a, lambda>, so the output weights and the last activations fit "
                         "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
                         "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss; "
-                        "auto (default preset): full for more than two classes, augmented for two")
+                        "linear: multipliers on every linear constraint z_l = W_l a_{l-1}, the penalty alone on "
+                        "a_l = h(z_l); auto (default preset): full for more than two classes, augmented for two")
     g.add_argument("--residual-balancing", choices=("on", "off"), default=None,
                    help="adapt every layer's penalties to balance its primal and dual residuals (Boyd et al. 2011, "
                         "3.4.1): x tau when primal > mu dual, / tau when dual > mu primal")
@@ -60,9 +61,11 @@ def register(sub) -> None:
     g.add_argument("--anderson-on", choices=("weights", "state"), default=None,
                    help="what Anderson acceleration extrapolates: the weights (cheap) or the whole state (default weights)")
     g.add_argument("--dual-step", type=float, default=None, metavar="K",
-                   help="step of the hidden multipliers under --lagrangian full (1 = classical ADMM; default 0.3)")
+                   help="step of the hidden multipliers under --lagrangian full or linear (1 = classical ADMM; "
+                        "default 0.3)")
     g.add_argument("--dual-decay", type=int, default=None, metavar="K",
-                   help="--lagrangian full: the hidden multipliers' step decays as dual_step * K / k after iteration K "
+                   help="--lagrangian full or linear: the hidden multipliers' step decays as dual_step * K / k after "
+                        "iteration K "
                         "(0 = constant, default)")
     g.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None,
                    help="output loss: hinge (the paper's; one-vs-rest for C classes) or cross-entropy (logistic for two "

@@ -70,6 +70,7 @@ OPTIONS = [
     ("default, full Lagrangian, weight decay 0.3", "default", {"lagrangian": "full", "weight_decay": 0.3}),
     ("default + centred layers", "default", {"center_layers": True}),
     ("default, full Lagrangian + centred layers", "default", {"lagrangian": "full", "center_layers": True}),
+    ("default, linear Lagrangian", "default", {"lagrangian": "linear"}),
 ]
 EARLY = 100  # the iteration whose accuracy the table reports besides the last
 

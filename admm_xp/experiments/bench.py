@@ -254,7 +254,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     preset = method.pop("preset", "default")
     cfg = ADMMConfig.from_preset(preset, hidden=tuple(hidden), dtype=dtype, block_size=block, warm_start=0, **method)
     cfg = cfg.for_classes(2)  # the benchmark's data: one output, two classes
-    multipliers = cfg.hidden_multipliers
+    multipliers = int(cfg.hidden_multipliers) + int(cfg.activation_multipliers)  # per-sample arrays per hidden unit
 
     log(f"bench: GEMM and copy rates ({backend.label}, {dtype}) ...")
     gemm = measure_gemm(backend, dtype, gemm_n)
@@ -428,7 +428,7 @@ def register(sub) -> None:
     p.add_argument("--no-naive", action="store_true", help="skip the naive transcription (slow at large N)")
     m = p.add_argument_group("method (default: the default preset)")
     m.add_argument("--preset", choices=("default", "paper"), default="default", help="the preset timed")
-    m.add_argument("--lagrangian", choices=("paper", "augmented", "full"), default=None, help="as in `admm-xp train`")
+    m.add_argument("--lagrangian", choices=("paper", "augmented", "full", "linear"), default=None, help="as in `admm-xp train`")
     m.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None, help="as in `admm-xp train`")
     m.add_argument("--residual-balancing", choices=("on", "off"), default=None, help="as in `admm-xp train`")
     m.add_argument("--anderson", type=int, default=None, metavar="M", help="as in `admm-xp train`")

@@ -365,10 +365,13 @@ class CupyKernels:
 
     def multiplier_prox(self, a_l, m, z_l, mu_l, nu_l, sl, gamma, beta, kappa, want_shifted=False):
         """Array expressions (CuPy fuses none of them yet), written into the columns ``sl``."""
-        z, mu, nu, shifted, *sums = multiplier_prox_portable(self.xp, a_l[:, sl], m, mu_l[:, sl], nu_l[:, sl], gamma,
-                                                             beta, kappa, want_shifted)
-        z_l[:, sl], mu_l[:, sl], nu_l[:, sl] = z, mu, nu
-        return (z_l[:, sl], mu_l[:, sl], nu_l[:, sl], shifted, *sums)
+        z, mu, nu, shifted, *sums = multiplier_prox_portable(self.xp, a_l[:, sl], m, mu_l[:, sl],
+                                                             None if nu_l is None else nu_l[:, sl], gamma, beta,
+                                                             kappa, want_shifted)
+        z_l[:, sl], mu_l[:, sl] = z, mu
+        if nu_l is not None:
+            nu_l[:, sl] = nu
+        return (z_l[:, sl], mu_l[:, sl], None if nu_l is None else nu_l[:, sl], shifted, *sums)
 
     def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
                     lag_residual=False):

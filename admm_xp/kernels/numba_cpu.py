@@ -394,21 +394,23 @@ def _shifted_relu(z, nu, j0, n, scale, out, zero):
 
 
 @njit(**_JIT)
-def _multiplier_step_row(a_row, m_row, z_row, mu_row, nu_row, gamma, beta, inv, hg, hb, sg, sb, zero):
+def _multiplier_step_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, gamma, beta, inv, hg, hb, sg, sb, zero):
     """z = prox(a + nu hg, m - mu hb) (:func:`_prox`), then mu += sb (z - m) and nu += sg (a - h(z)),
-    in place."""
+    in place (without ``has_nu``: nu = 0 and no nu step; ``nu_row`` is then not read)."""
     for j in range(a_row.shape[0]):
         av = a_row[j]
         mv = m_row[j]
-        zn = _prox(av + hg * nu_row[j], mv - hb * mu_row[j], gamma, beta, inv, zero)
+        zn = _prox(av + hg * nu_row[j] if has_nu else av, mv - hb * mu_row[j], gamma, beta, inv, zero)
         z_row[j] = zn
         mu_row[j] += sb * (zn - mv)
-        nu_row[j] += sg * (av - max(zn, zero))
+        if has_nu:
+            nu_row[j] += sg * (av - max(zn, zero))
 
 
 @njit(**_SUM)
-def _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, zero):
-    """sum (a - h(z))^2, sum (z - m)^2, <nu, a - h(z)>, <mu, z - m> of one row, in float64."""
+def _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, zero):
+    """sum (a - h(z))^2, sum (z - m)^2, <nu, a - h(z)> (0 without ``has_nu``), <mu, z - m> of one row,
+    in float64."""
     s_act = 0.0
     s_pre = 0.0
     s_la = 0.0
@@ -419,17 +421,19 @@ def _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, zero):
         e2 = np.float64(zn - m_row[j])
         s_act += e1 * e1
         s_pre += e2 * e2
-        s_la += np.float64(nu_row[j]) * e1
+        if has_nu:
+            s_la += np.float64(nu_row[j]) * e1
         s_lp += np.float64(mu_row[j]) * e2
     return s_act, s_pre, s_la, s_lp
 
 
 @njit(**_JIT)
-def _multiplier_prox(a, m, z, mu, nu, j0, n, gamma, beta, hg, hb, sg, sb, zero, shifted, want_shifted):
+def _multiplier_prox(a, m, z, mu, nu, has_nu, j0, n, gamma, beta, hg, hb, sg, sb, zero, shifted, want_shifted):
     """:func:`admm_xp.kernels.portable.multiplier_prox_portable` on columns j0..j0+n (m: the block),
     row by row, each row's arrays read from the cache by the sums after the step (and, with
     ``want_shifted``, by ``shifted = z + hb mu``). ``hg``, ``hb`` = 1 / (2 gamma), 1 / (2 beta); ``sg``,
-    ``sb`` = 2 gamma kappa, 2 beta kappa (typed like the data, as the portable expressions round them)."""
+    ``sb`` = 2 gamma kappa, 2 beta kappa (typed like the data, as the portable expressions round them).
+    Without ``has_nu`` (the linear Lagrangian) ``nu`` is a 1 x 0 placeholder that is never read."""
     inv = (gamma + beta) ** -1
     act = 0.0
     pre = 0.0
@@ -437,13 +441,14 @@ def _multiplier_prox(a, m, z, mu, nu, j0, n, gamma, beta, hg, hb, sg, sb, zero, 
     lag_pre = 0.0
     for i in range(a.shape[0]):
         a_row, m_row, z_row = a[i, j0 : j0 + n], m[i, :n], z[i, j0 : j0 + n]
-        mu_row, nu_row = mu[i, j0 : j0 + n], nu[i, j0 : j0 + n]
-        _multiplier_step_row(a_row, m_row, z_row, mu_row, nu_row, gamma, beta, inv, hg, hb, sg, sb, zero)
+        mu_row = mu[i, j0 : j0 + n]
+        nu_row = nu[i, j0 : j0 + n] if has_nu else nu[0, 0:0]
+        _multiplier_step_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, gamma, beta, inv, hg, hb, sg, sb, zero)
         if want_shifted:
             s_row = shifted[i, :n]
             for j in range(n):
                 s_row[j] = z_row[j] + hb * mu_row[j]
-        s_act, s_pre, s_la, s_lp = _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, zero)
+        s_act, s_pre, s_la, s_lp = _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, zero)
         act += s_act
         pre += s_pre
         lag_act += s_la
@@ -636,8 +641,10 @@ class NumbaKernels:
         self.input_cross(z, X, slice(0, 8))
         self.hidden_prox(z, m, 1.0, 1.0)
         self.shifted_relu(z, m, slice(0, 8), 0.5)
+        self.relu(z[:, 0:4], out=np.empty((3, 4), dtype=dtype))  # columns of z (the linear Lagrangian's h(z))
         for want_shifted in (False, True):
-            self.multiplier_prox(z.copy(), m, z.copy(), m.copy(), m.copy(), slice(0, 8), 1.0, 1.0, 0.3, want_shifted)
+            for nu in (m.copy(), None):  # the full and the linear Lagrangian
+                self.multiplier_prox(z.copy(), m, z.copy(), m.copy(), nu, slice(0, 8), 1.0, 1.0, 0.3, want_shifted)
         self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True)
         self.output_prox(m[:1], m[:1], m[:1].copy(), 1.0, True, lag_residual=True)
         for rows in (1, 3):  # the cross-entropy prox: the logistic and the softmax branch
@@ -866,9 +873,12 @@ class NumbaKernels:
         j0, n = sl.start, sl.stop - sl.start
         t = a_l.dtype.type
         shifted = self.scratch("shifted", z_l.shape[0], n, z_l.dtype, None) if want_shifted else np.zeros((0, 0), z_l.dtype)
-        sums = _multiplier_prox(a_l, m, z_l, mu_l, nu_l, j0, n, t(gamma), t(beta), t(0.5 / gamma), t(0.5 / beta),
-                                t(2.0 * gamma * kappa), t(2.0 * beta * kappa), t(0), shifted, bool(want_shifted))
-        return (z_l[:, sl], mu_l[:, sl], nu_l[:, sl], shifted if want_shifted else None, *sums)
+        has_nu = nu_l is not None
+        nu = nu_l if has_nu else np.zeros((1, 0), z_l.dtype)
+        sums = _multiplier_prox(a_l, m, z_l, mu_l, nu, has_nu, j0, n, t(gamma), t(beta), t(0.5 / gamma),
+                                t(0.5 / beta), t(2.0 * gamma * kappa), t(2.0 * beta * kappa), t(0), shifted,
+                                bool(want_shifted))
+        return (z_l[:, sl], mu_l[:, sl], nu_l[:, sl] if has_nu else None, shifted if want_shifted else None, *sums)
 
     def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
                     lag_residual=False):

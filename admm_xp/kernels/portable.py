@@ -84,8 +84,8 @@ class PortableKernels:
         return shifted_relu_portable(self.xp, z_l, nu_l, sl, scale)
 
     def multiplier_prox(self, a_l, m, z_l, mu_l, nu_l, sl, gamma, beta, kappa, want_shifted=False):
-        return multiplier_prox_portable(self.xp, a_l[:, sl], m, mu_l[:, sl], nu_l[:, sl], gamma, beta, kappa,
-                                        want_shifted)
+        return multiplier_prox_portable(self.xp, a_l[:, sl], m, mu_l[:, sl], None if nu_l is None else nu_l[:, sl],
+                                        gamma, beta, kappa, want_shifted)
 
     def output_prox(self, m, s, lam, beta, update_multiplier, out_z=None, out_lam=None, *, loss="hinge", z0=None,
                     lag_residual=False):
@@ -104,18 +104,21 @@ def multiplier_prox_portable(xp, a, m, mu, nu, gamma, beta, kappa, want_shifted=
     With the multipliers nu of ``a = h(z)`` and mu of ``z = W a_prev`` (``m`` = W a_prev), scaled as
     ``v = nu / (2 gamma)``, ``u = mu / (2 beta)``: z = argmin gamma (a + v - h(z))^2 + beta (z - (m - u))^2
     (:func:`admm_xp.solver.updates.z_hidden_relu`), then ``mu += 2 beta kappa (z - m)`` and
-    ``nu += 2 gamma kappa (a - h(z))``. Returns (z, mu, nu, shifted, sum (a - h(z))^2, sum (z - m)^2,
-    <nu, a - h(z)>, <mu, z - m>), the sums in float64 with the new multipliers; ``shifted`` is
-    ``z + mu / (2 beta)`` (what W is fitted to) with ``want_shifted``, else None.
+    ``nu += 2 gamma kappa (a - h(z))``. ``nu`` None (the linear Lagrangian, no multiplier of
+    ``a = h(z)``): v = 0 and no nu step. Returns (z, mu, nu, shifted, sum (a - h(z))^2, sum (z - m)^2,
+    <nu, a - h(z)> (0 without nu), <mu, z - m>), the sums in float64 with the new multipliers;
+    ``shifted`` is ``z + mu / (2 beta)`` (what W is fitted to) with ``want_shifted``, else None.
     """
     f64 = xp.float64
-    z = updates.z_hidden_relu(a + nu * (0.5 / gamma), m - mu * (0.5 / beta), gamma, beta, xp)
+    z = updates.z_hidden_relu(a if nu is None else a + nu * (0.5 / gamma), m - mu * (0.5 / beta), gamma, beta, xp)
     act_r = a - nn.relu(z, xp)
     pre_r = z - m
     mu = mu + (2.0 * beta * kappa) * pre_r
-    nu = nu + (2.0 * gamma * kappa) * act_r
+    if nu is not None:
+        nu = nu + (2.0 * gamma * kappa) * act_r
+    lag_act = 0.0 if nu is None else xp.sum(nu * act_r, dtype=f64)
     shifted = z + (0.5 / beta) * mu if want_shifted else None
-    return (z, mu, nu, shifted, xp.sum(act_r ** 2, dtype=f64), xp.sum(pre_r ** 2, dtype=f64), xp.sum(nu * act_r, dtype=f64),
+    return (z, mu, nu, shifted, xp.sum(act_r ** 2, dtype=f64), xp.sum(pre_r ** 2, dtype=f64), lag_act,
             xp.sum(mu * pre_r, dtype=f64))
 
 

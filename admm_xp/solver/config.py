@@ -8,7 +8,7 @@ from typing import Sequence
 from ..errors import ConfigError
 
 INITS = ("gaussian", "forward")
-LAGRANGIANS = ("paper", "augmented", "full", "auto")
+LAGRANGIANS = ("paper", "augmented", "full", "linear", "auto")
 LOSSES = ("hinge", "cross-entropy")
 
 # The paper's method, exactly: no bias, fixed penalties (gamma 10, beta 1, the
@@ -93,7 +93,13 @@ class ADMMConfig:
         fixed point satisfies every constraint exactly and the per-sample
         variables cannot absorb the loss (the penalty-only couplings of the
         paper let ``a_l`` drift from ``h(W_l a_{l-1})`` until the ADMM variables fit
-        every training label while the feed-forward network does not). ``"auto"`` (the
+        every training label while the feed-forward network does not). ``"linear"``:
+        multipliers on every linear constraint ``z_l = W_l a_{l-1}`` (``mu_l`` and the
+        output's lambda) and the penalty alone on the nonlinear ``a_l = h(z_l)``, as
+        Taylor et al. treat it: the classical augmented Lagrangian of the linear
+        couplings (the setting of ADMM's convergence analyses, which need linear
+        constraints; e.g. Wang, Yin and Zeng, J. Sci. Comput. 2019), without the
+        multiplier of the ReLU equality that makes ``"full"`` oscillate. ``"auto"`` (the
         default preset): ``"full"`` for more than two classes, where it learns far more
         per iteration, and ``"augmented"`` for two, where the full form gains little at 100
         iterations, costs about a third more time per iteration and drifts on long runs; resolved
@@ -110,8 +116,8 @@ class ADMMConfig:
         (:mod:`admm_xp.solver.anderson`). It starts after the warm start.
     dual_step
         kappa, the step of the hidden layers' multipliers under
-        ``lagrangian="full"``: ``mu_l += 2 beta_l kappa (z_l - W_l a_{l-1})``,
-        ``nu_l += 2 gamma_l kappa (a_l - h(z_l))`` (1 is the classical ADMM step;
+        ``lagrangian="full"`` or ``"linear"``: ``mu_l += 2 beta_l kappa (z_l - W_l a_{l-1})``,
+        ``nu_l += 2 gamma_l kappa (a_l - h(z_l))`` (full only) (1 is the classical ADMM step;
         smaller steps damp the oscillation of this nonconvex splitting).
     dual_decay
         K > 0: the hidden multipliers' step diminishes as ``dual_step * min(1, K / k)``
@@ -271,7 +277,13 @@ class ADMMConfig:
 
     @property
     def hidden_multipliers(self) -> bool:
-        """Multipliers on the hidden layers' constraints (``lagrangian == "full"`` with multipliers on)."""
+        """Multipliers mu_l on the hidden layers' ``z_l = W_l a_{l-1}`` (``lagrangian`` full or linear,
+        with multipliers on)."""
+        return self.lagrangian in ("full", "linear") and bool(self.multiplier)
+
+    @property
+    def activation_multipliers(self) -> bool:
+        """Multipliers nu_l on the hidden layers' ``a_l = h(z_l)`` as well (``lagrangian == "full"``)."""
         return self.lagrangian == "full" and bool(self.multiplier)
 
     @property

@@ -15,7 +15,8 @@ full one (``"full"``) every hidden constraint has a scaled multiplier as well
 (mu_l of z_l = W_l a_{l-1}, nu_l of a_l = h(z_l); u_l = mu_l / (2 beta_l),
 v_l = nu_l / (2 gamma_l)): W_l fits z_l + u_l, the a_l and z_l lines see
 h(z_l) - v_l, a_l + v_l and W_l a_{l-1} - u_l, and both multipliers take a
-dual step of ``dual_step`` times the classical one after the z_l line. Per layer, the a and z updates run in one
+dual step of ``dual_step`` times the classical one after the z_l line; under
+``"linear"`` only the linear constraints have one (mu_l, and lambda; v_l = 0). Per layer, the a and z updates run in one
 fused pass over column blocks (:mod:`admm_xp.solver.passes`), which also sums the
 ``z_{l+1} a_l^T`` and ``a_l a_l^T`` that the next line's weight update needs;
 over MPI ranks those sums, and nothing else, cross the network.
@@ -100,7 +101,8 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
         with timer("a_z_pass"):
             layer = hidden_layer_pass(a[l], z[l], fit_next, a_prev, W[l], op, gamma, beta, bias, block, ops, xp,
                                       with_input_cross=(l == 0),
-                                      multipliers=(state.u[l], state.v[l], cfg.dual_step_at(state.iteration)) if full else None,
+                                      multipliers=(state.u[l], state.v[l] if state.v else None,
+                                                   cfg.dual_step_at(state.iteration)) if full else None,
                                       row_sums=center)
         if l == 0:
             state.input_cross = layer.input_cross

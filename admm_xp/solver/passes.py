@@ -140,22 +140,25 @@ def _no_cross(d: int, d_in: int, bias: bool, xp, dev) -> CrossSums:
 
 def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp,
                       want_shifted=False):
-    """Columns ``sl`` of a hidden layer under the full augmented Lagrangian.
+    """Columns ``sl`` of a hidden layer under the full (or the linear) augmented Lagrangian.
 
     With the multipliers nu of ``a = h(z)`` and mu of ``z = W a_prev``, scaled as
     ``v = nu / (2 gamma)`` and ``u = mu / (2 beta)`` (kept unscaled, like lambda, so that a
     change of penalty needs no rescaling):
     a = (h(z) - v) + P (target - W_next (h(z) - v)), z = prox(a + v, W a_prev - u), then
     mu += 2 beta kappa (z - W a_prev) and nu += 2 gamma kappa (a - h(z)) (``ops.multiplier_prox``:
-    one loop on the CPU). Returns the new a block, ``z + mu / (2 beta)`` (with ``want_shifted``, else
-    None: what W_l is fitted to) and the sums (a - h(z))^2, (z - m)^2, <nu, a - h(z)>, <mu, z - m>
-    (new multipliers, float64).
+    one loop on the CPU). ``nu_l`` None (the linear form): v = 0 and no nu. Returns the new a block,
+    ``z + mu / (2 beta)`` (with ``want_shifted``, else None: what W_l is fitted to) and the sums
+    (a - h(z))^2, (z - m)^2, <nu, a - h(z)> (0 without nu), <mu, z - m> (new multipliers, float64).
     """
     Wt_next, b_next, P = activation_op
     d, w = z_l.shape[0], sl.stop - sl.start
     dt, dev = z_l.dtype, aac.device(z_l)
     target = z_next[:, sl] - b_next if bias else z_next[:, sl]
-    h = ops.shifted_relu(z_l, nu_l, sl, 0.5 / gamma, out=ops.scratch("h", d, w, dt, dev))
+    if nu_l is None:
+        h = ops.relu(z_l[:, sl], out=ops.scratch("h", d, w, dt, dev))
+    else:
+        h = ops.shifted_relu(z_l, nu_l, sl, 0.5 / gamma, out=ops.scratch("h", d, w, dt, dev))
     r = target - ops.matmul(Wt_next, h, out=ops.scratch("r", target.shape[0], w, dt, dev))
     a_view = ops.view(a_l, sl)
     a_new = ops.add_matmul(h, P, r, out=a_view)
@@ -164,7 +167,8 @@ def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_
     z_new, mu, nu, shifted, act, pre, lag_act, lag_pre = ops.multiplier_prox(a_l, m, z_l, mu_l, nu_l, sl, gamma, beta,
                                                                              kappa, want_shifted)
     for x, value in ((z_l, z_new), (mu_l, mu), (nu_l, nu)):
-        _store(x, sl, value, ops.view(x, sl))
+        if x is not None:
+            _store(x, sl, value, ops.view(x, sl))
     return a_new, shifted, act, pre, lag_act, lag_pre
 
 
@@ -176,7 +180,7 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
     while the blocks are in cache: for layer 1, whose input X never changes, that is
     the next iteration's W_1 update done in advance.
 
-    ``multipliers=(mu_l, nu_l, kappa)`` (the full augmented Lagrangian) updates the
+    ``multipliers=(mu_l, nu_l, kappa)`` (the full augmented Lagrangian; nu_l None: the linear one) updates the
     hidden multipliers too, by :func:`_multiplier_block`, and sums ``lag_act`` and ``lag_pre``; the input cross sums are then those of
     ``z_l + mu_l / (2 beta_l)``, what W_l is fitted to. ``row_sums`` sums the rows of the new a_l
     (``gram_sums``) even without a bias (the centring of the next layer needs their mean).

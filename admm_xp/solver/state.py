@@ -56,8 +56,9 @@ class ADMMState:
     z: list
     lam: Any
     iteration: int = 0
-    # Multipliers of the hidden layers' constraints (``lagrangian="full"``; empty otherwise), unscaled like
-    # lam: u[l] (mu) of z_{l+1} = W_{l+1} a_l, v[l] (nu) of a_{l+1} = h(z_{l+1}) (0-based like a and z).
+    # Multipliers of the hidden layers' constraints, unscaled like lam (0-based like a and z): u[l] (mu) of
+    # z_{l+1} = W_{l+1} a_l (``lagrangian`` full or linear), v[l] (nu) of a_{l+1} = h(z_{l+1}) (full only);
+    # empty lists otherwise.
     u: list = field(default_factory=list)
     v: list = field(default_factory=list)
     # Factors of every layer's penalties set by residual balancing (empty: all 1).
@@ -149,7 +150,7 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
     ``forward``: W_l with i.i.d. N(0, 2 / d_{l-1}) entries (He scaling; bias
     0), then z_l = W_l a_{l-1}, a_l = h(z_l) by one forward pass.
 
-    lambda (and, with ``lagrangian="full"``, the hidden multipliers) starts at 0 in both.
+    lambda (and, with ``lagrangian`` full or linear, the hidden multipliers) starts at 0 in both.
     """
     dtype = prob.X.dtype
     dev = aac.device(prob.X)
@@ -180,9 +181,10 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
 
 
 def _with_multipliers(state: ADMMState, cfg, xp) -> ADMMState:
-    """Zero hidden-layer multipliers u_l, v_l when the configuration has them."""
+    """Zero hidden-layer multipliers u_l (and v_l) when the configuration has them."""
     if cfg.hidden_multipliers:
         state.u = [xp.zeros_like(x) for x in state.z[:-1]]
+    if cfg.activation_multipliers:
         state.v = [xp.zeros_like(x) for x in state.a]
     return state
 

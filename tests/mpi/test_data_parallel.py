@@ -44,6 +44,7 @@ METHODS = {
     "cross-entropy": {"loss": "cross-entropy"},
     "anderson-state": {"lagrangian": "full", "anderson": 3, "anderson_on": "state"},
     "full-centred": {"lagrangian": "full", "center_layers": True},
+    "linear": {"lagrangian": "linear"},
 }
 
 

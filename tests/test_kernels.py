@@ -94,6 +94,41 @@ def test_linear_lagrangian_block_step_matches_portable_and_the_full_one_with_nu_
         assert got[i] == pytest.approx(float(want[i]), rel=100 * tol, abs=100 * tol)
 
 
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_linear_block_is_the_activation_update_then_the_linear_step(rng, dtype, with_bias):
+    """numba's fused loop of the linear Lagrangian = a = h(z) + P (z_next - b - Wt h(z)), then the
+    portable multiplier step without nu, in place in columns 40..90 only, with z_next a^T and
+    z + mu / (2 beta)."""
+    d, k, n, sl = 9, 1, 130, slice(40, 90)
+    z, a = rng.normal(0, 2, (d, n)).astype(dtype), np.zeros((d, n), dtype)
+    z_next, mu = rng.normal(size=(k, n)).astype(dtype), rng.normal(size=(d, n)).astype(dtype)
+    m = rng.normal(0, 2, (d, 50)).astype(dtype)
+    Wt, P = rng.normal(size=(k, d)).astype(dtype), rng.normal(0, 0.1, (d, k)).astype(dtype)
+    b = rng.normal(size=(k, 1)).astype(dtype) if with_bias else None
+    h = np.maximum(z[:, sl], 0)
+    a_want = h + P @ (z_next[:, sl] - (b if with_bias else 0) - Wt @ h)
+    a_full = a.copy()
+    a_full[:, sl] = a_want
+    want = PortableKernels(xp).multiplier_prox(a_full, m, z, mu, None, sl, 0.7, 1.3, 0.3, want_shifted=True)
+    fast = numba_cpu.NumbaKernels(xp, threads=1)
+    z1, a1, mu1 = z.copy(), a.copy(), mu.copy()
+    a_blk, act, pre, lag_pre, cross, shifted = fast.linear_block(z1, z_next, a1, m, mu1, sl, Wt, b, P, 0.7, 1.3, 0.3,
+                                                                 want_shifted=True)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(a1[:, sl], a_want, rtol=tol, atol=tol)
+    assert np.shares_memory(a_blk, a1)
+    for name, x, before, new in (("z", z1, z, want[0]), ("mu", mu1, mu, want[1])):
+        assert np.mean(np.isclose(x[:, sl], new, rtol=10 * tol, atol=10 * tol)) > 0.99, name  # float32 may flip a tie
+        np.testing.assert_array_equal(np.delete(x, np.s_[40:90], axis=1), np.delete(before, np.s_[40:90], axis=1))
+    assert not a1[:, :40].any() and not a1[:, 90:].any()
+    np.testing.assert_array_equal(shifted, z1[:, sl] + np.asarray(0.5 / 1.3, dtype) * mu1[:, sl])
+    np.testing.assert_allclose(cross, z_next[:, sl].astype(np.float64) @ a1[:, sl].T.astype(np.float64), rtol=100 * tol,
+                               atol=100 * tol)
+    for got, w in ((act, want[4]), (pre, want[5]), (lag_pre, want[7])):
+        assert got == pytest.approx(float(w), rel=100 * tol, abs=100 * tol)
+    assert PortableKernels(xp).linear_block(z, z_next, a, m, mu, sl, Wt, b, P, 0.7, 1.3, 0.3) is None  # composes instead
+
+
 @pytest.mark.parametrize("update", [True, False])
 @pytest.mark.parametrize("loss,lag_residual", [("hinge", False), ("hinge", True), ("cross-entropy", True)])
 @pytest.mark.parametrize("c", [1, 3])

@@ -312,6 +312,9 @@ class CupyKernels:
         out += h
         return out
 
+    def linear_block(self, z_l, z_next, a_l, m, mu_l, sl, Wt, b, P, gamma, beta, kappa, want_shifted=False):
+        return None  # no fused kernel yet: the pass composes relu, the products and multiplier_prox
+
     def hidden_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, keep_z=False, want_gram=False):
         """Activation and z updates of columns ``sl`` in place, for a next layer of at most FUSED_K_MAX
         units: a :class:`~admm_xp.kernels.block.BlockResult` with the sums and ``z_{l+1} a^T``, or

@@ -197,16 +197,21 @@ def _dot_slab(x, y, zero):
 
 # Block kernels -------------------------------------------------------------------------
 @njit(**_JIT)
-def _slab_sweeps(z, z_next, a, m, ms0, c0, w, Wt, b, P, gamma, beta, inv, zero, r, cross):
+def _slab_sweeps(z, z_next, a, m, ms0, c0, w, Wt, b, P, gamma, beta, inv, zero, r, cross, mu, has_mu, hb, sb,
+                 shifted, want_shifted):
     """The two sweeps over one slab (columns c0..c0+w of z, a, z_next; ms0..ms0+w of m).
 
     First r = z_next - b - Wt h(z); then, row by row, a = h(z) + P r, cross += z_next a^T,
-    z = prox(a, m) and the penalty sums, which it returns.
+    z = prox(a, m) and the penalty sums, which it returns with 0 (act, pre, lag_pre). With ``has_mu``
+    (the linear Lagrangian: the multiplier mu of z = m, columns c0..c0+w) z = prox(a, m - hb mu) and
+    mu += sb (z - m) instead (:func:`_multiplier_step_row` without nu), the sums with <mu, z - m>,
+    and, with ``want_shifted``, z + hb mu into columns ms0..ms0+w of ``shifted``.
     """
     d = z.shape[0]
     K = Wt.shape[0]
     act = 0.0
     pre = 0.0
+    lag_pre = 0.0
     for k in range(K):
         rk = r[k, :w]
         zn = z_next[k, c0 : c0 + w]
@@ -230,31 +235,46 @@ def _slab_sweeps(z, z_next, a, m, ms0, c0, w, Wt, b, P, gamma, beta, inv, zero, 
             _add_scaled(a_row, P[i, k], r[k, :w])
         for k in range(K):
             cross[k, i] += _dot_slab(z_next[k, c0 : c0 + w], a_row, zero)
-        _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero)
-        s_act, s_pre = _penalty_sums_slab(a_row, z_row, m_row, zero)
+        if has_mu:
+            mu_row = mu[i, c0 : c0 + w]
+            _multiplier_step_row(a_row, m_row, z_row, mu_row, mu_row, False, gamma, beta, inv, zero, hb, zero, sb, zero)
+            s_act, s_pre, _, s_lp = _multiplier_sums_row(a_row, m_row, z_row, mu_row, mu_row, False, zero)
+            lag_pre += s_lp
+            if want_shifted:
+                s_row = shifted[i, ms0 : ms0 + w]
+                for j in range(w):
+                    s_row[j] = z_row[j] + hb * mu_row[j]
+        else:
+            _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero)
+            s_act, s_pre = _penalty_sums_slab(a_row, z_row, m_row, zero)
         act += s_act
         pre += s_pre
-    return act, pre
+    return act, pre, lag_pre
 
 
 @njit(**_JIT)
-def _hidden_block_small(z, z_next, a, m, j0, n, Wt, b, P, gamma, beta, zero, r, cross):
+def _hidden_block_small(z, z_next, a, m, j0, n, Wt, b, P, gamma, beta, zero, r, cross, mu, has_mu, hb, sb, shifted,
+                        want_shifted):
     """a = h + P (z_next - b - Wt h), h = relu(z), then z = prox(a, m), for columns j0..j0+n.
 
     Walks the block in slabs of ``r.shape[1]`` columns (:func:`slab_columns`) so
     each slab of z stays in cache between the two sweeps. Adds z_next a^T into ``cross``
-    (K x d) and returns the two penalty sums.
+    (K x d) and returns the two penalty sums and <mu, z - m> (with ``has_mu``: the linear
+    Lagrangian's step, :func:`_slab_sweeps`; else 0).
     """
     slab = r.shape[1]
     inv = (gamma + beta) ** -1
     act = 0.0
     pre = 0.0
+    lag_pre = 0.0
     for s0 in range(0, n, slab):
         w = min(slab, n - s0)
-        s_act, s_pre = _slab_sweeps(z, z_next, a, m, s0, j0 + s0, w, Wt, b, P, gamma, beta, inv, zero, r, cross)
+        s_act, s_pre, s_lp = _slab_sweeps(z, z_next, a, m, s0, j0 + s0, w, Wt, b, P, gamma, beta, inv, zero, r, cross,
+                                          mu, has_mu, hb, sb, shifted, want_shifted)
         act += s_act
         pre += s_pre
-    return act, pre
+        lag_pre += s_lp
+    return act, pre, lag_pre
 
 
 @njit(**_JIT)
@@ -278,7 +298,8 @@ def _hidden_block_small_c(z, z_next, a, X, W, mbuf, j0, n, Wt, b, P, gamma, beta
         c0 = j0 + s0
         wa(W.ctypes.data, np.intc(d), np.intc(kin), X[:, c0:].ctypes.data, X.shape[1], np.intc(w),
            mbuf.ctypes.data, mbuf.shape[1])
-        s_act, s_pre = _slab_sweeps(z, z_next, a, mbuf, 0, c0, w, Wt, b, P, gamma, beta, inv, zero, r, cross)
+        s_act, s_pre, _ = _slab_sweeps(z, z_next, a, mbuf, 0, c0, w, Wt, b, P, gamma, beta, inv, zero, r, cross,
+                                       mbuf, False, zero, zero, mbuf, False)
         act += s_act
         pre += s_pre
         if with_input_cross:
@@ -642,6 +663,10 @@ class NumbaKernels:
         self.hidden_prox(z, m, 1.0, 1.0)
         self.shifted_relu(z, m, slice(0, 8), 0.5)
         self.relu(z[:, 0:4], out=np.empty((3, 4), dtype=dtype))  # columns of z (the linear Lagrangian's h(z))
+        for want_shifted in (False, True):  # the linear Lagrangian's fused loop
+            self.linear_block(z.copy(), np.ones((1, 8), dtype=dtype), z.copy(), m, m.copy(), slice(0, 8),
+                              np.ones((1, 3), dtype=dtype), None, np.ones((3, 1), dtype=dtype), 1.0, 1.0, 0.3,
+                              want_shifted)
         for want_shifted in (False, True):
             for nu in (m.copy(), None):  # the full and the linear Lagrangian
                 self.multiplier_prox(z.copy(), m, z.copy(), m.copy(), nu, slice(0, 8), 1.0, 1.0, 0.3, want_shifted)
@@ -841,8 +866,9 @@ class NumbaKernels:
             r = self.scratch("r", k, min(n, slab_columns(z_l.shape[0], z_l.dtype.itemsize)), z_l.dtype, None)
             cross = np.zeros((k, z_l.shape[0]))
             bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
-            act, pre = _hidden_block_small(z_l, z_next, a_l, m, j0, n, np.ascontiguousarray(Wt), bvec,
-                                           np.ascontiguousarray(P), t(gamma), t(beta), t(0), r, cross)
+            act, pre, _ = _hidden_block_small(z_l, z_next, a_l, m, j0, n, np.ascontiguousarray(Wt), bvec,
+                                              np.ascontiguousarray(P), t(gamma), t(beta), t(0), r, cross, m, False,
+                                              t(0), t(0), m, False)
             return BlockResult(a_l[:, sl], act, pre, cross, z_l[:, sl] if keep_z else None)
         h = self.relu(z_l[:, sl], out=self.scratch("h", z_l.shape[0], n, z_l.dtype, None))
         target = z_next[:, sl] - b if b is not None else z_next[:, sl]
@@ -852,6 +878,26 @@ class NumbaKernels:
         _add_into(a_blk, h)
         act, pre = _hidden_prox_block(a_l, m, z_l, j0, n, t(gamma), t(beta), t(0))
         return BlockResult(a_blk, act, pre, None, z_l[:, sl] if keep_z else None)
+
+    def linear_block(self, z_l, z_next, a_l, m, mu_l, sl, Wt, b, P, gamma, beta, kappa, want_shifted=False):
+        """:meth:`hidden_block` under the linear Lagrangian, in the same loop: z = prox(a, m - mu / (2 beta)),
+        mu += 2 beta kappa (z - m), in place; (a block, act, pre, <mu, z - m>, cross z_next a^T, z + mu /
+        (2 beta) with ``want_shifted`` in this thread's scratch buffer, else None), or None where the loop
+        does not apply (a wide next layer, non-contiguous arrays)."""
+        k = Wt.shape[0]
+        j0, n = sl.start, sl.stop - sl.start
+        if k > FUSED_ACTIVATION_MAX_K or not all(_c_contiguous(x) for x in (z_l, a_l, z_next, mu_l)) \
+                or not m.flags.c_contiguous:
+            return None
+        t = z_l.dtype.type
+        r = self.scratch("r", k, min(n, slab_columns(z_l.shape[0], z_l.dtype.itemsize)), z_l.dtype, None)
+        cross = np.zeros((k, z_l.shape[0]))
+        bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
+        shifted = self.scratch("shifted", z_l.shape[0], n, z_l.dtype, None) if want_shifted else m
+        act, pre, lag_pre = _hidden_block_small(z_l, z_next, a_l, m, j0, n, np.ascontiguousarray(Wt), bvec,
+                                                np.ascontiguousarray(P), t(gamma), t(beta), t(0), r, cross, mu_l, True,
+                                                t(0.5 / beta), t(2.0 * beta * kappa), shifted, bool(want_shifted))
+        return a_l[:, sl], act, pre, lag_pre, cross, (shifted if want_shifted else None)
 
     def hidden_prox(self, a, m, gamma, beta, out=None):
         out = np.empty_like(a) if out is None else out

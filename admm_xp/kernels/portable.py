@@ -39,6 +39,9 @@ class PortableKernels:
     def layer_block(self, z_l, z_next, a_l, a_prev, W_l, sl, Wt, b, P, gamma, beta, bias, with_input_cross):
         return None  # no loop that also forms W_l a_{l-1}: the pass forms it and calls hidden_block
 
+    def linear_block(self, z_l, z_next, a_l, m, mu_l, sl, Wt, b, P, gamma, beta, kappa, want_shifted=False):
+        return None  # no fused loop: the pass composes relu, the products and multiplier_prox
+
     def input_cross(self, z, a, sl):
         return None  # no kernel of its own: the pass uses sample_cross
 

@@ -55,6 +55,13 @@ class KernelSet(Protocol):
     def layer_block(self, z_l, z_next, a_l, a_prev, W_l, sl, Wt, b, P, gamma, beta, bias,
                     with_input_cross) -> BlockResult | None: ...
 
+    def linear_block(self, z_l, z_next, a_l, m, mu_l, sl, Wt, b, P, gamma, beta, kappa,
+                     want_shifted=False) -> tuple | None:
+        """``hidden_block`` under the linear Lagrangian (z = prox(a, m - mu / (2 beta)), then
+        mu += 2 beta kappa (z - m)), in place: (a block, act, pre, <mu, z - m>, z_{l+1} a^T,
+        z + mu / (2 beta) if ``want_shifted`` else None), or None where the set has no such loop
+        (the pass then composes relu, the products and ``multiplier_prox`` without nu)."""
+
     def input_cross(self, z, a, sl): ...
 
     def c_kernels_for(self, z, a_prev, bias: bool, next_width: int) -> bool:

@@ -139,7 +139,7 @@ def _no_cross(d: int, d_in: int, bias: bool, xp, dev) -> CrossSums:
 
 
 def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp,
-                      want_shifted=False):
+                      want_shifted=False, m=None):
     """Columns ``sl`` of a hidden layer under the full (or the linear) augmented Lagrangian.
 
     With the multipliers nu of ``a = h(z)`` and mu of ``z = W a_prev``, scaled as
@@ -163,7 +163,8 @@ def _multiplier_block(a_l, z_l, z_next, a_prev, W_l, mu_l, nu_l, sl, activation_
     a_view = ops.view(a_l, sl)
     a_new = ops.add_matmul(h, P, r, out=a_view)
     _store(a_l, sl, a_new, a_view)
-    m = nn.affine(W_l, a_prev[:, sl], bias, xp, ops, ops.scratch("m", d, w, dt, dev))
+    if m is None:  # W_l a_{l-1} (``m``: the caller formed it already)
+        m = nn.affine(W_l, a_prev[:, sl], bias, xp, ops, ops.scratch("m", d, w, dt, dev))
     z_new, mu, nu, shifted, act, pre, lag_act, lag_pre = ops.multiplier_prox(a_l, m, z_l, mu_l, nu_l, sl, gamma, beta,
                                                                              kappa, want_shifted)
     for x, value in ((z_l, z_new), (mu_l, mu), (nu_l, nu)):
@@ -201,11 +202,21 @@ def hidden_layer_pass(a_l, z_l, z_next, a_prev, W_l, activation_op, gamma, beta,
             w = sl.stop - sl.start
             if multipliers is not None:
                 u_l, v_l, kappa = multipliers
-                a_new, shifted, act_b, pre_b, la_b, lp_b = _multiplier_block(
-                    a_l, z_l, z_next, a_prev, W_l, u_l, v_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp,
-                    want_shifted=with_input_cross)
+                m = lin = None
+                if v_l is None:  # the linear Lagrangian: the kernel set's fused loop, where it has one
+                    m = nn.affine(W_l, a_prev[:, sl], bias, xp, ops, ops.scratch("m", d, w, dt, dev))
+                    lin = ops.linear_block(z_l, z_next, a_l, m, u_l, sl, Wt_next, b_next, P, gamma, beta, kappa,
+                                           want_shifted=with_input_cross)
+                if lin is not None:
+                    a_new, act_b, pre_b, lp_b, cross_b, shifted = lin
+                    la_b = 0.0
+                else:
+                    a_new, shifted, act_b, pre_b, la_b, lp_b = _multiplier_block(
+                        a_l, z_l, z_next, a_prev, W_l, u_l, v_l, sl, activation_op, gamma, beta, kappa, bias, ops, xp,
+                        want_shifted=with_input_cross, m=m)
+                    cross_b = None
                 lag_act, lag_pre = lag_act + la_b, lag_pre + lp_b
-                fused = (a_new, act_b, pre_b, None, None, None, None)
+                fused = (a_new, act_b, pre_b, cross_b, None, None, None)
             else:
                 # the backend's loop that also forms W_l a_{l-1} (and z_l a_{l-1}^T), if it has one
                 fused = ops.layer_block(z_l, z_next, a_l, a_prev, W_l, sl, Wt_next, b_next, P, gamma, beta, bias,

@@ -136,9 +136,9 @@ class ADMMClassifier(_Mixin, _Base):
     ``lagrangian``, ``dual_step``, ``dual_decay``, ``loss``, ``center_layers``, ``residual_balancing``,
     ``anderson``, ``penalty_growth``, ``ridge``, ``block_size`` and ``dtype``
     (default float64 on cpu, float32 on cuda). The default preset's ``lagrangian`` is
-    ``"auto"``: multipliers on every constraint (``"full"``) for more than two classes,
-    the augmented output Lagrangian for two (``network_.meta["config"]`` shows which);
-    ``"linear"`` puts multipliers on the linear constraints only.
+    ``"auto"``: multipliers on every linear constraint (``"linear"``) for one hidden layer;
+    for deeper networks multipliers on every constraint (``"full"``) for more than two classes
+    and the augmented output Lagrangian for two (``network_.meta["config"]`` shows which).
 
     Run parameters: ``max_iter`` (iterations), ``target_acc`` (stop when the
     ``eval_set`` accuracy reaches it), ``random_state`` (an int >= 0 seeds the

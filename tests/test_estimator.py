@@ -193,7 +193,8 @@ def test_multiclass_one_vs_rest(data):
 def test_paper_preset_is_the_plain_method(data):
     Xtr, ytr, _, _ = data
     paper = ADMMClassifier(hidden=(8,), preset="paper", max_iter=3).fit(Xtr, ytr)
-    explicit = ADMMClassifier(hidden=(8,), preset="default", gamma=10.0, beta=1.0, weight_decay=0.0, max_iter=3).fit(Xtr, ytr)
+    explicit = ADMMClassifier(hidden=(8,), preset="default", gamma=10.0, beta=1.0, weight_decay=0.0, lagrangian="paper",
+                              max_iter=3).fit(Xtr, ytr)
     np.testing.assert_array_equal(paper.network_.weights[0], explicit.network_.weights[0])
     assert paper.network_.meta["config"]["preset"] == "paper"
 

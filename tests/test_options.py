@@ -143,10 +143,10 @@ def test_cli_trains_a_ten_class_task(tmp_path):
     rec = json.loads(out.read_text())
     assert rec["layers"][-1] == 10
     assert rec["final"]["test_acc"] > 0.3  # chance is 0.1
-    assert rec["config"]["lagrangian"] == "full"  # the default preset's choice for more than two classes
+    assert rec["config"]["lagrangian"] == "linear"  # the default preset's choice for one hidden layer
 
 
-def test_the_default_lagrangian_follows_the_number_of_classes(tmp_path):
+def test_the_default_lagrangian_follows_the_depth_and_the_number_of_classes(tmp_path):
     import json
 
     from admm_xp.cli.main import main
@@ -154,20 +154,26 @@ def test_the_default_lagrangian_follows_the_number_of_classes(tmp_path):
 
     cfg = ADMMConfig.from_preset("default")
     assert cfg.lagrangian == "auto" and cfg.augmented_output and not cfg.hidden_multipliers  # unresolved: augmented
-    assert cfg.for_classes(2).lagrangian == "augmented" and cfg.for_classes(10).lagrangian == "full"
-    assert cfg.for_classes(10).hidden_multipliers and not cfg.for_classes(2).hidden_multipliers
-    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # the depth does not change the choice
-    assert deep.for_classes(2).lagrangian == "augmented" and not deep.center_layers
-    for fixed in ("paper", "augmented", "full"):  # a chosen form is kept for any number of classes
-        assert ADMMConfig.from_preset("default", lagrangian=fixed).for_classes(10).lagrangian == fixed
-        assert ADMMConfig.from_preset("default", lagrangian=fixed).for_classes(2).lagrangian == fixed
+    for classes in (2, 10):  # one hidden layer: multipliers on the linear constraints, none on a = h(z)
+        one = cfg.for_classes(classes)
+        assert one.lagrangian == "linear" and one.hidden_multipliers and not one.activation_multipliers
+    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # deeper: augmented for two classes, full for more
+    assert deep.for_classes(2).lagrangian == "augmented" and not deep.for_classes(2).hidden_multipliers
+    assert deep.for_classes(10).lagrangian == "full" and deep.for_classes(10).activation_multipliers
+    assert not deep.center_layers
+    for fixed in ("paper", "augmented", "full", "linear"):  # a chosen form is kept for any depth and classes
+        for hidden in ((300,), (8, 6)):
+            chosen = ADMMConfig.from_preset("default", lagrangian=fixed, hidden=hidden)
+            assert chosen.for_classes(10).lagrangian == fixed and chosen.for_classes(2).lagrangian == fixed
     out = tmp_path / "r.json"
     assert main(["train", "--n-train", "400", "--hidden", "8", "--iters", "2", "--quiet", "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["config"]["lagrangian"] == "augmented"  # HIGGS: two classes
+    assert json.loads(out.read_text())["config"]["lagrangian"] == "linear"  # HIGGS, one hidden layer
+    assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["lagrangian"] == "augmented"  # HIGGS, two hidden layers
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(90, 4)), np.arange(90) % 3
-    clf = ADMMClassifier(hidden=(6,), max_iter=2).fit(X, y)
-    assert clf.network_.meta["config"]["lagrangian"] == "full"
+    assert ADMMClassifier(hidden=(6,), max_iter=2).fit(X, y).network_.meta["config"]["lagrangian"] == "linear"
+    assert ADMMClassifier(hidden=(6, 5), max_iter=2).fit(X, y).network_.meta["config"]["lagrangian"] == "full"
 
 
 def test_cli_centred_layers_are_recorded(tmp_path):

@@ -17,7 +17,7 @@ def register(sub) -> None:
         "train", help="train a network with ADMM (Taylor et al. 2016)",
         description="Train a ReLU network with a hinge-loss output by ADMM, without gradients. With no options: "
                     "the embedded real HIGGS rows, one hidden layer of 300, the default preset (the paper's method "
-                    "with gamma = beta = 1, a weight decay and the augmented Lagrangian; --preset paper for the "
+                    "with gamma = beta = 1, a weight decay and multipliers on the linear constraints; --preset paper for the "
                     "paper's exact method).",
         formatter_class=DefaultsHelpFormatter,
     )
@@ -48,7 +48,8 @@ def register(sub) -> None:
                         "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
                         "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss; "
                         "linear: multipliers on every linear constraint z_l = W_l a_{l-1}, the penalty alone on "
-                        "a_l = h(z_l); auto (default preset): full for more than two classes, augmented for two")
+                        "a_l = h(z_l); auto (default preset): linear for one hidden layer; for deeper networks full for more "
+                        "than two classes, augmented for two")
     g.add_argument("--residual-balancing", choices=("on", "off"), default=None,
                    help="adapt every layer's penalties to balance its primal and dual residuals (Boyd et al. 2011, "
                         "3.4.1): x tau when primal > mu dual, / tau when dual > mu primal")

@@ -268,8 +268,9 @@ def _ablation_markdown(rec, rows, args) -> str:
              "28-300-300-1 as higgs-deep; target 0.64); scikit-learn's real 8x8 digits (64-300-10, 10 classes, "
              "target 0.97, about a logistic regression); a **synthetic** SVHN-shaped binary task (3072-100-50-1, "
              "the paper's SVHN target 0.95). The first rows change one option of the paper's method; the default "
-             "preset is the paper's method with gamma = beta = 1, weight decay 1 and the Lagrangian `auto` (the "
-             "augmented Lagrangian for two classes, multipliers on every constraint, `full`, for more); the rows "
+             "preset is the paper's method with gamma = beta = 1, weight decay 1 and the Lagrangian `auto` "
+             "(`linear`, multipliers on every linear constraint, for one hidden layer; for deeper networks the "
+             "augmented Lagrangian for two classes and multipliers on every constraint, `full`, for more); the rows "
              "after it change its Lagrangian or add one research option to it.", ""]
     for task in dict.fromkeys(r["task"] for r in rows):
         sub = [r for r in rows if r["task"] == task]

@@ -52,8 +52,9 @@ METHODS = ("admm", "admm-paper", "sgd", "adam", "cg", "lbfgs", "logreg")
 BASELINES = ("sgd", "adam", "cg", "lbfgs")
 VALIDATION = 0.2  # the fraction of the training rows that scores the searches
 # ADMM's grid: the penalties (gamma = beta, one value for every layer), the weight decay and where the
-# multipliers enter (admm_xp.solver.config: augmented = output multiplier, full = every constraint).
-ADMM_GRID = {"gamma_beta": (0.3, 1.0, 3.0), "weight_decay": (0.1, 1.0), "lagrangian": ("augmented", "full")}
+# multipliers enter (admm_xp.solver.config: augmented = output multiplier, full = every constraint,
+# linear = every linear constraint).
+ADMM_GRID = {"gamma_beta": (0.3, 1.0, 3.0), "weight_decay": (0.1, 1.0), "lagrangian": ("augmented", "full", "linear")}
 LOGREG_GRID = {"l2": (0.0, 1e-4, 1e-3, 1e-2)}
 NEAR_BEST = 0.99  # without --target: the time to this fraction of the best test accuracy any method reached
 CALIBRATION_PASSES = 3  # the short first run that measures seconds per pass

@@ -15,8 +15,11 @@ from admm_xp.runrecord import SCHEMA_KEYS
 @pytest.mark.slow
 def test_bench_record_is_consistent(tmp_path):
     out = tmp_path / "bench.json"
+    # the augmented form: the one the naive transcription implements (the default's linear form at this depth has
+    # a hidden multiplier, which the naive transcription lacks, so its bench times no naive iteration)
     res = subprocess.run([sys.executable, "-m", "admm_xp", "bench", "--n", "4000", "--hidden", "40", "--repeats", "2",
-                          "--warmup", "1", "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
+                          "--warmup", "1", "--lagrangian", "augmented", "--out", str(out), "--quiet"],
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "time / floor" in res.stdout and "where the time goes" in res.stdout
     r = json.loads(out.read_text())
@@ -133,5 +136,8 @@ def test_bench_times_a_method_with_its_options_and_counts_their_bytes(tmp_path):
     widths = (28, 30, 1)
     assert r["min_bytes_per_iter"] == pytest.approx(costmodel.bytes_per_sample(widths, 8, multipliers=True) * 3000)
     assert costmodel.bytes_per_sample(widths, 8, True) - costmodel.bytes_per_sample(widths, 8) == 8 * 4 * 30
+    # the linear Lagrangian: one multiplier array per hidden unit (mu), read and written once more
+    assert costmodel.bytes_per_sample(widths, 8, 1) - costmodel.bytes_per_sample(widths, 8) == 8 * 2 * 30
+    assert costmodel.state_bytes(widths, 100, 8, 1) - costmodel.state_bytes(widths, 100, 8) == 8 * 30 * 100
     assert r["state_bytes"] == pytest.approx(costmodel.state_bytes(widths, 3000, 8, multipliers=True))
     assert r["naive_time_per_iter_s"] is None  # the naive transcription has no hidden multipliers

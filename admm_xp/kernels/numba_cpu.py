@@ -863,12 +863,7 @@ class NumbaKernels:
             return None
         t = z_l.dtype.type
         if k <= FUSED_ACTIVATION_MAX_K:
-            r = self.scratch("r", k, min(n, slab_columns(z_l.shape[0], z_l.dtype.itemsize)), z_l.dtype, None)
-            cross = np.zeros((k, z_l.shape[0]))
-            bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
-            act, pre, _ = _hidden_block_small(z_l, z_next, a_l, m, j0, n, np.ascontiguousarray(Wt), bvec,
-                                              np.ascontiguousarray(P), t(gamma), t(beta), t(0), r, cross, m, False,
-                                              t(0), t(0), m, False)
+            act, pre, _, cross = self._small_block(z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta)
             return BlockResult(a_l[:, sl], act, pre, cross, z_l[:, sl] if keep_z else None)
         h = self.relu(z_l[:, sl], out=self.scratch("h", z_l.shape[0], n, z_l.dtype, None))
         target = z_next[:, sl] - b if b is not None else z_next[:, sl]
@@ -879,24 +874,32 @@ class NumbaKernels:
         act, pre = _hidden_prox_block(a_l, m, z_l, j0, n, t(gamma), t(beta), t(0))
         return BlockResult(a_blk, act, pre, None, z_l[:, sl] if keep_z else None)
 
+    def _small_block(self, z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, mu=None, kappa=0.0, shifted=None):
+        """:func:`_hidden_block_small` on columns ``sl`` for a narrow next layer (with ``mu``: the linear
+        Lagrangian's step; with ``shifted``: z + mu / (2 beta) into it): (act, pre, <mu, z - m>, z_next a^T)."""
+        k, d = Wt.shape[0], z_l.shape[0]
+        j0, n = sl.start, sl.stop - sl.start
+        t = z_l.dtype.type
+        r = self.scratch("r", k, min(n, slab_columns(d, z_l.dtype.itemsize)), z_l.dtype, None)
+        cross = np.zeros((k, d))
+        bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
+        act, pre, lag_pre = _hidden_block_small(
+            z_l, z_next, a_l, m, j0, n, np.ascontiguousarray(Wt), bvec, np.ascontiguousarray(P), t(gamma), t(beta),
+            t(0), r, cross, m if mu is None else mu, mu is not None, t(0.5 / beta), t(2.0 * beta * kappa),
+            m if shifted is None else shifted, shifted is not None)
+        return act, pre, lag_pre, cross
+
     def linear_block(self, z_l, z_next, a_l, m, mu_l, sl, Wt, b, P, gamma, beta, kappa, want_shifted=False):
         """:meth:`hidden_block` under the linear Lagrangian, in the same loop: z = prox(a, m - mu / (2 beta)),
         mu += 2 beta kappa (z - m), in place; (a block, act, pre, <mu, z - m>, cross z_next a^T, z + mu /
         (2 beta) with ``want_shifted`` in this thread's scratch buffer, else None), or None where the loop
         does not apply (a wide next layer, non-contiguous arrays)."""
-        k = Wt.shape[0]
-        j0, n = sl.start, sl.stop - sl.start
-        if k > FUSED_ACTIVATION_MAX_K or not all(_c_contiguous(x) for x in (z_l, a_l, z_next, mu_l)) \
+        if Wt.shape[0] > FUSED_ACTIVATION_MAX_K or not all(_c_contiguous(x) for x in (z_l, a_l, z_next, mu_l)) \
                 or not m.flags.c_contiguous:
             return None
-        t = z_l.dtype.type
-        r = self.scratch("r", k, min(n, slab_columns(z_l.shape[0], z_l.dtype.itemsize)), z_l.dtype, None)
-        cross = np.zeros((k, z_l.shape[0]))
-        bvec = np.zeros(k, dtype=z_l.dtype) if b is None else np.ascontiguousarray(b[:, 0])
-        shifted = self.scratch("shifted", z_l.shape[0], n, z_l.dtype, None) if want_shifted else m
-        act, pre, lag_pre = _hidden_block_small(z_l, z_next, a_l, m, j0, n, np.ascontiguousarray(Wt), bvec,
-                                                np.ascontiguousarray(P), t(gamma), t(beta), t(0), r, cross, mu_l, True,
-                                                t(0.5 / beta), t(2.0 * beta * kappa), shifted, bool(want_shifted))
+        shifted = self.scratch("shifted", z_l.shape[0], sl.stop - sl.start, z_l.dtype, None) if want_shifted else None
+        act, pre, lag_pre, cross = self._small_block(z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, mu_l, kappa,
+                                                     shifted)
         return a_l[:, sl], act, pre, lag_pre, cross, (shifted if want_shifted else None)
 
     def hidden_prox(self, a, m, gamma, beta, out=None):

@@ -84,15 +84,11 @@ def fixed_flops(widths, bias: bool = False) -> float:
 def bytes_per_sample(widths, itemsize: int, multipliers: int = 0) -> float:
     """Minimum bytes moved per sample and iteration by the elementwise steps (``multipliers``: how many
     per-sample multipliers each hidden unit has, each read and written once more: 2 (mu and nu) under
-    the full Lagrangian, 1 (mu) under the linear one; True counts as 2)."""
+    the full Lagrangian, 1 (mu) under the linear one: ``ADMMConfig.multiplier_arrays``)."""
     L = len(widths) - 1
     hidden = sum(widths[1:L])
     c = widths[-1]
-    return itemsize * (widths[0] + 4 * hidden + 3 * c + 2 * c + 2 * _multiplier_arrays(multipliers) * hidden)
-
-
-def _multiplier_arrays(multipliers) -> int:
-    return 2 if multipliers is True else int(multipliers or 0)
+    return itemsize * (widths[0] + 4 * hidden + 3 * c + 2 * c + 2 * int(multipliers) * hidden)
 
 
 def message_numbers(widths, bias: bool = False) -> list[int]:
@@ -111,5 +107,5 @@ def state_bytes(widths, n: int, itemsize: int, multipliers: int = 0) -> float:
     """Bytes the algorithm must hold for n samples: X, every a and z, lambda and the targets (and the
     hidden multipliers: ``multipliers`` per hidden unit, as in :func:`bytes_per_sample`)."""
     L = len(widths) - 1
-    per_sample = widths[0] + (2 + _multiplier_arrays(multipliers)) * sum(widths[1:L]) + widths[-1] + 2 * widths[-1]
+    per_sample = widths[0] + (2 + int(multipliers)) * sum(widths[1:L]) + widths[-1] + 2 * widths[-1]
     return float(itemsize) * per_sample * n

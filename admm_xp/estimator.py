@@ -325,7 +325,8 @@ class ADMMClassifier(_Mixin, _Base):
                          n_test=int(sum(comm.allgather(int(Xt.shape[0])))), train_offset=comm.exscan(int(X.shape[0])),
                          n_classes=int(classes.size), n_features=int(X.shape[1]), classes=classes)
             standardise(ds, comm, mode)
-            dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size)
+            dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size,
+                           multipliers=cfg.multiplier_arrays)
             progress = None
             if self.verbose and comm.rank == 0:
                 from .progress import Progress

@@ -134,10 +134,10 @@ def test_bench_times_a_method_with_its_options_and_counts_their_bytes(tmp_path):
     assert r["method"] == {"preset": "default", "lagrangian": "full", "anderson": 3, "anderson_on": "weights"}
     assert r["config"]["lagrangian"] == "full" and r["config"]["anderson"] == 3
     widths = (28, 30, 1)
-    assert r["min_bytes_per_iter"] == pytest.approx(costmodel.bytes_per_sample(widths, 8, multipliers=True) * 3000)
-    assert costmodel.bytes_per_sample(widths, 8, True) - costmodel.bytes_per_sample(widths, 8) == 8 * 4 * 30
+    assert r["min_bytes_per_iter"] == pytest.approx(costmodel.bytes_per_sample(widths, 8, multipliers=2) * 3000)
+    assert costmodel.bytes_per_sample(widths, 8, 2) - costmodel.bytes_per_sample(widths, 8) == 8 * 4 * 30
     # the linear Lagrangian: one multiplier array per hidden unit (mu), read and written once more
     assert costmodel.bytes_per_sample(widths, 8, 1) - costmodel.bytes_per_sample(widths, 8) == 8 * 2 * 30
     assert costmodel.state_bytes(widths, 100, 8, 1) - costmodel.state_bytes(widths, 100, 8) == 8 * 30 * 100
-    assert r["state_bytes"] == pytest.approx(costmodel.state_bytes(widths, 3000, 8, multipliers=True))
+    assert r["state_bytes"] == pytest.approx(costmodel.state_bytes(widths, 3000, 8, multipliers=2))
     assert r["naive_time_per_iter_s"] is None  # the naive transcription has no hidden multipliers

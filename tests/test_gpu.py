@@ -175,3 +175,14 @@ def test_without_a_gpu_device_cuda_is_a_one_line_error(monkeypatch):
         pytest.skip("CuPy is installed here")
     with pytest.raises(ConfigError, match="cupy"):
         resolve_device("cuda")
+
+
+def test_the_memory_check_counts_the_hidden_multipliers():
+    """The linear (one array per hidden unit) and the full form (two) hold more than the augmented form:
+    the GPU check before any allocation must count them, or a run that passed it could fail in CUDA."""
+    from admm_xp.runtime.gpu import bytes_needed
+
+    widths, n = (28, 300, 1), 10_000
+    base = bytes_needed(widths, n, 0, 8, 4096)
+    assert bytes_needed(widths, n, 0, 8, 4096, multipliers=1) - base == 8 * 300 * n
+    assert bytes_needed(widths, n, 0, 8, 4096, multipliers=2) - base == 2 * 8 * 300 * n

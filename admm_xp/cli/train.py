@@ -208,7 +208,8 @@ def cmd_train(args, comm) -> int:
     if saved_config is not None:
         _check_solver_settings(args.resume, cfg, saved_config)
     tf32 = allow_tf32(backend) if args.allow_tf32 else False
-    dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size)
+    dd = to_device(ds, backend, cfg.dtype, hidden=cfg.hidden, block=cfg.block_size,
+                   multipliers=cfg.multiplier_arrays)
     lead = comm.rank == 0
     progress = Progress(opts.iters, "admm", enabled=lead and not args.quiet)
     if lead and not args.quiet:

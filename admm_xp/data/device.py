@@ -40,16 +40,18 @@ def targets_pm1(y, n_classes: int, xp, dtype):
     return xp.astype(2 * xp.astype(classes == y[None, :], xp.int64) - 1, dtype)
 
 
-def to_device(ds, backend, dtype: str, hidden=None, block: int = 1 << 20) -> DeviceData:
+def to_device(ds, backend, dtype: str, hidden=None, block: int = 1 << 20, multipliers: int = 0) -> DeviceData:
     """Move a host :class:`~admm_xp.data.Dataset` shard to the backend once (features as columns).
 
     With ``hidden`` given, first checks that the run fits in the GPU's free
-    memory (a one-line error naming the size needed, not a CUDA traceback).
+    memory (a one-line error naming the size needed, not a CUDA traceback);
+    ``multipliers``: the solver's per-sample multiplier arrays per hidden unit
+    (``ADMMConfig.multiplier_arrays``).
     """
     xp, dev = backend.xp, backend.device
     if hidden is not None:
         widths = layer_widths(ds.n_features, hidden, n_outputs(ds.n_classes))
-        check_fits(backend, widths, ds.X_train.shape[0], ds.X_test.shape[0], dtype, block)
+        check_fits(backend, widths, ds.X_train.shape[0], ds.X_test.shape[0], dtype, block, multipliers)
     dt = backend.dtype(dtype)
     X = from_host(ds.X_train.T, xp, dev, dt)
     y = from_host(ds.y_train.astype("int64"), xp, dev)

@@ -254,7 +254,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     preset = method.pop("preset", "default")
     cfg = ADMMConfig.from_preset(preset, hidden=tuple(hidden), dtype=dtype, block_size=block, warm_start=0, **method)
     cfg = cfg.for_classes(2)  # the benchmark's data: one output, two classes
-    multipliers = int(cfg.hidden_multipliers) + int(cfg.activation_multipliers)  # per-sample arrays per hidden unit
+    multipliers = cfg.multiplier_arrays  # per-sample arrays per hidden unit
 
     log(f"bench: GEMM and copy rates ({backend.label}, {dtype}) ...")
     gemm = measure_gemm(backend, dtype, gemm_n)

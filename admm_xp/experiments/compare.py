@@ -294,13 +294,15 @@ class Context:
     def device_data(self, which: str, admm: bool):
         """The full (``"full"``) or validation (``"val"``) data on the device, made once per kind."""
         from ..data.device import to_device
-        from ..solver.config import default_block_size
+        from ..solver.config import ADMMConfig, default_block_size
 
         key = (which, admm)
         if key not in self._dd:
             self._dd.clear()  # one copy on the device at a time
             ds = self.ds if which == "full" else self.ds_val
-            self._dd[key] = (to_device(ds, self.backend, self.dtype, hidden=self.hidden, block=default_block_size(self.args.device))
+            self._dd[key] = (to_device(ds, self.backend, self.dtype, hidden=self.hidden, block=default_block_size(self.args.device),
+                                       multipliers=max(ADMMConfig(lagrangian=lag).multiplier_arrays  # the grid's most
+                                                       for lag in ADMM_GRID["lagrangian"]))
                              if admm else to_device(ds, self.backend, self.dtype))
         return self._dd[key]
 

@@ -30,21 +30,22 @@ def device_memory(backend) -> tuple[int, int] | None:
         return cupy.cuda.runtime.memGetInfo()
 
 
-def bytes_needed(widths, n_local: int, n_test_local: int, itemsize: int, block: int) -> int:
-    """Arrays the run holds (X, a, z, lambda, targets, the test split) plus one block's temporaries."""
+def bytes_needed(widths, n_local: int, n_test_local: int, itemsize: int, block: int, multipliers: int = 0) -> int:
+    """Arrays the run holds (X, a, z, lambda, targets, the hidden multipliers: ``multipliers`` arrays per
+    hidden unit, the test split) plus one block's temporaries."""
     d_max = max(widths)
     temporaries = 6 * d_max * min(block, max(n_local, 1)) * itemsize
-    return int(costmodel.state_bytes(widths, n_local, itemsize) + widths[0] * n_test_local * itemsize
+    return int(costmodel.state_bytes(widths, n_local, itemsize, multipliers) + widths[0] * n_test_local * itemsize
                + 16 * (n_local + n_test_local) + temporaries)
 
 
-def check_fits(backend, widths, n_local: int, n_test_local: int, dtype: str, block: int) -> None:
+def check_fits(backend, widths, n_local: int, n_test_local: int, dtype: str, block: int, multipliers: int = 0) -> None:
     """A clear error, before any allocation, when the problem cannot fit on the GPU."""
     mem = device_memory(backend)
     if mem is None:
         return
     free, total = mem
-    need = bytes_needed(widths, n_local, n_test_local, 4 if dtype == "float32" else 8, block)
+    need = bytes_needed(widths, n_local, n_test_local, 4 if dtype == "float32" else 8, block, multipliers)
     if need > 0.95 * free:
         raise ConfigError(
             f"the problem needs about {need / 2**30:.1f} GiB on {backend.label} but {free / 2**30:.1f} of "

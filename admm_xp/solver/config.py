@@ -292,6 +292,12 @@ class ADMMConfig:
         return self.lagrangian == "full" and bool(self.multiplier)
 
     @property
+    def multiplier_arrays(self) -> int:
+        """Per-sample multiplier arrays each hidden unit holds: 2 under ``full`` (mu and nu), 1 under
+        ``linear`` (mu), else 0 (for the cost model and the GPU memory check)."""
+        return int(self.hidden_multipliers) + int(self.activation_multipliers)
+
+    @property
     def n_layers(self) -> int:
         """L: hidden layers plus the output layer."""
         return len(self.hidden) + 1

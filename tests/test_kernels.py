@@ -98,7 +98,7 @@ def test_linear_lagrangian_block_step_matches_portable_and_the_full_one_with_nu_
 def test_linear_block_is_the_activation_update_then_the_linear_step(rng, dtype, with_bias):
     """numba's fused loop of the linear Lagrangian = a = h(z) + P (z_next - b - Wt h(z)), then the
     portable multiplier step without nu, in place in columns 40..90 only, with z_next a^T and
-    z + mu / (2 beta)."""
+    z + mu / (2 beta) (written over m, which the step and the sums have read before)."""
     d, k, n, sl = 9, 1, 130, slice(40, 90)
     z, a = rng.normal(0, 2, (d, n)).astype(dtype), np.zeros((d, n), dtype)
     z_next, mu = rng.normal(size=(k, n)).astype(dtype), rng.normal(size=(d, n)).astype(dtype)

@@ -892,12 +892,14 @@ class NumbaKernels:
     def linear_block(self, z_l, z_next, a_l, m, mu_l, sl, Wt, b, P, gamma, beta, kappa, want_shifted=False):
         """:meth:`hidden_block` under the linear Lagrangian, in the same loop: z = prox(a, m - mu / (2 beta)),
         mu += 2 beta kappa (z - m), in place; (a block, act, pre, <mu, z - m>, cross z_next a^T, z + mu /
-        (2 beta) with ``want_shifted`` in this thread's scratch buffer, else None), or None where the loop
-        does not apply (a wide next layer, non-contiguous arrays)."""
+        (2 beta) with ``want_shifted``, written over ``m``, else None), or None where the loop does not
+        apply (a wide next layer, non-contiguous arrays)."""
         if Wt.shape[0] > FUSED_ACTIVATION_MAX_K or not all(_c_contiguous(x) for x in (z_l, a_l, z_next, mu_l)) \
                 or not m.flags.c_contiguous:
             return None
-        shifted = self.scratch("shifted", z_l.shape[0], sl.stop - sl.start, z_l.dtype, None) if want_shifted else None
+        # z + mu / (2 beta) goes into m's own rows, each written after the step and the sums have read
+        # it: those cache lines are already there, where a buffer of its own would be fetched to be written
+        shifted = m if want_shifted else None
         act, pre, lag_pre, cross = self._small_block(z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, mu_l, kappa,
                                                      shifted)
         return a_l[:, sl], act, pre, lag_pre, cross, (shifted if want_shifted else None)

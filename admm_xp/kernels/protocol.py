@@ -59,8 +59,9 @@ class KernelSet(Protocol):
                      want_shifted=False) -> tuple | None:
         """``hidden_block`` under the linear Lagrangian (z = prox(a, m - mu / (2 beta)), then
         mu += 2 beta kappa (z - m)), in place: (a block, act, pre, <mu, z - m>, z_{l+1} a^T,
-        z + mu / (2 beta) if ``want_shifted`` else None), or None where the set has no such loop
-        (the pass then composes relu, the products and ``multiplier_prox`` without nu)."""
+        z + mu / (2 beta) if ``want_shifted`` else None; it may be written over ``m``, which the
+        caller must not read afterwards), or None where the set has no such loop (the pass then
+        composes relu, the products and ``multiplier_prox`` without nu)."""
 
     def input_cross(self, z, a, sl): ...
 

@@ -240,10 +240,8 @@ def _slab_sweeps(z, z_next, a, m, ms0, c0, w, Wt, b, P, gamma, beta, inv, zero, 
             _multiplier_step_row(a_row, m_row, z_row, mu_row, mu_row, False, gamma, beta, inv, zero, hb, zero, sb, zero)
             s_act, s_pre, _, s_lp = _multiplier_sums_row(a_row, m_row, z_row, mu_row, mu_row, False, zero)
             lag_pre += s_lp
-            if want_shifted:
-                s_row = shifted[i, ms0 : ms0 + w]
-                for j in range(w):
-                    s_row[j] = z_row[j] + hb * mu_row[j]
+            if want_shifted:  # after the sums, which read m: ``shifted`` may be m itself
+                _shifted_row(z_row, mu_row, hb, shifted[i, ms0 : ms0 + w])
         else:
             _prox_row(a_row, m_row, z_row, gamma, beta, inv, zero)
             s_act, s_pre = _penalty_sums_slab(a_row, z_row, m_row, zero)
@@ -428,6 +426,13 @@ def _multiplier_step_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, gamma, bet
             nu_row[j] += sg * (av - max(zn, zero))
 
 
+@njit(**_JIT)
+def _shifted_row(z_row, mu_row, hb, out):
+    """out = z + hb mu (what W is fitted to under the full and the linear Lagrangian)."""
+    for j in range(z_row.shape[0]):
+        out[j] = z_row[j] + hb * mu_row[j]
+
+
 @njit(**_SUM)
 def _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, zero):
     """sum (a - h(z))^2, sum (z - m)^2, <nu, a - h(z)> (0 without ``has_nu``), <mu, z - m> of one row,
@@ -452,7 +457,7 @@ def _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, zero):
 def _multiplier_prox(a, m, z, mu, nu, has_nu, j0, n, gamma, beta, hg, hb, sg, sb, zero, shifted, want_shifted):
     """:func:`admm_xp.kernels.portable.multiplier_prox_portable` on columns j0..j0+n (m: the block),
     row by row, each row's arrays read from the cache by the sums after the step (and, with
-    ``want_shifted``, by ``shifted = z + hb mu``). ``hg``, ``hb`` = 1 / (2 gamma), 1 / (2 beta); ``sg``,
+    ``want_shifted``, by ``shifted = z + hb mu``, written over m's row after the sums have read it). ``hg``, ``hb`` = 1 / (2 gamma), 1 / (2 beta); ``sg``,
     ``sb`` = 2 gamma kappa, 2 beta kappa (typed like the data, as the portable expressions round them).
     Without ``has_nu`` (the linear Lagrangian) ``nu`` is a 1 x 0 placeholder that is never read."""
     inv = (gamma + beta) ** -1
@@ -465,11 +470,9 @@ def _multiplier_prox(a, m, z, mu, nu, has_nu, j0, n, gamma, beta, hg, hb, sg, sb
         mu_row = mu[i, j0 : j0 + n]
         nu_row = nu[i, j0 : j0 + n] if has_nu else nu[0, 0:0]
         _multiplier_step_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, gamma, beta, inv, hg, hb, sg, sb, zero)
-        if want_shifted:
-            s_row = shifted[i, :n]
-            for j in range(n):
-                s_row[j] = z_row[j] + hb * mu_row[j]
         s_act, s_pre, s_la, s_lp = _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, zero)
+        if want_shifted:  # after the sums, which read m: ``shifted`` is m itself
+            _shifted_row(z_row, mu_row, hb, shifted[i, :n])
         act += s_act
         pre += s_pre
         lag_act += s_la
@@ -902,7 +905,7 @@ class NumbaKernels:
         shifted = m if want_shifted else None
         act, pre, lag_pre, cross = self._small_block(z_l, z_next, a_l, m, sl, Wt, b, P, gamma, beta, mu_l, kappa,
                                                      shifted)
-        return a_l[:, sl], act, pre, lag_pre, cross, (shifted if want_shifted else None)
+        return a_l[:, sl], act, pre, lag_pre, cross, shifted
 
     def hidden_prox(self, a, m, gamma, beta, out=None):
         out = np.empty_like(a) if out is None else out
@@ -920,10 +923,10 @@ class NumbaKernels:
 
     def multiplier_prox(self, a_l, m, z_l, mu_l, nu_l, sl, gamma, beta, kappa, want_shifted=False):
         """The full Lagrangian's z update and dual steps of columns ``sl``, in one loop, in place
-        (``want_shifted``: z + mu / (2 beta) into this thread's scratch buffer as well)."""
+        (``want_shifted``: z + mu / (2 beta) as well, written over the block ``m``, as :meth:`linear_block` does)."""
         j0, n = sl.start, sl.stop - sl.start
         t = a_l.dtype.type
-        shifted = self.scratch("shifted", z_l.shape[0], n, z_l.dtype, None) if want_shifted else np.zeros((0, 0), z_l.dtype)
+        shifted = m[:, :n] if want_shifted else np.zeros((0, 0), z_l.dtype)
         has_nu = nu_l is not None
         nu = nu_l if has_nu else np.zeros((1, 0), z_l.dtype)
         sums = _multiplier_prox(a_l, m, z_l, mu_l, nu, has_nu, j0, n, t(gamma), t(beta), t(0.5 / gamma),

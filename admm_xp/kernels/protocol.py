@@ -91,7 +91,8 @@ class KernelSet(Protocol):
 
     def multiplier_prox(self, a_l, m, z_l, mu_l, nu_l, sl, gamma, beta, kappa, want_shifted=False) -> tuple:
         """The full Lagrangian's z update and dual steps of columns ``sl`` (new a in ``a_l[:, sl]``):
-        (z, mu, nu, z + mu / (2 beta) if ``want_shifted`` else None, four float64 sums); where
+        (z, mu, nu, z + mu / (2 beta) if ``want_shifted`` else None (it may be written over ``m``,
+        which the caller must not read afterwards), four float64 sums); where
         ``writable_views`` is True, z, mu, nu are already written into ``z_l``, ``mu_l``, ``nu_l``.
         ``nu_l`` None (the linear Lagrangian): no multiplier of ``a = h(z)``, nu None, its sum 0."""
 

@@ -72,14 +72,14 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     bias, block = cfg.bias, cfg.block_size
     sums = IterationSums()
 
-    full = cfg.hidden_multipliers
+    with_mu = cfg.hidden_multipliers  # multipliers mu_l of z_l = W_l a_{l-1} (full or linear Lagrangian)
     # W_1 <- z_1 a_0^+   (a_0 = X, whose Gram matrix was factored once; z_1 X^T was
     # summed by the previous iteration's pass over layer 1 when there was one)
     with timer("W"):
         first, state.input_cross = state.input_cross, None
         first = first or input_cross_pass(
             output_target(z[0], state.lam, pen.beta[0], cfg) if L == 1 else z[0], prob.X, bias, block, ops, xp,
-            shift=state.u[0] if full and L > 1 else None, shift_scale=0.5 / pen.beta[0])
+            shift=state.u[0] if with_mu and L > 1 else None, shift_scale=0.5 / pen.beta[0])
         reduced = comm.allreduce_arrays([first.cross, first.sums] if bias else [first.cross], xp)
         C, zs = reduced[0], (reduced[1] if bias else None)
         W_old = W[0]
@@ -89,8 +89,8 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     # What W_L a_{L-1} must match: z_L, or z_L + lambda / (2 beta_L) under the augmented Lagrangian
     target = output_target(z[L - 1], state.lam, pen.beta[L - 1], cfg)
     for l in range(L - 1):
-        # what W_{l+1} a_l must match: the output's target, or z_{l+1} (+ mu_{l+1} / (2 beta_{l+1}) under the full Lagrangian)
-        fit_next = target if l == L - 2 else (z[l + 1] + state.u[l + 1] * (0.5 / pen.beta[l + 1]) if full else z[l + 1])
+        # what W_{l+1} a_l must match: the output's target, or z_{l+1} (+ mu_{l+1} / (2 beta_{l+1}) with hidden multipliers)
+        fit_next = target if l == L - 2 else (z[l + 1] + state.u[l + 1] * (0.5 / pen.beta[l + 1]) if with_mu else z[l + 1])
         gamma, beta = pen.gamma[l], pen.beta[l]
         # a_l <- (beta_{l+1} W_{l+1}^T W_{l+1} + gamma_l I)^{-1} (...): factor once, apply to all columns
         with timer("a_factor"):
@@ -102,7 +102,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
             layer = hidden_layer_pass(a[l], z[l], fit_next, a_prev, W[l], op, gamma, beta, bias, block, ops, xp,
                                       with_input_cross=(l == 0),
                                       multipliers=(state.u[l], state.v[l] if state.v else None,
-                                                   cfg.dual_step_at(state.iteration)) if full else None,
+                                                   cfg.dual_step_at(state.iteration)) if with_mu else None,
                                       row_sums=center)
         if l == 0:
             state.input_cross = layer.input_cross

@@ -457,8 +457,9 @@ def _multiplier_sums_row(a_row, m_row, z_row, mu_row, nu_row, has_nu, zero):
 def _multiplier_prox(a, m, z, mu, nu, has_nu, j0, n, gamma, beta, hg, hb, sg, sb, zero, shifted, want_shifted):
     """:func:`admm_xp.kernels.portable.multiplier_prox_portable` on columns j0..j0+n (m: the block),
     row by row, each row's arrays read from the cache by the sums after the step (and, with
-    ``want_shifted``, by ``shifted = z + hb mu``, written over m's row after the sums have read it). ``hg``, ``hb`` = 1 / (2 gamma), 1 / (2 beta); ``sg``,
-    ``sb`` = 2 gamma kappa, 2 beta kappa (typed like the data, as the portable expressions round them).
+    ``want_shifted``, by ``shifted = z + hb mu``, written over m's row after the sums have read it).
+    ``hg``, ``hb`` = 1 / (2 gamma), 1 / (2 beta); ``sg``, ``sb`` = 2 gamma kappa, 2 beta kappa (typed
+    like the data, as the portable expressions round them).
     Without ``has_nu`` (the linear Lagrangian) ``nu`` is a 1 x 0 placeholder that is never read."""
     inv = (gamma + beta) ** -1
     act = 0.0

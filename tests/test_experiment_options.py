@@ -148,6 +148,9 @@ def test_reproduce_scaling_failure_exits_nonzero_without_a_panel(tmp_path, capsy
     (["ablation", "--iters", "0"], "--iters must be >= 1"),
     (["ablation", "--tasks", ","], "--tasks"),
     (["ablation", "--options", "99"], "--options"),
+    (["ablation", "--seed", "1,1"], "--seed"),
+    (["ablation", "--seed", "-1"], "--seed"),
+    (["ablation", "--seed", "zero"], "--seed"),
 ])
 def test_sweep_and_ablation_reject_bad_options_before_training(tmp_path, capsys, argv, needle):
     out = tmp_path / "o"
@@ -225,6 +228,38 @@ def test_ablation_scores_every_run_on_validation_rows_and_never_loads_the_test_s
     n_train_split = 1257  # digits: 70% of 1,797 rows, before the validation rows are carved
     assert all(r["n_validation"] + r["n_train"] == n_train_split for r in rows if "n_validation" in r)
     assert "validation" in (out / "ablation.md").read_text()
+
+
+def test_ablation_over_several_seeds_reports_the_mean_and_the_runs_that_lost_accuracy(tmp_path, monkeypatch):
+    """With --seed 0,2 every row runs once per seed, each seed drawing its own validation rows and its own
+    initialisation; the row holds the mean, the lowest final accuracy and the count of runs that ended
+    below their accuracy at the early iteration (100; 3 here, of 6)."""
+    pytest.importorskip("sklearn")
+    import json
+
+    from admm_xp.experiments import ablation
+
+    monkeypatch.setattr(ablation, "EARLY", 3)
+    out = tmp_path / "abl"
+    assert main(["ablation", "--tasks", "digits", "--iters", "6", "--options", "8", "--seed", "0,2", "--quiet",
+                 "--out-dir", str(out)]) == 0
+    rec = json.loads((out / "ablation.json").read_text())
+    assert rec["config"]["seeds"] == [0, 2]
+    row = rec["final"]["rows"][0]
+    runs = row["per_seed"]
+    assert [r["seed"] for r in runs] == [0, 2] and row["runs"] == 2
+    assert runs[0]["final_val_acc"] != runs[1]["final_val_acc"] or runs[0]["n_train"] != runs[1]["n_train"]
+    assert row["final_val_acc"] == pytest.approx(sum(r["final_val_acc"] for r in runs) / 2)
+    assert row["lowest_final_val_acc"] == min(r["final_val_acc"] for r in runs)
+    assert row["runs_lower_at_end"] == sum(r["final_val_acc"] < r["val_acc_at_3"] for r in runs)
+    assert set(rec["history"]) == {"digits/default preset/seed 0", "digits/default preset/seed 2"}
+    # one seed: the initialisation seed is that seed too (the history differs from seed 0's)
+    one = tmp_path / "one"
+    assert main(["ablation", "--tasks", "digits", "--iters", "6", "--options", "8", "--seed", "2", "--quiet",
+                 "--out-dir", str(one)]) == 0
+    single = json.loads((one / "ablation.json").read_text())
+    assert single["final"]["rows"][0]["final_val_acc"] == runs[1]["final_val_acc"]
+    assert "lowest final" in (out / "ablation.md").read_text() and "lowest final" not in (one / "ablation.md").read_text()
 
 
 def test_every_ablation_row_is_a_valid_configuration_on_every_task():

@@ -108,6 +108,17 @@ def test_presets():
         ADMMConfig.from_preset("fancy")
 
 
+def test_the_default_preset_decays_the_hidden_step_after_iteration_100():
+    default, paper = ADMMConfig.from_preset("default"), ADMMConfig.from_preset("paper")
+    assert default.dual_decay == 100 and paper.dual_decay == 0
+    assert [default.dual_step_at(k) for k in (0, 50, 99)] == [default.dual_step] * 3  # iterations 1..100: constant
+    assert default.dual_step_at(199) == pytest.approx(default.dual_step / 2)  # iteration 200: half
+    assert default.dual_step_at(399) == pytest.approx(default.dual_step / 4)
+    assert all(paper.dual_step_at(k) == paper.dual_step for k in (0, 150, 10_000))
+    assert ADMMConfig.from_preset("default", dual_decay=0).preset == "default+dual_decay"  # a change is named
+    assert ADMMConfig.from_preset("default", dual_decay=100).preset == "default"
+
+
 def test_cli_records_the_preset_and_options(tmp_path):
     import json
 

@@ -114,6 +114,25 @@ def test_fused_iteration_equals_algorithm_1(backend, hidden, bias, lagrangian, l
         np.testing.assert_allclose(to_np(arr), to_np(ref.arrays()[name]), rtol=1e-8, atol=1e-9, err_msg=name)
 
 
+@pytest.mark.parametrize("lagrangian", ["linear", "full"])
+def test_fused_iteration_follows_the_dual_decay_schedule(backend, lagrangian):
+    """With dual_decay = 1 the hidden multipliers' step shrinks from the second iteration on: the fused
+    iteration takes the reference's decayed steps, and so ends elsewhere than with a constant step."""
+    xp = backend.xp
+    ends = {}
+    for decay in (1, 0):
+        cfg = ADMMConfig(hidden=(7,), warm_start=1, block_size=37, lagrangian=lagrangian, dual_decay=decay)
+        _, prob, state, comm = small_problem(backend, cfg)
+        ref = copy.deepcopy(state) if backend.name != "torch" else _clone(state, xp)
+        ops = kernels_for(xp)
+        for it in range(4):
+            admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
+            reference_iteration(ref, prob, cfg, xp, update_multiplier=it >= cfg.warm_start)
+        np.testing.assert_allclose(to_np(state.u[0]), to_np(ref.u[0]), rtol=1e-8, atol=1e-9)
+        ends[decay] = to_np(state.u[0])
+    assert np.max(np.abs(ends[1] - ends[0])) > 1e-6
+
+
 def _clone(state, xp):
     new = copy.copy(state)
     new.W = [xp.asarray(w, copy=True) for w in state.W]

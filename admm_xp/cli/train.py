@@ -66,8 +66,7 @@ def register(sub) -> None:
                         "default 0.3)")
     g.add_argument("--dual-decay", type=int, default=None, metavar="K",
                    help="--lagrangian full or linear: the hidden multipliers' step decays as dual_step * K / k after "
-                        "iteration K "
-                        "(0 = constant, default)")
+                        "iteration K, so long runs settle (0 = constant; default 100, the paper preset 0)")
     g.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None,
                    help="output loss: hinge (the paper's; one-vs-rest for C classes) or cross-entropy (logistic for two "
                         "classes, softmax for C; a per-sample Newton prox)")

@@ -31,8 +31,11 @@ the training split (a seeded 20%; the test split is never read): after 100
 iterations, after the last, the best, and the iteration that first reached
 the task's target. The rows: the paper's method and each option the default
 preset adds to it, then the default preset and each research option on top
-of it. A logistic regression on the same rows gives the scale. Writes
-ablation.json, ablation.csv and ablation.md to --out-dir."""
+of it. A logistic regression on the same rows gives the scale. With several
+--seed values every row runs once per seed (each seed draws both the
+validation rows and the initialisation) and the table shows the means, the
+lowest final accuracy and how many runs ended lower than at iteration 100.
+Writes ablation.json, ablation.csv and ablation.md to --out-dir."""
 
 VALIDATION = 0.2  # share of the training rows the ablation scores on (seeded, by row index)
 
@@ -71,6 +74,7 @@ OPTIONS = [
     ("default + centred layers", "default", {"center_layers": True}),
     ("default, full Lagrangian + centred layers", "default", {"lagrangian": "full", "center_layers": True}),
     ("default, linear Lagrangian", "default", {"lagrangian": "linear"}),
+    ("default, constant dual step (no dual decay)", "default", {"dual_decay": 0}),
 ]
 EARLY = 100  # the iteration whose accuracy the table reports besides the last
 
@@ -200,33 +204,45 @@ def cmd_ablation(args, comm) -> int:
     for task in names:  # every row's configuration is valid before any training
         for label, preset, change in options:
             ADMMConfig.from_preset(preset, hidden=TASKS[task][1], **change)
+    seeds = _seeds(args.seed)
     check_output_dir(args.out_dir, "--out-dir")
     rows, histories = [], {}
     quick_n = {"higgs-sample": 6000, "higgs-deep": 6000, "digits": None, "synthetic-svhn": 4000, "synthetic-multiclass": 8000}
+    early = min(EARLY, args.iters)
     for task in names:
         data, hidden, n_train, target = TASKS[task]
         n_train = quick_n[task] if args.quick else n_train
-        ds = _load(data, n_train, VALIDATION, args.seed)
-        for label, preset, change in options:
-            t0 = time.perf_counter()
-            cfg, res, m = _train(ds, hidden, change, preset, args.iters, target=target)
+        runs = {label: [] for label, _, _ in options}
+        references = []
+        for seed in seeds:
+            ds = _load(data, n_train, VALIDATION, seed)
+            for label, preset, change in options:
+                t0 = time.perf_counter()
+                cfg, res, m = _train(ds, hidden, {**change, "seed": seed}, preset, args.iters, target=target)
+                runs[label].append((seed, cfg, m, (ds.n_train, ds.n_test)))
+                key = f"{task}/{label}" if len(seeds) == 1 else f"{task}/{label}/seed {seed}"
+                histories[key] = [{k: h.get(k) for k in ("iter", "time_s", "objective", "train_acc", "test_acc")}
+                                  for h in res.history]
+                if not args.quiet:
+                    print(f"ablation {task} / {label}{'' if len(seeds) == 1 else f' / seed {seed}'}: validation "
+                          f"accuracy {m['acc_at_early']:.4f} at iteration {early}, {m['final_acc']:.4f} at "
+                          f"{m['iters']} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+            references.append(_reference_rows(task, ds))
+        for label, _, _ in options:
+            _, cfg, _, (n_tr, n_val) = runs[label][0]
             rows.append({"task": task, "option": label, "preset": cfg.preset, "hidden": list(hidden),
                          "lagrangian": cfg.for_classes(ds.n_classes).lagrangian,
-                         "n_train": ds.n_train, "n_validation": ds.n_test, "classes": ds.n_classes,
-                         "synthetic": ds.synthetic, f"val_acc_at_{min(EARLY, args.iters)}": m["acc_at_early"],
-                         "final_val_acc": m["final_acc"], "best_val_acc": m["best_acc"], "target": target,
-                         "iters_to_target": m["iters_to_target"], "time_to_target_s": m["time_to_target_s"],
-                         "train_s": m["train_s"], "iters": m["iters"]})
-            histories[f"{task}/{label}"] = [{k: h.get(k) for k in ("iter", "time_s", "objective", "train_acc", "test_acc")}
-                                            for h in res.history]
-            if not args.quiet:
-                print(f"ablation {task} / {label}: validation accuracy {m['acc_at_early']:.4f} at iteration "
-                      f"{min(EARLY, args.iters)}, {m['final_acc']:.4f} at {m['iters']} "
-                      f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-        rows += _reference_rows(task, ds)
+                         "n_train": n_tr, "n_validation": n_val, "classes": ds.n_classes,
+                         "synthetic": ds.synthetic, **_over_seeds([r[2] for r in runs[label]], early),
+                         "target": target, "seeds": list(seeds)})
+            if len(seeds) > 1:
+                rows[-1]["per_seed"] = [{"seed": sd, "n_train": n[0], "n_validation": n[1],
+                                         f"val_acc_at_{early}": m["acc_at_early"], "final_val_acc": m["final_acc"],
+                                         "best_val_acc": m["best_acc"]} for sd, _, m, n in runs[label]]
+        rows += _mean_reference(references)
     rec = base_record(method="admm-ablation", dataset={"name": ",".join(names), "scored_on": "validation rows"},
                       layers=[], backend=None, dtype="float64", ranks=1,
-                      config={"iters": args.iters, "quick": args.quick, "validation": VALIDATION, "seed": args.seed,
+                      config={"iters": args.iters, "quick": args.quick, "validation": VALIDATION, "seeds": list(seeds),
                               "options": [{"label": o, "preset": p, "changes": {k: list(v) if isinstance(v, tuple) else v
                                                                                for k, v in c.items()}}
                                           for o, p, c in options]})
@@ -239,6 +255,44 @@ def cmd_ablation(args, comm) -> int:
     write_text_atomic(os.path.join(args.out_dir, "ablation.md"), md)
     print(md)
     return 0
+
+
+def _seeds(text) -> list:
+    """``--seed S[,S...]``: distinct integers >= 0."""
+    try:
+        seeds = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seed takes one or more distinct integers >= 0, comma-separated (e.g. 0 or 0,1,2), "
+                          f"got {text!r}")
+    return seeds
+
+
+def _over_seeds(ms, early) -> dict:
+    """One table row from the runs of one option over the seeds: the means, the lowest final accuracy and
+    how many runs ended lower than at iteration ``early`` (with one seed: that run's numbers)."""
+    def mean(key):
+        return sum(m[key] for m in ms) / len(ms)
+
+    hits = [m["iters_to_target"] for m in ms]
+    reached = all(h is not None for h in hits)
+    return {f"val_acc_at_{early}": mean("acc_at_early"), "final_val_acc": mean("final_acc"),
+            "lowest_final_val_acc": min(m["final_acc"] for m in ms), "best_val_acc": mean("best_acc"),
+            "runs_lower_at_end": sum(m["final_acc"] < m["acc_at_early"] for m in ms), "runs": len(ms),
+            "iters_to_target": (sum(hits) / len(hits)) if reached else None,
+            "time_to_target_s": (sum(m["time_to_target_s"] for m in ms) / len(ms)) if reached else None,
+            "train_s": mean("train_s"), "iters": ms[0]["iters"]}
+
+
+def _mean_reference(references) -> list:
+    """The logistic regression's row, averaged over the seeds' validation rows (none without the baselines)."""
+    if not references or not references[0]:
+        return []
+    row = dict(references[0][0])
+    acc = sum(r[0]["final_val_acc"] for r in references) / len(references)
+    row.update(final_val_acc=acc, best_val_acc=acc, train_s=sum(r[0]["train_s"] for r in references) / len(references))
+    return [row]
 
 
 def _reference_rows(task, ds):
@@ -258,6 +312,13 @@ def _fmt(v, spec=".4f", unit=""):
     return "n/a" if v is None else f"{v:{spec}}{unit}"
 
 
+def _sizes(row, key) -> str:
+    """The row's number of training or validation rows; a range where the seeds' splits differ in size."""
+    values = [p[key] for p in row.get("per_seed", [])] or [row.get(key, 0)]
+    lo, hi = min(values), max(values)
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+
+
 def _ablation_markdown(rec, rows, args) -> str:
     early = min(EARLY, args.iters)
     lines = ["# Ablation: what each option adds, on validation rows", "",
@@ -272,18 +333,32 @@ def _ablation_markdown(rec, rows, args) -> str:
              "(`linear`, multipliers on every linear constraint, for one hidden layer; for deeper networks the "
              "augmented Lagrangian for two classes and multipliers on every constraint, `full`, for more); the rows "
              "after it change its Lagrangian or add one research option to it.", ""]
+    seeds = rec["config"]["seeds"]
+    several = len(seeds) > 1
+    if several:
+        lines += [f"Every row is the mean of {len(seeds)} runs, seeds {', '.join(map(str, seeds))}: each seed draws "
+                  "both the validation rows and the initialisation. *Lowest final* is the worst of those runs; "
+                  f"*lower at the end* counts the runs whose last accuracy is below their accuracy at iteration "
+                  f"{early}.", ""]
     for task in dict.fromkeys(r["task"] for r in rows):
         sub = [r for r in rows if r["task"] == task]
         first = sub[0]
-        lines += [f"## {task} ({first.get('n_train', 0):,} train / {first.get('n_validation', 0):,} validation rows, "
+        lines += [f"## {task} ({_sizes(first, 'n_train')} train / {_sizes(first, 'n_validation')} validation rows, "
                   f"hidden {first.get('hidden')}, {first.get('classes', '?')} classes"
-                  f"{', synthetic' if first.get('synthetic') else ''})", "",
-                  f"| option | at iteration {early} | final | best | iterations to target | training time |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  f"{', synthetic' if first.get('synthetic') else ''})", ""]
+        if several:
+            lines += [f"| option | at iteration {early} | final | lowest final | lower at the end | best | "
+                      "iterations to target | training time |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        else:
+            lines += [f"| option | at iteration {early} | final | best | iterations to target | training time |",
+                      "|---|---:|---:|---:|---:|---:|"]
         for r in sub:
-            to_target = _fmt(r.get("iters_to_target"), "d") if r.get("target") else "-"
+            to_target = _fmt(r.get("iters_to_target"), ".0f" if several else "d") if r.get("target") else "-"
             label = f"{r['option']} ({r['lagrangian']})" if r["option"] == "default preset" else r["option"]
-            lines.append(f"| {label} | {_fmt(r.get(f'val_acc_at_{early}'))} | {_fmt(r['final_val_acc'])} | "
+            spread = (f" {_fmt(r.get('lowest_final_val_acc'))} | "
+                      f"{'-' if r.get('runs') is None else str(r['runs_lower_at_end']) + ' of ' + str(r['runs'])} |"
+                      if several else "")
+            lines.append(f"| {label} | {_fmt(r.get(f'val_acc_at_{early}'))} | {_fmt(r['final_val_acc'])} |{spread} "
                          f"{_fmt(r['best_val_acc'])} | {to_target} | {_fmt(r['train_s'], '.1f', ' s')} |")
         lines.append("")
     return "\n".join(lines)
@@ -322,7 +397,10 @@ def register(sub) -> None:
                    + "; default: all)")
     a.add_argument("--iters", type=int, default=300, metavar="K",
                    help=f"ADMM iterations per run, >= 1; the table also shows iteration {EARLY} (default 300)")
-    a.add_argument("--seed", type=int, default=0, help="seed of the validation rows (default 0)")
+    a.add_argument("--seed", default="0", metavar="S[,S...]",
+                   help="seeds of the validation rows and of the initialisation; with several, every row runs once "
+                        "per seed and the table shows means and how many runs lost accuracy after iteration 100 "
+                        "(default 0)")
     a.add_argument("--quick", action="store_true", help="fewer training samples per task (default: all of them)")
     a.add_argument("--out-dir", default="results/ablation", metavar="DIR",
                    help="folder for ablation.json, ablation.csv and ablation.md (default results/ablation)")

@@ -240,6 +240,7 @@ def test_ablation_over_several_seeds_reports_the_mean_and_the_runs_that_lost_acc
     from admm_xp.experiments import ablation
 
     monkeypatch.setattr(ablation, "EARLY", 3)
+    monkeypatch.setitem(ablation.TASKS, "digits", (*ablation.TASKS["digits"][:3], 0.5))  # a target reached at once
     out = tmp_path / "abl"
     assert main(["ablation", "--tasks", "digits", "--iters", "6", "--options", "8", "--seed", "0,2", "--quiet",
                  "--out-dir", str(out)]) == 0
@@ -260,6 +261,9 @@ def test_ablation_over_several_seeds_reports_the_mean_and_the_runs_that_lost_acc
     single = json.loads((one / "ablation.json").read_text())
     assert single["final"]["rows"][0]["final_val_acc"] == runs[1]["final_val_acc"]
     assert "lowest final" in (out / "ablation.md").read_text() and "lowest final" not in (one / "ablation.md").read_text()
+    hit = single["final"]["rows"][0]["iters_to_target"]  # one seed: the iteration itself, in the table as it is
+    assert isinstance(hit, int) and f"| {hit} |" in (one / "ablation.md").read_text()
+    assert row["iters_to_target"] == pytest.approx(sum(r["iters_to_target"] for r in runs) / 2)
 
 
 def test_every_ablation_row_is_a_valid_configuration_on_every_task():

@@ -238,7 +238,8 @@ def cmd_ablation(args, comm) -> int:
             if len(seeds) > 1:
                 rows[-1]["per_seed"] = [{"seed": sd, "n_train": n[0], "n_validation": n[1],
                                          f"val_acc_at_{early}": m["acc_at_early"], "final_val_acc": m["final_acc"],
-                                         "best_val_acc": m["best_acc"]} for sd, _, m, n in runs[label]]
+                                         "best_val_acc": m["best_acc"], "iters_to_target": m["iters_to_target"]}
+                                        for sd, _, m, n in runs[label]]
         rows += _mean_reference(references)
     rec = base_record(method="admm-ablation", dataset={"name": ",".join(names), "scored_on": "validation rows"},
                       layers=[], backend=None, dtype="float64", ranks=1,
@@ -280,7 +281,7 @@ def _over_seeds(ms, early) -> dict:
     return {f"val_acc_at_{early}": mean("acc_at_early"), "final_val_acc": mean("final_acc"),
             "lowest_final_val_acc": min(m["final_acc"] for m in ms), "best_val_acc": mean("best_acc"),
             "runs_lower_at_end": sum(m["final_acc"] < m["acc_at_early"] for m in ms), "runs": len(ms),
-            "iters_to_target": (sum(hits) / len(hits)) if reached else None,
+            "iters_to_target": (hits[0] if len(hits) == 1 else sum(hits) / len(hits)) if reached else None,
             "time_to_target_s": (sum(m["time_to_target_s"] for m in ms) / len(ms)) if reached else None,
             "train_s": mean("train_s"), "iters": ms[0]["iters"]}
 

@@ -104,8 +104,8 @@ class ADMMConfig:
         constraints; e.g. Wang, Yin and Zeng, J. Sci. Comput. 2019), without the
         multiplier of the ReLU equality that makes ``"full"`` oscillate. ``"auto"`` (the
         default preset): ``"linear"`` for one hidden layer, where it learned more per
-        iteration than the other forms on every task of the sweeps and held on long runs
-        with the sweeps' seed 0 (with other seeds it can lose accuracy on long runs; docs/method.md);
+        iteration than the other forms on every task of the sweeps (with the preset's
+        ``dual_decay`` it also holds on long runs over initialisation seeds; docs/method.md);
         for deeper networks, where the hidden multipliers made three hidden layers learn
         less, ``"full"`` for more than two classes and ``"augmented"`` for two; resolved
         with the data by :meth:`for_classes` (until then it acts as ``"augmented"``).

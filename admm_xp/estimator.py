@@ -138,7 +138,8 @@ class ADMMClassifier(_Mixin, _Base):
     (default float64 on cpu, float32 on cuda). The default preset's ``lagrangian`` is
     ``"auto"``: multipliers on every linear constraint (``"linear"``) for one hidden layer;
     for deeper networks multipliers on every constraint (``"full"``) for more than two classes
-    and the augmented output Lagrangian for two (``network_.meta["config"]`` shows which).
+    and the augmented output Lagrangian for two (``network_.meta["config"]`` shows which); its
+    hidden multipliers' step diminishes after iteration 100 (``dual_decay=100``).
 
     Run parameters: ``max_iter`` (iterations), ``target_acc`` (stop when the
     ``eval_set`` accuracy reaches it), ``random_state`` (an int >= 0 seeds the

@@ -17,11 +17,15 @@ HEADER = ("| shape | method | dtype | N | time / iteration | floor | time / floo
 
 def method(r: dict) -> str:
     """The preset and the options that change the iteration's work (the Lagrangian, the loss, Anderson,
-    residual balancing)."""
+    residual balancing): a Lagrangian asked for on the command line (the record's ``method``) is named as an
+    option, the preset's own one (``auto`` resolved by the shape) in brackets."""
     c = r.get("config", {})
+    asked = r.get("method") or {}
     parts = [str(c.get("preset", "default")).split("+")[0]]
-    if c.get("lagrangian") not in (None, "auto", "augmented", "paper"):
-        parts.append(f"lagrangian {c['lagrangian']}")
+    if asked.get("lagrangian"):
+        parts.append(f"lagrangian {asked['lagrangian']}")
+    elif c.get("lagrangian") not in (None, "auto"):
+        parts[0] += f" ({c['lagrangian']} Lagrangian)"
     if c.get("loss", "hinge") != "hinge":
         parts.append(c["loss"])
     if c.get("anderson"):

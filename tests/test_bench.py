@@ -85,6 +85,20 @@ def test_bench_record_is_consistent(tmp_path):
     assert f"| {r['floor_ratio']:.2f} | {r['floor_ratio_at_product_rates']:.2f} |" in summary.stdout
 
 
+def test_bench_table_names_the_presets_own_lagrangian_and_an_asked_one():
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("bench_table", root / "scripts" / "bench_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    own = {"method": {"preset": "default"}, "config": {"preset": "default", "lagrangian": "linear"}}
+    asked = {"method": {"preset": "default", "lagrangian": "augmented"},
+             "config": {"preset": "default+lagrangian", "lagrangian": "augmented", "loss": "cross-entropy"}}
+    assert table.method(own) == "default (linear Lagrangian)"
+    assert table.method(asked) == "default, lagrangian augmented, cross-entropy"
+
+
 @pytest.mark.slow
 def test_bench_times_the_float32_gram_as_the_loop_forms_it(tmp_path):
     """In float32 the layer-1 loop sums a_1 a_1^T with the C Gram kernel where the C kernels run:

@@ -45,6 +45,7 @@ METHODS = {
     "anderson-state": {"lagrangian": "full", "anderson": 3, "anderson_on": "state"},
     "full-centred": {"lagrangian": "full", "center_layers": True},
     "linear": {"lagrangian": "linear"},
+    "linear-decaying": {"lagrangian": "linear", "dual_decay": 2},  # the default's schedule, decaying within the run
 }
 
 

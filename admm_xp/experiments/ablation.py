@@ -227,7 +227,7 @@ def cmd_ablation(args, comm) -> int:
                     print(f"ablation {task} / {label}{'' if len(seeds) == 1 else f' / seed {seed}'}: validation "
                           f"accuracy {m['acc_at_early']:.4f} at iteration {early}, {m['final_acc']:.4f} at "
                           f"{m['iters']} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-            references.append(_reference_rows(task, ds))
+            references += _reference_rows(task, ds)
         for label, _, _ in options:
             _, cfg, _, (n_tr, n_val) = runs[label][0]
             rows.append({"task": task, "option": label, "preset": cfg.preset, "hidden": list(hidden),
@@ -286,14 +286,13 @@ def _over_seeds(ms, early) -> dict:
             "train_s": mean("train_s"), "iters": ms[0]["iters"]}
 
 
-def _mean_reference(references) -> list:
-    """The logistic regression's row, averaged over the seeds' validation rows (none without the baselines)."""
-    if not references or not references[0]:
+def _mean_reference(references: list) -> list:
+    """The logistic regression's rows of every seed as one row, averaged (none without the baselines)."""
+    if not references:
         return []
-    row = dict(references[0][0])
-    acc = sum(r[0]["final_val_acc"] for r in references) / len(references)
-    row.update(final_val_acc=acc, best_val_acc=acc, train_s=sum(r[0]["train_s"] for r in references) / len(references))
-    return [row]
+    acc = sum(r["final_val_acc"] for r in references) / len(references)
+    return [dict(references[0], final_val_acc=acc, best_val_acc=acc,
+                 train_s=sum(r["train_s"] for r in references) / len(references))]
 
 
 def _reference_rows(task, ds):

@@ -98,18 +98,16 @@ def test_blocks_never_increase_the_lagrangian_after_the_warm_start(backend, lagr
 def test_fused_iteration_equals_algorithm_1(backend, hidden, bias, lagrangian, loss):
     """The production iteration (fused passes, column blocks, chunks) = the plain transcription."""
     cfg = ADMMConfig(hidden=hidden, bias=bias, warm_start=2, block_size=37, lagrangian=lagrangian, loss=loss)
-    _, prob, state, comm = small_problem(backend, cfg)
-    ref = copy.deepcopy(state) if backend.name != "torch" else _clone(state, backend.xp)
     xp = backend.xp
-    ops = kernels_for(xp)
-    for it in range(4):
-        sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
-        reference_iteration(ref, prob, cfg, xp, update_multiplier=it >= cfg.warm_start)
+
+    def sums_match_the_state(it, sums, state, prob):
         pen = cfg.penalties(it)
         fused = combine([float(v) for v in sums.flat()], pen, len(hidden))
         recomputed = combine([float(v) for v in objective_parts(state, prob, cfg, xp).flat()], pen, len(hidden))
         for key in fused:
             assert fused[key] == pytest.approx(recomputed[key], rel=1e-9, abs=1e-9), key
+
+    state, ref = _fused_and_reference(backend, cfg, 4, after=sums_match_the_state)
     for name, arr in state.arrays().items():
         np.testing.assert_allclose(to_np(arr), to_np(ref.arrays()[name]), rtol=1e-8, atol=1e-9, err_msg=name)
 
@@ -118,19 +116,28 @@ def test_fused_iteration_equals_algorithm_1(backend, hidden, bias, lagrangian, l
 def test_fused_iteration_follows_the_dual_decay_schedule(backend, lagrangian):
     """With dual_decay = 1 the hidden multipliers' step shrinks from the second iteration on: the fused
     iteration takes the reference's decayed steps, and so ends elsewhere than with a constant step."""
-    xp = backend.xp
     ends = {}
     for decay in (1, 0):
         cfg = ADMMConfig(hidden=(7,), warm_start=1, block_size=37, lagrangian=lagrangian, dual_decay=decay)
-        _, prob, state, comm = small_problem(backend, cfg)
-        ref = copy.deepcopy(state) if backend.name != "torch" else _clone(state, xp)
-        ops = kernels_for(xp)
-        for it in range(4):
-            admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
-            reference_iteration(ref, prob, cfg, xp, update_multiplier=it >= cfg.warm_start)
+        state, ref = _fused_and_reference(backend, cfg, 4)
         np.testing.assert_allclose(to_np(state.u[0]), to_np(ref.u[0]), rtol=1e-8, atol=1e-9)
         ends[decay] = to_np(state.u[0])
     assert np.max(np.abs(ends[1] - ends[0])) > 1e-6
+
+
+def _fused_and_reference(backend, cfg, iters, after=None):
+    """(state, ref): the same start advanced ``iters`` iterations by the production iteration and by the
+    plain transcription; ``after(it, sums, state, prob)`` is called after each production iteration."""
+    xp = backend.xp
+    _, prob, state, comm = small_problem(backend, cfg)
+    ref = copy.deepcopy(state) if backend.name != "torch" else _clone(state, xp)
+    ops = kernels_for(xp)
+    for it in range(iters):
+        sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
+        reference_iteration(ref, prob, cfg, xp, update_multiplier=it >= cfg.warm_start)
+        if after is not None:
+            after(it, sums, state, prob)
+    return state, ref
 
 
 def _clone(state, xp):

@@ -254,7 +254,8 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
             "lam": W[-1].shape[0]}
     if cfg.hidden_multipliers:
         rows.update({f"u{l + 1}": W[l].shape[0] for l in range(n_hidden)})
-    if cfg.activation_multipliers:
+    with_nu = cfg.relu_multipliers_at(int(meta["iteration"]))  # the ReLU multipliers, until they are dropped
+    if with_nu:
         rows.update({f"v{l + 1}": W[l].shape[0] for l in range(n_hidden)})
     for key, d in rows.items():  # a rank whose new range holds no columns
         if key not in arrays:
@@ -264,7 +265,7 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
     state.penalty_scale = [float(f) for f in meta.get("penalty_scale", [])]
     if cfg.hidden_multipliers:
         state.u = [arrays[f"u{l + 1}"] for l in range(n_hidden)]
-    if cfg.activation_multipliers:
+    if with_nu:
         state.v = [arrays[f"v{l + 1}"] for l in range(n_hidden)]
     return state, meta["history"], float(meta["elapsed_s"]), man
 

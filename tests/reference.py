@@ -43,7 +43,10 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
     # multipliers u = mu (z = W a) and v = nu (a = h(z)), unscaled: both under "full", u alone under "linear"
     full = cfg.lagrangian in ("full", "linear") and cfg.multiplier
     u = state.u
-    v = state.v if cfg.lagrangian == "full" else [0.0 * x for x in state.a]  # "linear": nu = 0, never stepped
+    with_nu = cfg.relu_multipliers_at(state.iteration)  # "full"; "linear" in its first relu_multiplier_iters
+    if state.v and not with_nu:
+        state.v = []  # dropped for good: the plain linear form from here on
+    v = state.v if with_nu else [0.0 * x for x in state.a]  # nu = 0, never stepped
 
     def fitted(l):  # what W_l a_{l-1} is fitted to
         if l == L - 1:  # z_L + lambda / (2 beta_L) under an augmented Lagrangian
@@ -72,7 +75,7 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
                                          pen.beta[l], xp)
             after_block and after_block(f"z{l + 1}")
             u[l] = u[l] + 2.0 * pen.beta[l] * cfg.dual_step_at(state.iteration) * (z[l] - m)
-            if cfg.lagrangian == "full":
+            if with_nu:
                 v[l] = v[l] + 2.0 * pen.gamma[l] * cfg.dual_step_at(state.iteration) * (a[l] - nn.relu(z[l], xp))
             after_block and after_block(f"multipliers{l + 1}")
         else:

@@ -119,6 +119,24 @@ def test_the_default_preset_decays_the_hidden_step_after_iteration_100():
     assert ADMMConfig.from_preset("default", dual_decay=100).preset == "default"
 
 
+def test_the_default_preset_keeps_the_relu_multipliers_for_30_iterations_of_the_linear_form():
+    default, paper = ADMMConfig.from_preset("default"), ADMMConfig.from_preset("paper")
+    assert default.relu_multiplier_iters == 30 and paper.relu_multiplier_iters == 0
+    linear = default.for_classes(2)
+    assert linear.lagrangian == "linear"
+    assert [linear.relu_multipliers_at(k) for k in (0, 29, 30, 300)] == [True, True, False, False]
+    assert [linear.multiplier_arrays_at(k) for k in (0, 30)] == [2, 1] and linear.multiplier_arrays == 2
+    full = default.replace(lagrangian="full")  # the full form keeps them; the other forms never have them
+    assert full.relu_multipliers_at(10_000) and full.multiplier_arrays_at(10_000) == 2
+    assert not default.replace(lagrangian="augmented").relu_multipliers_at(0)
+    assert not linear.replace(multiplier=False).relu_multipliers_at(0)
+    assert not linear.replace(relu_multiplier_iters=0).activation_multipliers
+    assert ADMMConfig.from_preset("default", relu_multiplier_iters=0).preset == "default+relu_multiplier_iters"
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ConfigError, match="relu_multiplier_iters"):
+            ADMMConfig(relu_multiplier_iters=bad)
+
+
 def test_cli_records_the_preset_and_options(tmp_path):
     import json
 

@@ -30,8 +30,12 @@ def run(*args, timeout=300, env=None):
                           env=env)
 
 
-@pytest.mark.parametrize("method", [[], ["--lagrangian", "full"], ["--lagrangian", "linear"]], ids=["default", "full", "linear"])
+@pytest.mark.parametrize("method", [[], ["--lagrangian", "full"], ["--lagrangian", "linear", "--relu-multiplier-iters", "0"],
+                                    ["--relu-multiplier-iters", "5"], ["--relu-multiplier-iters", "7"]],
+                         ids=["default", "full", "linear", "relu-multipliers-dropped-before", "relu-multipliers-dropped-after"])
 def test_resume_follows_the_uninterrupted_trajectory_exactly(tmp_path, method):
+    """Checkpoint at iteration 7, resume to 12: the same weights and history as one run (the default's
+    ReLU multipliers dropped before the checkpoint, or kept in it and dropped on resuming)."""
     COMMON = ["train", "--n-train", "3000", "--hidden", "30", "--quiet", *method]
     assert main([*COMMON, "--iters", "12", "--out", str(tmp_path / "full.json"), "--save-model", str(tmp_path / "full.npz")]) == 0
     assert main([*COMMON, "--iters", "7", "--checkpoint", str(tmp_path / "ck"), "--checkpoint-every", "3"]) == 0
@@ -287,7 +291,7 @@ option_value = st.one_of(st.text(alphabet=string.printable, max_size=6), st.inte
 @given(option=st.sampled_from(["--hidden", "--iters", "--gamma", "--beta", "--warm-start", "--device", "--dtype",
                                "--target-acc", "--seed", "--n-train", "--eval-every", "--checkpoint-every",
                                "--weight-decay", "--penalty-growth", "--block-size", "--label-col", "--preset",
-                               "--max-time", "--ridge"]),
+                               "--max-time", "--ridge", "--dual-decay", "--relu-multiplier-iters"]),
        value=option_value)
 def test_fuzzed_cli_values(tmp_path_factory, capsys, option, value):
     tmp = str(tmp_path_factory.mktemp("cli"))

@@ -66,7 +66,7 @@ def test_blocks_never_increase_the_lagrangian_after_the_warm_start(backend, lagr
     # (centring off: its constrained W update follows the mean of a, which the a block moves, so a W block
     # may raise the Lagrangian; test_centred_layers_have_zero_mean_preactivations covers it)
     cfg = ADMMConfig(hidden=(5, 4), warm_start=0, ridge=0.0, weight_decay=0.0, lagrangian=lagrangian, loss=loss,
-                     center_layers=False)
+                     center_layers=False, relu_multiplier_iters=0)
     _, prob, state, _ = small_problem(backend, cfg, classes=2 if loss == "hinge" else 3)
     xp = backend.xp
     for _ in range(3):  # a nonzero multiplier
@@ -123,6 +123,31 @@ def test_fused_iteration_follows_the_dual_decay_schedule(backend, lagrangian):
         np.testing.assert_allclose(to_np(state.u[0]), to_np(ref.u[0]), rtol=1e-8, atol=1e-9)
         ends[decay] = to_np(state.u[0])
     assert np.max(np.abs(ends[1] - ends[0])) > 1e-6
+
+
+@pytest.mark.parametrize("hidden", [(7,), (6, 4)])
+def test_linear_form_drops_the_relu_multipliers_after_its_iterations(backend, hidden):
+    """relu_multiplier_iters = 2: the first two iterations keep nu_l (as the full form does), the
+    later ones drop it; the fused iteration follows the reference through the switch, its objective
+    sums match the state's, and the run ends elsewhere than the plain linear form's."""
+    xp = backend.xp
+    ends = {}
+    for k in (2, 0):
+        cfg = ADMMConfig(hidden=hidden, warm_start=1, block_size=37, lagrangian="linear", relu_multiplier_iters=k)
+
+        def kept_until_k(it, sums, state, prob):
+            assert (len(state.v) == len(hidden)) == (it < k)  # dropped as iteration k (0-based) starts
+            pen = cfg.penalties(it)
+            fused = combine([float(v) for v in sums.flat()], pen, len(hidden))
+            recomputed = combine([float(v) for v in objective_parts(state, prob, cfg, xp).flat()], pen, len(hidden))
+            assert fused["objective"] == pytest.approx(recomputed["objective"], rel=1e-9, abs=1e-9)
+
+        state, ref = _fused_and_reference(backend, cfg, 4, after=kept_until_k if k else None)
+        assert state.v == [] and ref.v == []
+        for name, arr in state.arrays().items():
+            np.testing.assert_allclose(to_np(arr), to_np(ref.arrays()[name]), rtol=1e-8, atol=1e-9, err_msg=name)
+        ends[k] = to_np(state.W[0])
+    assert np.max(np.abs(ends[2] - ends[0])) > 1e-6
 
 
 def _fused_and_reference(backend, cfg, iters, after=None):

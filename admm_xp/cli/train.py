@@ -48,7 +48,7 @@ def register(sub) -> None:
                         "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
                         "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss; "
                         "linear: multipliers on every linear constraint z_l = W_l a_{l-1}, the penalty alone on "
-                        "a_l = h(z_l); auto (default preset): linear for one hidden layer; for deeper networks full for more "
+                        "a_l = h(z_l) (see --relu-multiplier-iters); auto (default preset): linear for one hidden layer; for deeper networks full for more "
                         "than two classes, augmented for two")
     g.add_argument("--residual-balancing", choices=("on", "off"), default=None,
                    help="adapt every layer's penalties to balance its primal and dual residuals (Boyd et al. 2011, "
@@ -67,6 +67,10 @@ def register(sub) -> None:
     g.add_argument("--dual-decay", type=int, default=None, metavar="K",
                    help="--lagrangian full or linear: the hidden multipliers' step decays as dual_step * K / k after "
                         "iteration K, so long runs settle (0 = constant; default 100, the paper preset 0)")
+    g.add_argument("--relu-multiplier-iters", type=int, default=None, metavar="K",
+                   help="--lagrangian linear: the first K iterations also keep the multipliers of a_l = h(z_l), "
+                        "as --lagrangian full does, then drop them, so a run starts as full and goes on as linear "
+                        "(0 = never; default 30, the paper preset 0)")
     g.add_argument("--loss", choices=("hinge", "cross-entropy"), default=None,
                    help="output loss: hinge (the paper's; one-vs-rest for C classes) or cross-entropy (logistic for two "
                         "classes, softmax for C; a per-sample Newton prox)")
@@ -113,7 +117,8 @@ def config_from_args(args):
         beta=parse_floats(args.beta, "--beta") if args.beta is not None else None,
         warm_start=args.warm_start, weight_decay=args.weight_decay, penalty_growth=args.penalty_growth,
         penalty_max=args.penalty_max, bias=onoff[args.bias], init=args.init, multiplier=onoff[args.multiplier],
-        lagrangian=args.lagrangian, dual_step=args.dual_step, dual_decay=args.dual_decay, loss=args.loss,
+        lagrangian=args.lagrangian, dual_step=args.dual_step, dual_decay=args.dual_decay,
+        relu_multiplier_iters=args.relu_multiplier_iters, loss=args.loss,
         residual_balancing=onoff[args.residual_balancing], anderson=args.anderson, anderson_on=args.anderson_on, rb_mu=args.rb_mu, rb_tau=args.rb_tau, rb_until=args.rb_until,
         center_layers=onoff[args.center_layers], ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )

@@ -75,6 +75,7 @@ OPTIONS = [
     ("default, full Lagrangian + centred layers", "default", {"lagrangian": "full", "center_layers": True}),
     ("default, linear Lagrangian", "default", {"lagrangian": "linear"}),
     ("default, constant dual step (no dual decay)", "default", {"dual_decay": 0}),
+    ("default, no ReLU multipliers at the start (linear form throughout)", "default", {"relu_multiplier_iters": 0}),
 ]
 EARLY = 100  # the iteration whose accuracy the table reports besides the last
 

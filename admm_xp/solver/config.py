@@ -15,7 +15,8 @@ LOSSES = ("hinge", "cross-entropy")
 # values of the paper's line of work), Gaussian initialisation, the output
 # multiplier after a warm start, plain least-squares weight updates.
 PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=False, init="gaussian",
-             penalty_growth=1.0, weight_decay=0.0, lagrangian="paper", dual_step=0.3, dual_decay=0, loss="hinge",
+             penalty_growth=1.0, weight_decay=0.0, lagrangian="paper", dual_step=0.3, dual_decay=0, relu_multiplier_iters=0,
+             loss="hinge",
              residual_balancing=False, anderson=0, center_layers=False)
 # The best configuration measured by the sweeps in results/sweep/ and the ablation in
 # results/ablation/ (scored on validation rows carved from the training split, never on a
@@ -24,8 +25,11 @@ PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=Fa
 # constraint for one hidden layer; for deeper networks the augmented Lagrangian, with
 # multipliers on every constraint for more than two classes. The hidden multipliers' step
 # diminishes after iteration 100 (dual_decay): long runs then hold over initialisation seeds
-# (results/ablation/seeds/); the first 100 iterations are those of a constant step.
-DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0, lagrangian="auto", dual_decay=100)
+# (results/ablation/seeds/); the first 100 iterations are those of a constant step. Under the
+# linear form the ReLU equality also has its multiplier for the first 30 iterations
+# (relu_multiplier_iters): the full form's faster start, then the linear form's steady runs.
+DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0, lagrangian="auto", dual_decay=100,
+               relu_multiplier_iters=30)
 PRESETS = {"paper": PAPER, "default": DEFAULT}
 
 
@@ -130,6 +134,14 @@ class ADMMConfig:
         nonconvex iteration settle); 0 keeps it constant. The default preset's 100 keeps the
         step constant for the iterations its settings were chosen at and stops the drift
         that some initialisation seeds showed on longer runs (docs/method.md).
+    relu_multiplier_iters
+        K > 0, under ``lagrangian="linear"``: for the first K iterations the ReLU equality
+        ``a_l = h(z_l)`` has its multiplier ``nu_l`` as well, as under ``"full"``; after
+        iteration K the multipliers nu_l are dropped and the iteration goes on as the
+        linear form's. 0: never (the plain linear form); other forms ignore it. The
+        full form learns faster at first and drifts on long runs where the linear form
+        holds; the default preset's 30 starts as the one and goes on as the other
+        (docs/method.md; results/ablation/).
     center_layers
         Constrain every hidden layer after the first to ``W_l abar_{l-1} = 0``, where
         ``abar_{l-1}`` is the mean over the training samples of its input activations,
@@ -189,6 +201,7 @@ class ADMMConfig:
     lagrangian: str = DEFAULT["lagrangian"]
     dual_step: float = DEFAULT["dual_step"]
     dual_decay: int = DEFAULT["dual_decay"]
+    relu_multiplier_iters: int = DEFAULT["relu_multiplier_iters"]
     residual_balancing: bool = DEFAULT["residual_balancing"]
     rb_mu: float = 10.0
     rb_tau: float = 2.0
@@ -241,6 +254,9 @@ class ADMMConfig:
             raise ConfigError(f"anderson_tol must be >= 0, got {self.anderson_tol!r}")
         if not isinstance(self.dual_decay, int) or isinstance(self.dual_decay, bool) or self.dual_decay < 0:
             raise ConfigError(f"dual_decay must be an integer >= 0, got {self.dual_decay!r}")
+        k = self.relu_multiplier_iters
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise ConfigError(f"relu_multiplier_iters must be an integer >= 0, got {k!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.init not in INITS:
@@ -293,14 +309,27 @@ class ADMMConfig:
 
     @property
     def activation_multipliers(self) -> bool:
-        """Multipliers nu_l on the hidden layers' ``a_l = h(z_l)`` as well (``lagrangian == "full"``)."""
-        return self.lagrangian == "full" and bool(self.multiplier)
+        """Multipliers nu_l on the hidden layers' ``a_l = h(z_l)`` as well, at some iteration
+        (``lagrangian == "full"``, or ``"linear"`` with ``relu_multiplier_iters``)."""
+        return self.relu_multipliers_at(0)
+
+    def relu_multipliers_at(self, iteration: int) -> bool:
+        """Whether iteration ``iteration`` (0-based) has the multipliers nu_l of ``a_l = h(z_l)``:
+        always under ``full``; under ``linear`` for the first ``relu_multiplier_iters``."""
+        if not self.multiplier:
+            return False
+        return self.lagrangian == "full" or (self.lagrangian == "linear" and iteration < self.relu_multiplier_iters)
 
     @property
     def multiplier_arrays(self) -> int:
-        """Per-sample multiplier arrays each hidden unit holds: 2 under ``full`` (mu and nu), 1 under
-        ``linear`` (mu), else 0 (for the cost model and the GPU memory check)."""
-        return int(self.hidden_multipliers) + int(self.activation_multipliers)
+        """Per-sample multiplier arrays each hidden unit holds at most: 2 under ``full`` (mu and nu)
+        or ``linear`` with ``relu_multiplier_iters``, 1 under ``linear`` (mu), else 0 (for the
+        cost model and the GPU memory check)."""
+        return self.multiplier_arrays_at(0)
+
+    def multiplier_arrays_at(self, iteration: int) -> int:
+        """Per-sample multiplier arrays per hidden unit that iteration ``iteration`` reads and writes."""
+        return int(self.hidden_multipliers) + int(self.relu_multipliers_at(iteration))
 
     @property
     def n_layers(self) -> int:

@@ -16,7 +16,8 @@ full one (``"full"``) every hidden constraint has a scaled multiplier as well
 v_l = nu_l / (2 gamma_l)): W_l fits z_l + u_l, the a_l and z_l lines see
 h(z_l) - v_l, a_l + v_l and W_l a_{l-1} - u_l, and both multipliers take a
 dual step of ``dual_step`` times the classical one after the z_l line; under
-``"linear"`` only the linear constraints have one (mu_l, and lambda; v_l = 0). Per layer, the a and z updates run in one
+``"linear"`` only the linear constraints have one (mu_l, and lambda; v_l = 0), except
+in its first ``relu_multiplier_iters`` iterations, which keep v_l as ``"full"`` does. Per layer, the a and z updates run in one
 fused pass over column blocks (:mod:`admm_xp.solver.passes`), which also sums the
 ``z_{l+1} a_l^T`` and ``a_l a_l^T`` that the next line's weight update needs;
 over MPI ranks those sums, and nothing else, cross the network.
@@ -68,6 +69,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     this rank's sums of the objective's parts, evaluated at the new state.
     """
     pen = cfg.penalties(state.iteration, state.penalty_scale)
+    drop_expired_multipliers(state, cfg)
     W, a, z, L = state.W, state.a, state.z, state.n_layers
     bias, block = cfg.bias, cfg.block_size
     sums = IterationSums()
@@ -128,6 +130,15 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     return sums
 
 
+def drop_expired_multipliers(state: ADMMState, cfg) -> bool:
+    """Drop the ReLU equality's multipliers v_l once their iterations are over (the linear form with
+    ``relu_multiplier_iters``: from then on the linear form's iteration); True when it dropped them."""
+    if state.v and not cfg.relu_multipliers_at(state.iteration):
+        state.v = []
+        return True
+    return False
+
+
 def _balance_penalties(state: ADMMState, sums: IterationSums, cfg, xp, comm) -> None:
     """Residual balancing (:mod:`admm_xp.solver.balancing`): the penalty factors for the next iteration,
     from this iteration's primal residuals (summed over ranks) and dual residuals."""
@@ -144,6 +155,9 @@ def accelerated_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, a
     ``acc`` is an accelerator's memory and the warm start is over (``acc`` None: the plain iteration)."""
     if acc is None or not update_multiplier:
         return admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
+    if drop_expired_multipliers(state, cfg):
+        acc.clear()  # the state lost arrays and the iteration changed: the memory's differences no longer apply
+        acc.merit = None
     before = anderson.snapshot(state, cfg.anderson_on, xp)
     sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
     with timer("anderson"):

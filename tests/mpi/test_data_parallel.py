@@ -44,8 +44,10 @@ METHODS = {
     "cross-entropy": {"loss": "cross-entropy"},
     "anderson-state": {"lagrangian": "full", "anderson": 3, "anderson_on": "state"},
     "full-centred": {"lagrangian": "full", "center_layers": True},
-    "linear": {"lagrangian": "linear"},
-    "linear-decaying": {"lagrangian": "linear", "dual_decay": 2},  # the default's schedule, decaying within the run
+    "linear": {"lagrangian": "linear", "relu_multiplier_iters": 0},
+    # the default's schedules within the run: the ReLU multipliers dropped after iteration 5, the step decaying
+    "linear-default-schedules": {"lagrangian": "linear", "relu_multiplier_iters": 5, "dual_decay": 2},
+    "linear-anderson-state": {"lagrangian": "linear", "relu_multiplier_iters": 5, "anderson": 3, "anderson_on": "state"},
 }
 
 

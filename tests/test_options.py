@@ -183,9 +183,10 @@ def test_the_default_lagrangian_follows_the_depth_and_the_number_of_classes(tmp_
 
     cfg = ADMMConfig.from_preset("default")
     assert cfg.lagrangian == "auto" and cfg.augmented_output and not cfg.hidden_multipliers  # unresolved: augmented
-    for classes in (2, 10):  # one hidden layer: multipliers on the linear constraints, none on a = h(z)
+    for classes in (2, 10):  # one hidden layer: multipliers on the linear constraints, on a = h(z) only at first
         one = cfg.for_classes(classes)
-        assert one.lagrangian == "linear" and one.hidden_multipliers and not one.activation_multipliers
+        assert one.lagrangian == "linear" and one.hidden_multipliers
+        assert one.relu_multipliers_at(0) and not one.relu_multipliers_at(one.relu_multiplier_iters)
     deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # deeper: augmented for two classes, full for more
     assert deep.for_classes(2).lagrangian == "augmented" and not deep.for_classes(2).hidden_multipliers
     assert deep.for_classes(10).lagrangian == "full" and deep.for_classes(10).activation_multipliers

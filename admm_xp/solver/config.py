@@ -141,7 +141,8 @@ class ADMMConfig:
         linear form's. 0: never (the plain linear form); other forms ignore it. The
         full form learns faster at first and drifts on long runs where the linear form
         holds; the default preset's 30 starts as the one and goes on as the other
-        (docs/method.md; results/ablation/).
+        (a schedule of this project, not of a paper: measured in results/ablation/seeds/,
+        docs/method.md).
     center_layers
         Constrain every hidden layer after the first to ``W_l abar_{l-1} = 0``, where
         ``abar_{l-1}`` is the mean over the training samples of its input activations,

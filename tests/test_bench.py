@@ -155,3 +155,19 @@ def test_bench_times_a_method_with_its_options_and_counts_their_bytes(tmp_path):
     assert costmodel.state_bytes(widths, 100, 8, 1) - costmodel.state_bytes(widths, 100, 8) == 8 * 30 * 100
     assert r["state_bytes"] == pytest.approx(costmodel.state_bytes(widths, 3000, 8, multipliers=2))
     assert r["naive_time_per_iter_s"] is None  # the naive transcription has no hidden multipliers
+    assert r["timed_from_iteration"] == 0  # the full form's iteration is the same from the start
+
+
+def test_bench_times_the_default_after_its_relu_multipliers(tmp_path):
+    """The default's linear form keeps the ReLU multipliers for its first 30 iterations: the bench
+    times the iteration a run repeats after them, with the floor of one multiplier array (mu), and says so."""
+    out = tmp_path / "bench.json"
+    res = subprocess.run([sys.executable, "-m", "admm_xp", "bench", "--n", "3000", "--hidden", "30", "--repeats", "2",
+                          "--warmup", "1", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    r = json.loads(out.read_text())
+    assert r["config"]["lagrangian"] == "linear" and r["config"]["relu_multiplier_iters"] == 30
+    assert r["timed_from_iteration"] == 30 and "from iteration 31" in res.stdout
+    widths = (28, 30, 1)
+    assert r["min_bytes_per_iter"] == pytest.approx(costmodel.bytes_per_sample(widths, 8, multipliers=1) * 3000)
+    assert r["state_bytes"] == pytest.approx(costmodel.state_bytes(widths, 3000, 8, multipliers=1))

@@ -84,7 +84,8 @@ def fixed_flops(widths, bias: bool = False) -> float:
 def bytes_per_sample(widths, itemsize: int, multipliers: int = 0) -> float:
     """Minimum bytes moved per sample and iteration by the elementwise steps (``multipliers``: how many
     per-sample multipliers each hidden unit has, each read and written once more: 2 (mu and nu) under
-    the full Lagrangian, 1 (mu) under the linear one: ``ADMMConfig.multiplier_arrays``)."""
+    the full Lagrangian, 1 (mu) under the linear one once its ReLU multipliers are dropped:
+    ``ADMMConfig.multiplier_arrays_at``)."""
     L = len(widths) - 1
     hidden = sum(widths[1:L])
     c = widths[-1]

@@ -46,7 +46,7 @@ def to_device(ds, backend, dtype: str, hidden=None, block: int = 1 << 20, multip
     With ``hidden`` given, first checks that the run fits in the GPU's free
     memory (a one-line error naming the size needed, not a CUDA traceback);
     ``multipliers``: the solver's per-sample multiplier arrays per hidden unit
-    (``ADMMConfig.multiplier_arrays``).
+    (``ADMMConfig.multiplier_arrays``, the most any iteration holds).
     """
     xp, dev = backend.xp, backend.device
     if hidden is not None:

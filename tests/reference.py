@@ -9,6 +9,7 @@ from __future__ import annotations
 from admm_xp import nn
 from admm_xp.runtime.linalg import regularised
 from admm_xp.solver import updates
+from admm_xp.solver.iteration import drop_expired_multipliers
 from admm_xp.solver.objective import combine, objective_parts
 
 
@@ -44,8 +45,7 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
     full = cfg.lagrangian in ("full", "linear") and cfg.multiplier
     u = state.u
     with_nu = cfg.relu_multipliers_at(state.iteration)  # "full"; "linear" in its first relu_multiplier_iters
-    if state.v and not with_nu:
-        state.v = []  # dropped for good: the plain linear form from here on
+    drop_expired_multipliers(state, cfg)  # after them, dropped for good: the plain linear form from here on
     v = state.v if with_nu else [0.0 * x for x in state.a]  # nu = 0, never stepped
 
     def fitted(l):  # what W_l a_{l-1} is fitted to

@@ -101,15 +101,12 @@ def test_fused_iteration_equals_algorithm_1(backend, hidden, bias, lagrangian, l
     xp = backend.xp
 
     def sums_match_the_state(it, sums, state, prob):
-        pen = cfg.penalties(it)
-        fused = combine([float(v) for v in sums.flat()], pen, len(hidden))
-        recomputed = combine([float(v) for v in objective_parts(state, prob, cfg, xp).flat()], pen, len(hidden))
+        fused, recomputed = _objectives(cfg, xp, it, sums, state, prob)
         for key in fused:
             assert fused[key] == pytest.approx(recomputed[key], rel=1e-9, abs=1e-9), key
 
     state, ref = _fused_and_reference(backend, cfg, 4, after=sums_match_the_state)
-    for name, arr in state.arrays().items():
-        np.testing.assert_allclose(to_np(arr), to_np(ref.arrays()[name]), rtol=1e-8, atol=1e-9, err_msg=name)
+    _assert_same_state(state, ref)
 
 
 @pytest.mark.parametrize("lagrangian", ["linear", "full"])
@@ -137,15 +134,12 @@ def test_linear_form_drops_the_relu_multipliers_after_its_iterations(backend, hi
 
         def kept_until_k(it, sums, state, prob):
             assert (len(state.v) == len(hidden)) == (it < k)  # dropped as iteration k (0-based) starts
-            pen = cfg.penalties(it)
-            fused = combine([float(v) for v in sums.flat()], pen, len(hidden))
-            recomputed = combine([float(v) for v in objective_parts(state, prob, cfg, xp).flat()], pen, len(hidden))
+            fused, recomputed = _objectives(cfg, xp, it, sums, state, prob)
             assert fused["objective"] == pytest.approx(recomputed["objective"], rel=1e-9, abs=1e-9)
 
         state, ref = _fused_and_reference(backend, cfg, 4, after=kept_until_k if k else None)
         assert state.v == [] and ref.v == []
-        for name, arr in state.arrays().items():
-            np.testing.assert_allclose(to_np(arr), to_np(ref.arrays()[name]), rtol=1e-8, atol=1e-9, err_msg=name)
+        _assert_same_state(state, ref)
         ends[k] = to_np(state.W[0])
     assert np.max(np.abs(ends[2] - ends[0])) > 1e-6
 
@@ -163,6 +157,18 @@ def _fused_and_reference(backend, cfg, iters, after=None):
         if after is not None:
             after(it, sums, state, prob)
     return state, ref
+
+
+def _objectives(cfg, xp, it, sums, state, prob):
+    """(fused, recomputed): the objective's parts from an iteration's own sums and from its new state."""
+    pen, n_hidden = cfg.penalties(it), len(cfg.hidden)
+    return (combine([float(v) for v in sums.flat()], pen, n_hidden),
+            combine([float(v) for v in objective_parts(state, prob, cfg, xp).flat()], pen, n_hidden))
+
+
+def _assert_same_state(state, ref):
+    for name, arr in state.arrays().items():
+        np.testing.assert_allclose(to_np(arr), to_np(ref.arrays()[name]), rtol=1e-8, atol=1e-9, err_msg=name)
 
 
 def _clone(state, xp):

@@ -256,7 +256,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     cfg = cfg.for_classes(2)  # the benchmark's data: one output, two classes
     # The linear form with relu_multiplier_iters (the default's) keeps the ReLU multipliers for its first
     # iterations only: time the iteration a run repeats after them (`--lagrangian full` times the others).
-    start = cfg.relu_multiplier_iters if cfg.lagrangian == "linear" and cfg.activation_multipliers else 0
+    start = cfg.steady_from
     multipliers = cfg.multiplier_arrays_at(start)  # per-sample arrays per hidden unit, in the timed iterations
 
     log(f"bench: GEMM and copy rates ({backend.label}, {dtype}) ...")

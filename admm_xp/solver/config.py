@@ -322,6 +322,12 @@ class ADMMConfig:
         return self.lagrangian == "full" or (self.lagrangian == "linear" and iteration < self.relu_multiplier_iters)
 
     @property
+    def steady_from(self) -> int:
+        """The first iteration (0-based) from which every iteration has the same blocks: after the
+        linear form's ReLU multipliers (``relu_multiplier_iters``), else 0."""
+        return self.relu_multiplier_iters if self.lagrangian == "linear" and self.activation_multipliers else 0
+
+    @property
     def multiplier_arrays(self) -> int:
         """Per-sample multiplier arrays each hidden unit holds at most: 2 under ``full`` (mu and nu)
         or ``linear`` with ``relu_multiplier_iters``, 1 under ``linear`` (mu), else 0 (for the

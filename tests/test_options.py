@@ -218,3 +218,14 @@ def test_cli_centred_layers_are_recorded(tmp_path):
     assert rec["config"]["center_layers"] is True and rec["config"]["preset"] == "default+center_layers"
     assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["center_layers"] is False  # the default's choice
+
+
+@pytest.mark.parametrize("name", ["gamma", "beta"])
+def test_penalties_outside_the_range_the_scaled_multipliers_survive_are_refused(name):
+    """A subnormal penalty overflows nu / (2 gamma) at the first iteration and a huge one gamma a^2: both
+    are refused where the configuration is made, with the range in the message."""
+    for bad, word in ((2.2250738585e-313, "at least"), (1e13, "at most")):
+        with pytest.raises(ConfigError, match=f"{name} must be {word}"):
+            ADMMConfig(**{name: (bad,)})
+    ADMMConfig(**{name: (1e-12,)})
+    ADMMConfig(**{name: (1e12,)})

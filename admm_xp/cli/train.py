@@ -31,8 +31,8 @@ def register(sub) -> None:
     g.add_argument("--iters", type=int, default=100, help="iterations to run")
     g.add_argument("--warm-start", type=int, default=None, metavar="K",
                    help="first K iterations skip the Lagrange multiplier update (both presets: 10)")
-    g.add_argument("--gamma", default=None, metavar="G[,G...]", help="activation penalty gamma_l (one, or one per hidden layer)")
-    g.add_argument("--beta", default=None, metavar="B[,B...]", help="pre-activation penalty beta_l (one, or one per layer)")
+    g.add_argument("--gamma", default=None, metavar="G[,G...]", help="activation penalty gamma_l (one, or one per hidden layer; 1e-12 to 1e12)")
+    g.add_argument("--beta", default=None, metavar="B[,B...]", help="pre-activation penalty beta_l (one, or one per layer; 1e-12 to 1e12)")
     g.add_argument("--weight-decay", type=float, default=None, metavar="W",
                    help="Tikhonov term of the weight updates, relative to the layer's width/samples (0 = the paper's update)")
     g.add_argument("--penalty-growth", type=float, default=None, metavar="RHO",

@@ -34,6 +34,7 @@ PRESETS = {"paper": PAPER, "default": DEFAULT}
 
 
 MAX_PENALTY = 1e12  # gamma and beta above this make gamma * a^2 overflow float32 (and come close in float64)
+MIN_PENALTY = 1e-12  # below this the multipliers' scaled forms mu / (2 beta), nu / (2 gamma) overflow
 
 
 def _as_tuple(value, name: str) -> tuple[float, ...]:
@@ -48,6 +49,9 @@ def _as_tuple(value, name: str) -> tuple[float, ...]:
     for v in out:
         if not (math.isfinite(v) and v > 0):
             raise ConfigError(f"{name} must be > 0 and finite, got {v!r}: penalties weight squared residuals")
+        if v < MIN_PENALTY:
+            raise ConfigError(f"{name} must be at least {MIN_PENALTY:g}, got {v!r}: a smaller penalty overflows the "
+                              "scaled multipliers (mu / (2 beta), nu / (2 gamma))")
         if v > MAX_PENALTY:
             raise ConfigError(f"{name} must be at most {MAX_PENALTY:g}, got {v!r}: a larger penalty overflows the "
                               "squared residuals it weights")

@@ -133,15 +133,16 @@ class ADMMClassifier(_Mixin, _Base):
     None, override the preset: ``gamma``, ``beta``, ``multiplier_warmup`` (the
     first K iterations skip the multiplier update; ADMMConfig's
     ``warm_start``), ``weight_decay``, ``bias``, ``init``, ``multiplier``,
-    ``lagrangian``, ``dual_step``, ``dual_decay``, ``relu_multiplier_iters``, ``loss``, ``center_layers``, ``residual_balancing``,
+    ``lagrangian``, ``dual_step``, ``dual_decay``, ``relu_multiplier_iters``, ``loss``, ``center_layers``, ``first_layer_penalty``, ``residual_balancing``,
     ``anderson``, ``penalty_growth``, ``ridge``, ``block_size`` and ``dtype``
     (default float64 on cpu, float32 on cuda). The default preset's ``lagrangian`` is
-    ``"auto"``: multipliers on every linear constraint (``"linear"``) for one hidden layer;
-    for deeper networks multipliers on every constraint (``"full"``) for more than two classes
-    and the augmented output Lagrangian for two (``network_.meta["config"]`` shows which); its
-    hidden multipliers' step diminishes after iteration 100 (``dual_decay=100``), and the linear
-    form keeps the multipliers of ``a_l = h(z_l)`` too for its first 30 iterations
-    (``relu_multiplier_iters=30``: it starts as the full form).
+    ``"auto"``: multipliers on every linear constraint (``"linear"``) for one hidden layer,
+    on every constraint (``"full"``) for deeper networks (``network_.meta["config"]`` shows
+    which); its hidden multipliers' step diminishes after iteration 100 (``dual_decay=100``), and
+    the linear form keeps the multipliers of ``a_l = h(z_l)`` too for its first 30 iterations
+    (``relu_multiplier_iters=30``: it starts as the full form). Deeper networks also have
+    centred layers (``center_layers=True``) and a first hidden layer with three times the
+    penalties (``first_layer_penalty=3``); neither changes a network of one hidden layer.
 
     Run parameters: ``max_iter`` (iterations), ``target_acc`` (stop when the
     ``eval_set`` accuracy reaches it), ``random_state`` (an int >= 0 seeds the
@@ -159,7 +160,7 @@ class ADMMClassifier(_Mixin, _Base):
     def __init__(self, hidden=(300,), *, preset="default", gamma=None, beta=None, multiplier_warmup=None,
                  weight_decay=None, bias=None, init=None, multiplier=None, lagrangian=None, dual_step=None, dual_decay=None,
                  relu_multiplier_iters=None, loss=None,
-                 center_layers=None, residual_balancing=None, anderson=None, penalty_growth=None, max_iter=100, target_acc=None,
+                 center_layers=None, first_layer_penalty=None, residual_balancing=None, anderson=None, penalty_growth=None, max_iter=100, target_acc=None,
                  device="cpu", dtype=None, random_state=0, ridge=1e-10, block_size=None, eval_every=1,
                  standardize=True, kernels="auto", verbose=False, comm=None):
         self.hidden = hidden
@@ -177,6 +178,7 @@ class ADMMClassifier(_Mixin, _Base):
         self.relu_multiplier_iters = relu_multiplier_iters
         self.loss = loss
         self.center_layers = center_layers
+        self.first_layer_penalty = first_layer_penalty
         self.residual_balancing = residual_balancing
         self.anderson = anderson
         self.penalty_growth = penalty_growth
@@ -267,7 +269,8 @@ class ADMMClassifier(_Mixin, _Base):
                 weight_decay=self.weight_decay, bias=self.bias, init=self.init, multiplier=self.multiplier,
                 lagrangian=self.lagrangian, dual_step=self.dual_step, dual_decay=self.dual_decay,
                 relu_multiplier_iters=self.relu_multiplier_iters, loss=self.loss,
-                center_layers=self.center_layers, residual_balancing=self.residual_balancing, anderson=self.anderson,
+                center_layers=self.center_layers, first_layer_penalty=self.first_layer_penalty,
+                residual_balancing=self.residual_balancing, anderson=self.anderson,
                 penalty_growth=self.penalty_growth, seed=self._seed(), ridge=self.ridge,
                 dtype=self.dtype or ("float32" if gpu else "float64"),
                 block_size=int(self.block_size) if self.block_size is not None else default_block_size(self.device))

@@ -187,10 +187,10 @@ def test_the_default_lagrangian_follows_the_depth_and_the_number_of_classes(tmp_
         one = cfg.for_classes(classes)
         assert one.lagrangian == "linear" and one.hidden_multipliers
         assert one.relu_multipliers_at(0) and not one.relu_multipliers_at(one.relu_multiplier_iters)
-    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # deeper: augmented for two classes, full for more
-    assert deep.for_classes(2).lagrangian == "augmented" and not deep.for_classes(2).hidden_multipliers
-    assert deep.for_classes(10).lagrangian == "full" and deep.for_classes(10).activation_multipliers
-    assert not deep.center_layers
+    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # deeper: full for any number of classes, centred
+    for classes in (2, 10):
+        assert deep.for_classes(classes).lagrangian == "full" and deep.for_classes(classes).activation_multipliers
+    assert deep.center_layers and deep.first_layer_penalty == 3.0
     for fixed in ("paper", "augmented", "full", "linear"):  # a chosen form is kept for any depth and classes
         for hidden in ((300,), (8, 6)):
             chosen = ADMMConfig.from_preset("default", lagrangian=fixed, hidden=hidden)
@@ -199,7 +199,7 @@ def test_the_default_lagrangian_follows_the_depth_and_the_number_of_classes(tmp_
     assert main(["train", "--n-train", "400", "--hidden", "8", "--iters", "2", "--quiet", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["lagrangian"] == "linear"  # HIGGS, one hidden layer
     assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet", "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["config"]["lagrangian"] == "augmented"  # HIGGS, two hidden layers
+    assert json.loads(out.read_text())["config"]["lagrangian"] == "full"  # HIGGS, two hidden layers
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(90, 4)), np.arange(90) % 3
     assert ADMMClassifier(hidden=(6,), max_iter=2).fit(X, y).network_.meta["config"]["lagrangian"] == "linear"
@@ -212,12 +212,52 @@ def test_cli_centred_layers_are_recorded(tmp_path):
     from admm_xp.cli.main import main
 
     out = tmp_path / "r.json"
-    assert main(["train", "--center-layers", "on", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
+    assert main(["train", "--center-layers", "off", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
                  "--quiet", "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
-    assert rec["config"]["center_layers"] is True and rec["config"]["preset"] == "default+center_layers"
+    assert rec["config"]["center_layers"] is False and rec["config"]["preset"] == "default+center_layers"
     assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet", "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["config"]["center_layers"] is False  # the default's choice
+    assert json.loads(out.read_text())["config"]["center_layers"] is True  # the default's choice
+    assert main(["train", "--preset", "paper", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["center_layers"] is False  # the paper's method
+
+
+def test_first_layer_penalty_scales_the_first_of_several_hidden_layers(tmp_path):
+    """first_layer_penalty F multiplies gamma_1 and beta_1 with two or more hidden layers and nothing with one;
+    a run with it is the run with those penalties given explicitly; bad values get one-line errors."""
+    import json
+
+    import numpy as np
+
+    from admm_xp.cli.main import main
+    from admm_xp.estimator import ADMMClassifier
+
+    deep = ADMMConfig(hidden=(8, 6, 5), gamma=(2.0,), beta=(1.0, 0.5, 0.5, 4.0), first_layer_penalty=3.0)
+    assert deep.gammas() == (6.0, 2.0, 2.0) and deep.betas() == (3.0, 0.5, 0.5, 4.0)
+    assert deep.penalties(0).gamma == (6.0, 2.0, 2.0) and deep.penalties(0).beta == (3.0, 0.5, 0.5, 4.0)
+    one = ADMMConfig(hidden=(8,), gamma=(2.0,), beta=(1.0,), first_layer_penalty=3.0)
+    assert one.gammas() == (2.0,) and one.betas() == (1.0, 1.0)  # one hidden layer: no effect
+    assert ADMMConfig.from_preset("paper", hidden=(8, 6)).gammas() == (10.0, 10.0)  # the paper's method: as given
+    for bad in (0.0, -1.0, float("nan"), float("inf"), 1e4, "x"):
+        with pytest.raises(ConfigError, match="first_layer_penalty"):
+            ADMMConfig(hidden=(8, 6), first_layer_penalty=bad)
+    with pytest.raises(ConfigError, match="first hidden layer's gamma"):
+        ADMMConfig(hidden=(8, 6), gamma=(1e10,), first_layer_penalty=1e3)
+    # the same iterates as the penalties written out (the option is nothing but those penalties)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(120, 5)), (rng.random(120) < 0.5).astype(int)
+    common = dict(hidden=(7, 6), max_iter=4, random_state=1, lagrangian="full")
+    scaled = ADMMClassifier(**common, gamma=(1.0,), beta=(1.0,), first_layer_penalty=2.5).fit(X, y)
+    given = ADMMClassifier(**common, gamma=(2.5, 1.0), beta=(2.5, 1.0, 1.0), first_layer_penalty=1.0).fit(X, y)
+    plain = ADMMClassifier(**common, gamma=(1.0,), beta=(1.0,), first_layer_penalty=1.0).fit(X, y)
+    np.testing.assert_allclose(scaled.decision_function(X), given.decision_function(X), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(scaled.decision_function(X), plain.decision_function(X))
+    out = tmp_path / "r.json"
+    assert main(["train", "--first-layer-penalty", "2", "--n-train", "400", "--hidden", "8,6", "--iters", "2",
+                 "--quiet", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["config"]["first_layer_penalty"] == 2.0 and rec["config"]["preset"] == "default+first_layer_penalty"
 
 
 @pytest.mark.parametrize("name", ["gamma", "beta"])

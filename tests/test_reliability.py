@@ -291,7 +291,8 @@ option_value = st.one_of(st.text(alphabet=string.printable, max_size=6), st.inte
 @given(option=st.sampled_from(["--hidden", "--iters", "--gamma", "--beta", "--warm-start", "--device", "--dtype",
                                "--target-acc", "--seed", "--n-train", "--eval-every", "--checkpoint-every",
                                "--weight-decay", "--penalty-growth", "--block-size", "--label-col", "--preset",
-                               "--max-time", "--ridge", "--dual-decay", "--relu-multiplier-iters"]),
+                               "--max-time", "--ridge", "--dual-decay", "--relu-multiplier-iters",
+                               "--first-layer-penalty"]),
        value=option_value)
 def test_fuzzed_cli_values(tmp_path_factory, capsys, option, value):
     tmp = str(tmp_path_factory.mktemp("cli"))

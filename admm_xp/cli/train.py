@@ -48,8 +48,8 @@ def register(sub) -> None:
                         "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
                         "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss; "
                         "linear: multipliers on every linear constraint z_l = W_l a_{l-1}, the penalty alone on "
-                        "a_l = h(z_l) (see --relu-multiplier-iters); auto (default preset): linear for one hidden layer; for deeper networks full for more "
-                        "than two classes, augmented for two")
+                        "a_l = h(z_l) (see --relu-multiplier-iters); auto (default preset): linear for one hidden layer, full for "
+                        "deeper networks")
     g.add_argument("--residual-balancing", choices=("on", "off"), default=None,
                    help="adapt every layer's penalties to balance its primal and dual residuals (Boyd et al. 2011, "
                         "3.4.1): x tau when primal > mu dual, / tau when dual > mu primal")
@@ -76,8 +76,11 @@ def register(sub) -> None:
                         "classes, softmax for C; a per-sample Newton prox)")
     g.add_argument("--center-layers", choices=("on", "off"), default=None,
                    help="constrain every hidden layer after the first to zero-mean pre-activations over the training "
-                        "set (W_l mean(a_{l-1}) = 0; keeps deep ReLU layers from turning all-active; default off; not "
-                        "applied with --bias on)")
+                        "set (W_l mean(a_{l-1}) = 0; keeps deep ReLU layers from turning all-active; default on, the "
+                        "paper preset off; no effect with one hidden layer; not applied with --bias on)")
+    g.add_argument("--first-layer-penalty", type=float, default=None, metavar="F",
+                   help="with two or more hidden layers, the first hidden layer's gamma and beta are F times the "
+                        "others' (0.001 to 1000; default 3, the paper preset 1; no effect with one hidden layer)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
                    help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")
@@ -120,7 +123,7 @@ def config_from_args(args):
         lagrangian=args.lagrangian, dual_step=args.dual_step, dual_decay=args.dual_decay,
         relu_multiplier_iters=args.relu_multiplier_iters, loss=args.loss,
         residual_balancing=onoff[args.residual_balancing], anderson=args.anderson, anderson_on=args.anderson_on, rb_mu=args.rb_mu, rb_tau=args.rb_tau, rb_until=args.rb_until,
-        center_layers=onoff[args.center_layers], ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
+        center_layers=onoff[args.center_layers], first_layer_penalty=args.first_layer_penalty, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )
 
 

@@ -22,15 +22,16 @@ PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=Fa
 # results/ablation/ (scored on validation rows carved from the training split, never on a
 # test split): gamma = beta = 1, a weight decay of 1 (see ADMMConfig.weight_decay), and
 # lagrangian "auto" (resolved by ADMMConfig.for_classes): multipliers on every linear
-# constraint for one hidden layer; for deeper networks the augmented Lagrangian, with
-# multipliers on every constraint for more than two classes. The hidden multipliers' step
+# constraint for one hidden layer; for deeper networks multipliers on every constraint (see
+# below). The hidden multipliers' step
 # diminishes after iteration 100 (dual_decay): long runs then hold over initialisation seeds
 # (results/ablation/seeds/); the first 100 iterations are those of a constant step. Under the
 # linear form the ReLU equality also has its multiplier for the first 30 iterations
 # (relu_multiplier_iters): the full form's faster start, then the linear form's steady runs.
 # Networks with two or more hidden layers have centred layers (center_layers, no effect with
 # one) and a first hidden layer three times as stiff as the others (first_layer_penalty, no
-# effect with one), with multipliers on every constraint (lagrangian "auto": "full").
+# effect with one), with multipliers on every constraint (lagrangian "auto": "full"); measured
+# against each part left out in results/ablation/deep-rule/.
 DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0, lagrangian="auto", dual_decay=100,
                relu_multiplier_iters=30, center_layers=True, first_layer_penalty=3.0)
 PRESETS = {"paper": PAPER, "default": DEFAULT}
@@ -117,8 +118,8 @@ class ADMMConfig:
         default preset): ``"linear"`` for one hidden layer, where it learned more per
         iteration than the other forms on every task of the sweeps (with the preset's
         ``dual_decay`` it also holds on long runs over initialisation seeds; docs/method.md);
-        for deeper networks, where the hidden multipliers made three hidden layers learn
-        less, ``"full"`` for more than two classes and ``"augmented"`` for two; resolved
+        ``"full"`` for deeper networks, where with centred layers and a stiffer first
+        layer (``center_layers``, ``first_layer_penalty``) it learned the most; resolved
         with the data by :meth:`for_classes` (until then it acts as ``"augmented"``).
     residual_balancing, rb_mu, rb_tau, rb_until
         Residual balancing of every layer's penalties (:mod:`admm_xp.solver.balancing`):

@@ -59,6 +59,9 @@ def test_resume_refuses_other_settings_or_data_and_corrupt_files(tmp_path, capsy
     capsys.readouterr()
     assert main([*COMMON, "--iters", "5", "--resume", ck, "--gamma", "3"]) == 2
     assert "other solver settings" in capsys.readouterr().err
+    for changed in (["--relu-multiplier-iters", "3"], ["--first-layer-penalty", "2"]):  # settings added later too
+        assert main([*COMMON, "--iters", "5", "--resume", ck, *changed]) == 2
+        assert "other solver settings" in capsys.readouterr().err
     assert main(["train", "--n-train", "2000", "--hidden", "30", "--quiet", "--iters", "5", "--resume", ck]) == 2
     assert "other data" in capsys.readouterr().err
     shard = os.path.join(ck, "it000003", "shard-00000.npz")

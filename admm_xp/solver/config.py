@@ -167,7 +167,7 @@ class ADMMConfig:
         F: in a network of two or more hidden layers, the first hidden layer's penalties
         ``gamma_1`` and ``beta_1`` are F times the values ``gamma`` and ``beta`` give it
         (no effect with one hidden layer). From the Gaussian start the first layer's
-        z_1 is mostly what its 28 or so inputs cannot explain, and the deeper layers fit
+        z_1 is mostly what the inputs cannot explain (the draw is not a function of X), and the deeper layers fit
         the labels through that per-sample slack while the network's own first layer
         stays small; stiffer constraints there leave less of it. The default preset's 3
         was measured on validation rows (docs/method.md); a rule of this project, not of
@@ -286,7 +286,8 @@ class ADMMConfig:
         for name, values in (("gamma", self.gammas()), ("beta", self.betas())):
             if values[0] > MAX_PENALTY or values[0] < MIN_PENALTY:
                 raise ConfigError(f"the first hidden layer's {name} times first_layer_penalty is {values[0]:g}, "
-                                  f"outside {MIN_PENALTY:g} to {MAX_PENALTY:g}: use a smaller factor or penalty")
+                                  f"outside {MIN_PENALTY:g} to {MAX_PENALTY:g}: choose the factor and the penalty so "
+                                  "that their product lies in that range")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.init not in INITS:
@@ -318,9 +319,8 @@ class ADMMConfig:
 
     def for_classes(self, n_classes: int) -> "ADMMConfig":
         """This configuration for a task of ``n_classes`` classes: ``lagrangian="auto"`` becomes
-        ``"linear"`` for one hidden layer and ``"full"`` for deeper networks (whatever
-        ``n_classes``; the argument is kept for the callers and for rules that may need it);
-        anything else is kept."""
+        ``"linear"`` for one hidden layer and ``"full"`` for deeper networks (for any
+        ``n_classes``); anything else is kept."""
         if self.lagrangian != "auto":
             return self
         return replace(self, lagrangian="linear" if len(self.hidden) == 1 else "full")

@@ -38,7 +38,8 @@ def _train(comm, n_train=2000, hidden=(40,), iters=10, dataset="higgs-sample", b
 
 
 METHODS = {
-    "augmented": {},
+    "default": {},  # the preset's own choices: linear (one hidden layer) or full + centred + a stiffer first layer
+    "augmented": {"lagrangian": "augmented"},
     "paper": {"lagrangian": "paper"},
     "full-balanced": {"lagrangian": "full", "residual_balancing": True, "rb_until": 8},
     "cross-entropy": {"loss": "cross-entropy"},

@@ -283,11 +283,9 @@ class ADMMConfig:
         if not (math.isfinite(flp) and 1e-3 <= flp <= 1e3):
             raise ConfigError(f"first_layer_penalty must be in [0.001, 1000], got {self.first_layer_penalty!r}: "
                               "it multiplies the first hidden layer's gamma and beta (1 = as given)")
-        for name, values in (("gamma", self.gammas()), ("beta", self.betas())):
-            if values[0] > MAX_PENALTY or values[0] < MIN_PENALTY:
-                raise ConfigError(f"the first hidden layer's {name} times first_layer_penalty is {values[0]:g}, "
-                                  f"outside {MIN_PENALTY:g} to {MAX_PENALTY:g}: choose the factor and the penalty so "
-                                  "that their product lies in that range")
+        object.__setattr__(self, "first_layer_penalty", flp)
+        for name, values in (("gamma", self.gammas()), ("beta", self.betas())):  # the products in the same range
+            _as_tuple(values[:1], f"the first hidden layer's {name} (times first_layer_penalty)")
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.init not in INITS:
@@ -382,7 +380,7 @@ class ADMMConfig:
     def _stiffen_first(self, values: tuple) -> tuple:
         if len(self.hidden) < 2 or self.first_layer_penalty == 1.0:
             return values
-        return (values[0] * float(self.first_layer_penalty), *values[1:])
+        return (values[0] * self.first_layer_penalty, *values[1:])
 
     def gram_ridge(self, d: int, n: int) -> float:
         """The relative ridge of a d x d Gram matrix summed over n samples (see ``weight_decay``)."""

@@ -310,7 +310,7 @@ class ADMMClassifier(_Mixin, _Base):
             classes = _union_classes(labels, comm)
             if classes.size < 2:
                 raise DataError(f"y has 1 class ({classes[0]!r}); a classifier needs at least two classes")
-            cfg = cfg.for_classes(classes.size)  # the default preset's Lagrangian depends on the classes
+            cfg = cfg.resolved()  # the default preset's Lagrangian depends on the depth
             idx = np.searchsorted(classes, labels)
             if eval_set is not None:
                 if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:

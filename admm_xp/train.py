@@ -142,7 +142,7 @@ def train_admm(
     comm = comm or LocalComm()
     opts = opts or RunOptions()
     xp = backend.xp
-    cfg = cfg.for_classes(dd.n_classes)  # callers that have not resolved the default's Lagrangian
+    cfg = cfg.resolved()  # callers that have not resolved the default's Lagrangian
     widths = layer_widths(dd.X.shape[0], cfg.hidden, dd.n_outputs)
     t_setup = time.perf_counter()
     ops = kernels_for(xp, opts.kernels)

@@ -122,7 +122,7 @@ def test_the_default_preset_decays_the_hidden_step_after_iteration_100():
 def test_the_default_preset_keeps_the_relu_multipliers_for_30_iterations_of_the_linear_form():
     default, paper = ADMMConfig.from_preset("default"), ADMMConfig.from_preset("paper")
     assert default.relu_multiplier_iters == 30 and paper.relu_multiplier_iters == 0
-    linear = default.for_classes(2)
+    linear = default.resolved()
     assert linear.lagrangian == "linear"
     assert [linear.relu_multipliers_at(k) for k in (0, 29, 30, 300)] == [True, True, False, False]
     assert [linear.multiplier_arrays_at(k) for k in (0, 30)] == [2, 1] and linear.multiplier_arrays == 2
@@ -183,18 +183,16 @@ def test_the_default_lagrangian_follows_the_depth_and_the_number_of_classes(tmp_
 
     cfg = ADMMConfig.from_preset("default")
     assert cfg.lagrangian == "auto" and cfg.augmented_output and not cfg.hidden_multipliers  # unresolved: augmented
-    for classes in (2, 10):  # one hidden layer: multipliers on the linear constraints, on a = h(z) only at first
-        one = cfg.for_classes(classes)
-        assert one.lagrangian == "linear" and one.hidden_multipliers
-        assert one.relu_multipliers_at(0) and not one.relu_multipliers_at(one.relu_multiplier_iters)
-    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # deeper: full for any number of classes, centred
-    for classes in (2, 10):
-        assert deep.for_classes(classes).lagrangian == "full" and deep.for_classes(classes).activation_multipliers
+    one = cfg.resolved()  # one hidden layer: multipliers on the linear constraints, on a = h(z) only at first
+    assert one.lagrangian == "linear" and one.hidden_multipliers
+    assert one.relu_multipliers_at(0) and not one.relu_multipliers_at(one.relu_multiplier_iters)
+    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # deeper: full, centred, a stiffer first layer
+    assert deep.resolved().lagrangian == "full" and deep.resolved().activation_multipliers
     assert deep.center_layers and deep.first_layer_penalty == 3.0
-    for fixed in ("paper", "augmented", "full", "linear"):  # a chosen form is kept for any depth and classes
+    for fixed in ("paper", "augmented", "full", "linear"):  # a chosen form is kept for any depth
         for hidden in ((300,), (8, 6)):
             chosen = ADMMConfig.from_preset("default", lagrangian=fixed, hidden=hidden)
-            assert chosen.for_classes(10).lagrangian == fixed and chosen.for_classes(2).lagrangian == fixed
+            assert chosen.resolved().lagrangian == fixed
     out = tmp_path / "r.json"
     assert main(["train", "--n-train", "400", "--hidden", "8", "--iters", "2", "--quiet", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["lagrangian"] == "linear"  # HIGGS, one hidden layer

@@ -211,7 +211,7 @@ def cmd_train(args, comm) -> int:
     if args.checkpoint:
         check_output_dir(args.checkpoint, "--checkpoint")
     backend, ds = setup_run(args, comm)
-    cfg = cfg.for_classes(ds.n_classes)  # the default preset's Lagrangian depends on the number of classes
+    cfg = cfg.resolved()  # the default preset's Lagrangian depends on the depth
     if saved_config is not None:
         _check_solver_settings(args.resume, cfg, saved_config)
     tf32 = allow_tf32(backend) if args.allow_tf32 else False

@@ -234,7 +234,7 @@ def cmd_ablation(args, comm) -> int:
         for label, _, _ in options:
             _, cfg, _, (n_tr, n_val) = runs[label][0]
             rows.append({"task": task, "option": label, "preset": cfg.preset, "hidden": list(hidden),
-                         "lagrangian": cfg.for_classes(ds.n_classes).lagrangian,
+                         "lagrangian": cfg.resolved().lagrangian,
                          "n_train": n_tr, "n_validation": n_val, "classes": ds.n_classes,
                          "synthetic": ds.synthetic, **_over_seeds([r[2] for r in runs[label]], early),
                          "target": target, "seeds": list(seeds)})

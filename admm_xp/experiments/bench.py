@@ -253,7 +253,7 @@ def run_bench(backend, dtype, n, hidden, comm, *, features=28, repeats=5, warmup
     method = dict(method or {})
     preset = method.pop("preset", "default")
     cfg = ADMMConfig.from_preset(preset, hidden=tuple(hidden), dtype=dtype, block_size=block, warm_start=0, **method)
-    cfg = cfg.for_classes(2)  # the benchmark's data: one output, two classes
+    cfg = cfg.resolved()
     # The linear form with relu_multiplier_iters (the default's) keeps the ReLU multipliers for its first
     # iterations only: time the iteration a run repeats after them (`--lagrangian full` times the others).
     start = cfg.steady_from

@@ -21,7 +21,7 @@ PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=Fa
 # The best configuration measured by the sweeps in results/sweep/ and the ablation in
 # results/ablation/ (scored on validation rows carved from the training split, never on a
 # test split): gamma = beta = 1, a weight decay of 1 (see ADMMConfig.weight_decay), and
-# lagrangian "auto" (resolved by ADMMConfig.for_classes): multipliers on every linear
+# lagrangian "auto" (resolved by ADMMConfig.resolved): multipliers on every linear
 # constraint for one hidden layer; for deeper networks multipliers on every constraint (see
 # below). The hidden multipliers' step
 # diminishes after iteration 100 (dual_decay): long runs then hold over initialisation seeds
@@ -120,7 +120,7 @@ class ADMMConfig:
         ``dual_decay`` it also holds on long runs over initialisation seeds; docs/method.md);
         ``"full"`` for deeper networks, where with centred layers and a stiffer first
         layer (``center_layers``, ``first_layer_penalty``) it learned the most; resolved
-        with the data by :meth:`for_classes` (until then it acts as ``"augmented"``).
+        by :meth:`resolved` before training (until then it acts as ``"augmented"``).
     residual_balancing, rb_mu, rb_tau, rb_until
         Residual balancing of every layer's penalties (:mod:`admm_xp.solver.balancing`):
         when a layer's primal residual exceeds ``rb_mu`` times its dual residual,
@@ -315,10 +315,10 @@ class ADMMConfig:
             return float(self.dual_step) * self.dual_decay / (iteration + 1)
         return float(self.dual_step)
 
-    def for_classes(self, n_classes: int) -> "ADMMConfig":
-        """This configuration for a task of ``n_classes`` classes: ``lagrangian="auto"`` becomes
-        ``"linear"`` for one hidden layer and ``"full"`` for deeper networks (for any
-        ``n_classes``); anything else is kept."""
+    def resolved(self) -> "ADMMConfig":
+        """This configuration with ``lagrangian="auto"`` resolved for its depth: ``"linear"`` for
+        one hidden layer, ``"full"`` for deeper networks (any number of classes); anything else is
+        kept."""
         if self.lagrangian != "auto":
             return self
         return replace(self, lagrangian="linear" if len(self.hidden) == 1 else "full")

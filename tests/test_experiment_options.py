@@ -274,3 +274,20 @@ def test_every_ablation_row_is_a_valid_configuration_on_every_task():
         for label, preset, change in OPTIONS:
             cfg = ADMMConfig.from_preset(preset, hidden=hidden, **change)
             assert cfg.preset.startswith(preset), label
+
+
+def test_ablation_task_of_three_hidden_layers_trains_the_default_rule_for_deeper_networks(tmp_path):
+    """--tasks higgs-deep3: HIGGS with three hidden layers of 300, the default resolved as for any deeper
+    network (multipliers on every constraint), scored on validation rows."""
+    import json
+
+    from admm_xp.cli.main import main
+
+    out = tmp_path / "deep3"
+    assert main(["ablation", "--tasks", "higgs-deep3", "--quick", "--iters", "1", "--options", "8", "--quiet",
+                 "--out-dir", str(out)]) == 0
+    rows = [r for r in json.loads((out / "ablation.json").read_text())["final"]["rows"] if r["option"] == "default preset"]
+    assert len(rows) == 1
+    assert rows[0]["task"] == "higgs-deep3" and rows[0]["hidden"] == [300, 300, 300] and rows[0]["lagrangian"] == "full"
+    assert rows[0]["n_train"] + rows[0]["n_validation"] == 6000  # --quick: 6,000 training rows, 20% of them validation
+    assert "28-300-300-300-1 as higgs-deep3" in (out / "ablation.md").read_text()

@@ -53,9 +53,9 @@ DEFAULT_TASKS = ("higgs-sample", "higgs-deep", "digits", "synthetic-svhn")
 # --quick: training rows per data set (None: all), whatever the network the task trains on it
 QUICK_N = {"higgs-sample": 6000, "digits": None, "synthetic-svhn": 4000, "synthetic-multiclass": 8000}
 
-# (label, preset, changes): first the paper's method with one option changed at a time (the
-# default preset is the paper's method with the first three and the augmented Lagrangian), then
-# the default preset with each research option on top.
+# (label, preset, changes): first the paper's method with one option changed at a time, then the
+# default preset (admm_xp.solver.config.DEFAULT) with its Lagrangian changed, one of its parts left
+# out, or one research option added.
 OPTIONS = [
     ("paper", "paper", {}),
     ("paper + gamma = beta = 1", "paper", {"gamma": (1.0,), "beta": (1.0,)}),

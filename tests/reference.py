@@ -43,9 +43,17 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
 
     # multipliers u = mu (z = W a) and v = nu (a = h(z)), unscaled: both under "full", u alone under "linear"
     full = cfg.lagrangian in ("full", "linear") and cfg.multiplier
-    u = state.u
     with_nu = cfg.relu_multipliers_at(state.iteration)  # "full"; "linear" in its first relu_multiplier_iters
     drop_expired_multipliers(state, cfg)  # after them, dropped for good: the plain linear form from here on
+    if cfg.restart_at(state.iteration):  # forward_restart: a and z from the network's forward pass, multipliers 0
+        a_in = prob.X
+        for l in range(L - 1):
+            z[l] = nn.affine(W[l], a_in, bias, xp)
+            a[l] = xp.maximum(z[l], 0.0)
+            a_in = a[l]
+        state.u = [0.0 * x for x in state.u]
+        state.v = [0.0 * x for x in state.v]
+    u = state.u
     v = state.v if with_nu else [0.0 * x for x in state.a]  # nu = 0, never stepped
 
     def fitted(l):  # what W_l a_{l-1} is fitted to

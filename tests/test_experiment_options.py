@@ -278,7 +278,8 @@ def test_every_ablation_row_is_a_valid_configuration_on_every_task():
 
 def test_ablation_task_of_three_hidden_layers_trains_the_default_rule_for_deeper_networks(tmp_path):
     """--tasks higgs-deep3: HIGGS with three hidden layers of 300, the default resolved as for any deeper
-    network (multipliers on every constraint), scored on validation rows."""
+    network (multipliers on every constraint) and restarted from the forward pass every 10 iterations,
+    scored on validation rows."""
     import json
 
     from admm_xp.cli.main import main
@@ -289,5 +290,6 @@ def test_ablation_task_of_three_hidden_layers_trains_the_default_rule_for_deeper
     rows = [r for r in json.loads((out / "ablation.json").read_text())["final"]["rows"] if r["option"] == "default preset"]
     assert len(rows) == 1
     assert rows[0]["task"] == "higgs-deep3" and rows[0]["hidden"] == [300, 300, 300] and rows[0]["lagrangian"] == "full"
+    assert rows[0]["forward_restart"] == 10  # three hidden layers: the restart from the forward pass
     assert rows[0]["n_train"] + rows[0]["n_validation"] == 6000  # --quick: 6,000 training rows, 20% of them validation
     assert "28-300-300-300-1 as higgs-deep3" in (out / "ablation.md").read_text()

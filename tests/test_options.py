@@ -258,6 +258,46 @@ def test_first_layer_penalty_scales_the_first_of_several_hidden_layers(tmp_path)
     assert rec["config"]["first_layer_penalty"] == 2.0 and rec["config"]["preset"] == "default+first_layer_penalty"
 
 
+def test_forward_restart_follows_the_depth_and_its_option(tmp_path, capsys):
+    """forward_restart "auto" (the default preset) restarts every 10 iterations with three or more hidden
+    layers and never with fewer; the paper's method never; a chosen K is kept for any depth; the CLI and
+    the estimator pass it on and record it; bad values get one-line errors."""
+    import json
+
+    from admm_xp.cli.main import main
+    from admm_xp.estimator import ADMMClassifier
+
+    for hidden, every in (((300,), 0), ((8, 6), 0), ((8, 6, 5), 10), ((8, 6, 5, 4), 10)):
+        cfg = ADMMConfig.from_preset("default", hidden=hidden)
+        assert cfg.forward_restart == "auto" and not cfg.restart_at(10)  # unresolved: never
+        assert cfg.resolved().forward_restart == every
+        assert cfg.resolved().restart_at(10) == bool(every) and not cfg.resolved().restart_at(5)
+        assert ADMMConfig.from_preset("paper", hidden=hidden).resolved().forward_restart == 0
+        assert ADMMConfig.from_preset("default", hidden=hidden, forward_restart=4).resolved().forward_restart == 4
+    for bad in (-1, 1.5, True, "x", None):
+        with pytest.raises(ConfigError, match="forward_restart"):
+            ADMMConfig(hidden=(8, 6, 5), forward_restart=bad)
+    out = tmp_path / "r.json"
+    assert main(["train", "--forward-restart", "3", "--n-train", "400", "--hidden", "8", "--iters", "4", "--quiet",
+                 "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["config"]["forward_restart"] == 3 and rec["config"]["preset"] == "default+forward_restart"
+    assert main(["train", "--n-train", "400", "--hidden", "8,6,5", "--iters", "2", "--quiet", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["forward_restart"] == 10  # resolved for the depth
+    capsys.readouterr()
+    assert main(["train", "--forward-restart", "-2", "--iters", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--forward-restart" in err[0] and "Traceback" not in err[0]
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(90, 4)), np.arange(90) % 2
+    fitted = ADMMClassifier(hidden=(6, 5, 4), max_iter=2).fit(X, y)
+    assert fitted.network_.meta["config"]["forward_restart"] == 10
+    restarted = ADMMClassifier(hidden=(6,), max_iter=6, forward_restart=2).fit(X, y)
+    plain = ADMMClassifier(hidden=(6,), max_iter=6, forward_restart=0).fit(X, y)
+    assert restarted.network_.meta["config"]["forward_restart"] == 2
+    assert not np.allclose(restarted.decision_function(X), plain.decision_function(X))
+
+
 @pytest.mark.parametrize("name", ["gamma", "beta"])
 def test_penalties_outside_the_range_the_scaled_multipliers_survive_are_refused(name):
     """A subnormal penalty overflows nu / (2 gamma) at the first iteration and a huge one gamma a^2: both

@@ -144,6 +144,48 @@ def test_linear_form_drops_the_relu_multipliers_after_its_iterations(backend, hi
     assert np.max(np.abs(ends[2] - ends[0])) > 1e-6
 
 
+@pytest.mark.parametrize("lagrangian", ["linear", "full", "augmented"])
+def test_forward_restart_hands_the_iteration_the_network_itself(backend, lagrangian):
+    """forward_restart = 2: before iterations 2 and 4 the hidden a_l and z_l are the forward pass of the
+    current weights (z_l = W_l a_{l-1}, a_l = h(z_l)) and the hidden multipliers are zero, while the
+    weights, z_L and lambda are kept; the fused iteration follows the reference's transcription of the
+    restart, and the run ends elsewhere than without it."""
+    from admm_xp.solver.iteration import begin_iteration
+
+    xp = backend.xp
+    cfg = ADMMConfig(hidden=(6, 5), warm_start=1, block_size=37, lagrangian=lagrangian, forward_restart=2)
+    assert [cfg.restart_at(k) for k in range(6)] == [False, False, True, False, True, False]
+    _, prob, state, comm = small_problem(backend, cfg)
+    ops = kernels_for(xp)
+    for it in range(2):
+        admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
+    before = {k: to_np(v).copy() for k, v in state.arrays().items()}
+    if lagrangian != "augmented":
+        assert np.max(np.abs(before["u1"])) > 1e-6  # the restart has multipliers to clear
+    assert begin_iteration(state, prob, cfg, xp)  # iteration 2: due, and the state jumped
+    W = [before["W1"], before["W2"], before["W3"]]
+    h = to_np(prob.X)
+    for l in range(2):
+        z = W[l] @ h
+        np.testing.assert_allclose(to_np(state.z[l]), z, rtol=1e-12, atol=1e-12)
+        h = np.maximum(z, 0.0)
+        np.testing.assert_allclose(to_np(state.a[l]), h, rtol=1e-12, atol=1e-12)
+    for name in ("W1", "W2", "W3", "z3", "lam"):
+        np.testing.assert_array_equal(to_np(state.arrays()[name]), before[name], err_msg=name)
+    for mult in [*state.u, *state.v]:
+        assert np.all(to_np(mult) == 0.0)
+    assert sorted(state.arrays()) == sorted(before)  # no array lost or added
+    state.iteration += 1
+    assert not begin_iteration(state, prob, cfg, xp)  # iteration 3: not due
+    ends = {}
+    for k in (2, 0):
+        cfg_k = ADMMConfig(hidden=(6, 5), warm_start=1, block_size=37, lagrangian=lagrangian, forward_restart=k)
+        state_k, ref = _fused_and_reference(backend, cfg_k, 5)
+        _assert_same_state(state_k, ref)
+        ends[k] = to_np(state_k.W[0])
+    assert np.max(np.abs(ends[2] - ends[0])) > 1e-6
+
+
 def _fused_and_reference(backend, cfg, iters, after=None):
     """(state, ref): the same start advanced ``iters`` iterations by the production iteration and by the
     plain transcription; ``after(it, sums, state, prob)`` is called after each production iteration."""

@@ -2,6 +2,7 @@
 (``--resume DIR``) and orderly stops on SIGINT / SIGTERM."""
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -81,6 +82,10 @@ def register(sub) -> None:
     g.add_argument("--first-layer-penalty", type=float, default=None, metavar="F",
                    help="with two or more hidden layers, the first hidden layer's gamma and beta are F times the "
                         "others' (0.001 to 1000; default 3, the paper preset 1; no effect with one hidden layer)")
+    g.add_argument("--forward-restart", type=_restart_every, default=None, metavar="K|auto",
+                   help="every K iterations the hidden layers' per-sample variables restart from the network's "
+                        "forward pass and their multipliers from zero (0 = never; default auto: every 10 "
+                        "iterations with three or more hidden layers, never with fewer; the paper preset 0)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
                    help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")
@@ -123,7 +128,8 @@ def config_from_args(args):
         lagrangian=args.lagrangian, dual_step=args.dual_step, dual_decay=args.dual_decay,
         relu_multiplier_iters=args.relu_multiplier_iters, loss=args.loss,
         residual_balancing=onoff[args.residual_balancing], anderson=args.anderson, anderson_on=args.anderson_on, rb_mu=args.rb_mu, rb_tau=args.rb_tau, rb_until=args.rb_until,
-        center_layers=onoff[args.center_layers], first_layer_penalty=args.first_layer_penalty, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
+        center_layers=onoff[args.center_layers], first_layer_penalty=args.first_layer_penalty,
+        forward_restart=args.forward_restart, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )
 
 
@@ -131,6 +137,19 @@ DATA_OPTIONS = ("dataset", "test_path", "n_train", "n_test", "label_col", "test_
 
 
 NOT_SAVED = ("func", "relaunch_under_mpi", "given_options", "resume", "checkpoint", "ranks", "quiet")
+
+
+def _restart_every(text: str):
+    """``--forward-restart``: ``auto`` or an integer >= 0."""
+    if text == "auto":
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        k = -1
+    if k < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (0 = never) or auto, got {text!r}")
+    return k
 
 
 def _option(dest: str) -> str:

@@ -27,8 +27,9 @@ Train ADMM with one option changed at a time on four tasks (the embedded real
 HIGGS rows with one and with two hidden layers of 300, scikit-learn's real
 8x8 digits with 10 classes, and a synthetic SVHN-shaped task with 3,072
 features) and tabulate each run's accuracy on validation rows carved from
-the training split (a seeded 20%; the test split is never read; the task
-higgs-deep3, three hidden layers of 300, runs when --tasks names it): after 100
+the training split (a seeded 20%; the test split is never read; the tasks
+higgs-deep3 and digits-deep3, three hidden layers of 300, run when --tasks
+names them): after 100
 iterations, after the last, the best, and the iteration that first reached
 the task's target. The rows: the paper's method and each option the default
 preset adds to it, then the default preset and each research option on top
@@ -46,6 +47,7 @@ TASKS = {
     "higgs-deep": ("higgs-sample", (300, 300), None, 0.64),
     "higgs-deep3": ("higgs-sample", (300, 300, 300), None, 0.64),
     "digits": ("digits", (300,), None, 0.97),
+    "digits-deep3": ("digits", (300, 300, 300), None, 0.97),
     "synthetic-svhn": ("synthetic-svhn", (100, 50), None, 0.95),
     "synthetic-multiclass": ("synthetic-multiclass", (100,), None, None),
 }
@@ -82,6 +84,8 @@ OPTIONS = [
     ("default, no ReLU multipliers at the start (linear form throughout)", "default", {"relu_multiplier_iters": 0}),
     ("default, the former rule for deeper networks (augmented, no centring, first layer x1)", "default",
      {"lagrangian": "augmented", "center_layers": False, "first_layer_penalty": 1.0}),
+    ("default, no forward restart", "default", {"forward_restart": 0}),
+    ("default + forward restart every 10 iterations", "default", {"forward_restart": 10}),
 ]
 EARLY = 100  # the iteration whose accuracy the table reports besides the last
 
@@ -237,7 +241,7 @@ def cmd_ablation(args, comm) -> int:
         for label, _, _ in options:
             _, cfg, _, (n_tr, n_val) = runs[label][0]
             rows.append({"task": task, "option": label, "preset": cfg.preset, "hidden": list(hidden),
-                         "lagrangian": cfg.resolved().lagrangian,
+                         "lagrangian": cfg.resolved().lagrangian, "forward_restart": cfg.resolved().forward_restart,
                          "n_train": n_tr, "n_validation": n_val, "classes": ds.n_classes,
                          "synthetic": ds.synthetic, **_over_seeds([r[2] for r in runs[label]], early),
                          "target": target, "seeds": list(seeds)})
@@ -333,13 +337,15 @@ def _ablation_markdown(rec, rows, args) -> str:
              f"Every accuracy here is on validation rows: a seeded {VALIDATION:.0%} of each task's training split "
              "(by row index); the test split is never read. Tasks: the embedded real HIGGS rows (28-300-1, and "
              "28-300-300-1 as higgs-deep, 28-300-300-300-1 as higgs-deep3; target 0.64); scikit-learn's real 8x8 digits (64-300-10, 10 classes, "
+             "and 64-300-300-300-10 as digits-deep3; "
              "target 0.97, about a logistic regression); a **synthetic** SVHN-shaped binary task (3072-100-50-1, "
              "the paper's SVHN target 0.95). The first rows change one option of the paper's method; the default "
              "preset is the paper's method with gamma = beta = 1, weight decay 1 and the Lagrangian `auto` "
              "(`linear`, multipliers on every linear constraint, for one hidden layer, with the ReLU equality's "
              "multipliers for its first 30 iterations; for deeper networks multipliers on every constraint, `full`, "
-             "centred layers and a first hidden layer with three times the penalties); the rows "
-             "after it change its Lagrangian or add one research option to it.", ""]
+             "centred layers and a first hidden layer with three times the penalties, and with three or more "
+             "hidden layers a restart of the per-sample variables from the forward pass every 10 iterations); the "
+             "rows after it change its Lagrangian, leave out one of its parts or add one research option to it.", ""]
     seeds = rec["config"]["seeds"]
     several = len(seeds) > 1
     if several:

@@ -17,7 +17,7 @@ LOSSES = ("hinge", "cross-entropy")
 PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=False, init="gaussian",
              penalty_growth=1.0, weight_decay=0.0, lagrangian="paper", dual_step=0.3, dual_decay=0, relu_multiplier_iters=0,
              loss="hinge",
-             residual_balancing=False, anderson=0, center_layers=False, first_layer_penalty=1.0)
+             residual_balancing=False, anderson=0, center_layers=False, first_layer_penalty=1.0, forward_restart=0)
 # The best configuration measured by the sweeps in results/sweep/ and the ablation in
 # results/ablation/ (scored on validation rows carved from the training split, never on a
 # test split): gamma = beta = 1, a weight decay of 1 (see ADMMConfig.weight_decay), and
@@ -31,9 +31,14 @@ PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=Fa
 # Networks with two or more hidden layers have centred layers (center_layers, no effect with
 # one) and a first hidden layer three times as stiff as the others (first_layer_penalty, no
 # effect with one), with multipliers on every constraint (lagrangian "auto": "full"); measured
-# against each part left out in results/ablation/deep-rule/.
+# against each part left out in results/ablation/deep-rule/. Networks with three or more hidden
+# layers also restart their per-sample variables from the network's forward pass every 10
+# iterations (forward_restart "auto"; results/ablation/deep3/).
 DEFAULT = dict(PAPER, gamma=(1.0,), beta=(1.0,), weight_decay=1.0, lagrangian="auto", dual_decay=100,
-               relu_multiplier_iters=30, center_layers=True, first_layer_penalty=3.0)
+               relu_multiplier_iters=30, center_layers=True, first_layer_penalty=3.0, forward_restart="auto")
+# forward_restart "auto": every this many iterations with three or more hidden layers, never with fewer
+AUTO_RESTART_EVERY = 10
+AUTO_RESTART_MIN_HIDDEN = 3
 PRESETS = {"paper": PAPER, "default": DEFAULT}
 
 
@@ -172,6 +177,20 @@ class ADMMConfig:
         stays small; stiffer constraints there leave less of it. The default preset's 3
         was measured on validation rows (docs/method.md); a rule of this project, not of
         a paper. 1 keeps the penalties as given.
+    forward_restart
+        K > 0: before every K-th iteration (iterations K, 2K, ...) the per-sample variables of the
+        hidden layers restart from the network's own forward pass, ``z_l = W_l a_{l-1}`` and
+        ``a_l = h(z_l)``, and their multipliers (mu_l, nu_l) from zero; the weights, the output's
+        z_L and lambda are kept (:func:`admm_xp.solver.state.restart_from_forward`). The slack
+        that the per-sample variables accumulate (``a_l - h(z_l)`` and the multipliers' memory)
+        lets the ADMM variables fit labels that the network itself does not; the restart hands
+        the iteration the network as it is. Codes started from a forward pass are how online
+        alternating minimisation treats each mini-batch (Choromanska et al., "Beyond Backprop:
+        Online Alternating Minimization with Auxiliary Variables", ICML 2019); the periodic
+        restart of a full-batch ADMM is this project's. 0: never. ``"auto"`` (the default preset):
+        every 10 iterations for networks of three or more hidden layers, where it learned more on
+        validation rows, never for shallower ones, where it learned less (docs/method.md);
+        resolved by :meth:`resolved`.
     loss
         The output loss: ``"hinge"`` (the paper's; one-vs-rest for C classes)
         or ``"cross-entropy"`` (logistic for two classes, softmax for C), whose
@@ -230,6 +249,7 @@ class ADMMConfig:
     loss: str = DEFAULT["loss"]
     center_layers: bool = DEFAULT["center_layers"]
     first_layer_penalty: float = DEFAULT["first_layer_penalty"]
+    forward_restart: int | str = DEFAULT["forward_restart"]
     seed: int = 0
     dtype: str = "float64"
     block_size: int = CPU_BLOCK_SIZE
@@ -284,6 +304,9 @@ class ADMMConfig:
             raise ConfigError(f"first_layer_penalty must be in [0.001, 1000], got {self.first_layer_penalty!r}: "
                               "it multiplies the first hidden layer's gamma and beta (1 = as given)")
         object.__setattr__(self, "first_layer_penalty", flp)
+        k = self.forward_restart
+        if k != "auto" and (not isinstance(k, int) or isinstance(k, bool) or k < 0):
+            raise ConfigError(f"forward_restart must be an integer >= 0 (0 = never) or 'auto', got {k!r}")
         for name, values in (("gamma", self.gammas()), ("beta", self.betas())):  # the products in the same range
             _as_tuple(values[:1], f"the first hidden layer's {name} (times first_layer_penalty)")
         if self.loss not in LOSSES:
@@ -316,12 +339,22 @@ class ADMMConfig:
         return float(self.dual_step)
 
     def resolved(self) -> "ADMMConfig":
-        """This configuration with ``lagrangian="auto"`` resolved for its depth: ``"linear"`` for
-        one hidden layer, ``"full"`` for deeper networks (any number of classes); anything else is
-        kept."""
-        if self.lagrangian != "auto":
-            return self
-        return replace(self, lagrangian="linear" if len(self.hidden) == 1 else "full")
+        """This configuration with its ``"auto"`` settings resolved for its depth: ``lagrangian``
+        ``"linear"`` for one hidden layer, ``"full"`` for deeper networks (any number of classes);
+        ``forward_restart`` every AUTO_RESTART_EVERY iterations with AUTO_RESTART_MIN_HIDDEN or more
+        hidden layers, else 0. Anything else is kept."""
+        changes = {}
+        if self.lagrangian == "auto":
+            changes["lagrangian"] = "linear" if len(self.hidden) == 1 else "full"
+        if self.forward_restart == "auto":
+            changes["forward_restart"] = AUTO_RESTART_EVERY if len(self.hidden) >= AUTO_RESTART_MIN_HIDDEN else 0
+        return replace(self, **changes) if changes else self
+
+    def restart_at(self, iteration: int) -> bool:
+        """Whether the per-sample variables restart from the forward pass before ``iteration``
+        (0-based): every ``forward_restart``-th, never the first (``"auto"`` unresolved: never)."""
+        k = self.forward_restart
+        return isinstance(k, int) and k > 0 and iteration > 0 and iteration % k == 0
 
     @property
     def augmented_output(self) -> bool:

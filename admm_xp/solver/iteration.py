@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from . import anderson, updates
 from .balancing import BalanceRule, balance, dual_residual_sq, dual_residual_sq_from_factor
 from .passes import LayerSums, hidden_layer_pass, input_cross_pass, output_layer_pass
-from .state import ADMMState, Problem
+from .state import ADMMState, Problem, restart_from_forward
 from ..runtime.timing import NO_TIMER
 
 
@@ -68,8 +68,26 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     (see :mod:`admm_xp.runtime.timing`) times the steps for the benchmark. Returns
     this rank's sums of the objective's parts, evaluated at the new state.
     """
+    begin_iteration(state, prob, cfg, xp)
+    return _advance(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
+
+
+def begin_iteration(state: ADMMState, prob: Problem, cfg, xp) -> bool:
+    """What the schedule does to the state before iteration ``state.iteration``: drop the ReLU
+    equality's expired multipliers (:func:`drop_expired_multipliers`) and, when due, restart the
+    per-sample variables from the forward pass (``forward_restart``,
+    :func:`admm_xp.solver.state.restart_from_forward`). True when the state jumped (an
+    accelerator's memory of earlier iterates then no longer applies)."""
+    jumped = drop_expired_multipliers(state, cfg)
+    if cfg.restart_at(state.iteration):
+        restart_from_forward(state, prob, cfg, xp)
+        jumped = True
+    return jumped
+
+
+def _advance(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, update_multiplier: bool, timer) -> IterationSums:
+    """The blocks of one iteration, Algorithm 1's listing (after :func:`begin_iteration`)."""
     pen = cfg.penalties(state.iteration, state.penalty_scale)
-    drop_expired_multipliers(state, cfg)
     W, a, z, L = state.W, state.a, state.z, state.n_layers
     bias, block = cfg.bias, cfg.block_size
     sums = IterationSums()
@@ -155,11 +173,11 @@ def accelerated_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, a
     ``acc`` is an accelerator's memory and the warm start is over (``acc`` None: the plain iteration)."""
     if acc is None or not update_multiplier:
         return admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
-    if drop_expired_multipliers(state, cfg):
-        acc.clear()  # the state lost arrays and the iteration changed: the memory's differences no longer apply
+    if begin_iteration(state, prob, cfg, xp):
+        acc.clear()  # the state jumped: the memory's differences no longer apply
         acc.merit = None
     before = anderson.snapshot(state, cfg.anderson_on, xp)
-    sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
+    sums = _advance(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
     with timer("anderson"):
         anderson.accelerate(acc, state, before, cfg.anderson_on, xp, comm, cfg.anderson_tol)
     return sums

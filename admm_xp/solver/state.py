@@ -180,6 +180,26 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
     return _with_multipliers(ADMMState(W=W, a=a, z=z, lam=lam), cfg, xp)
 
 
+def restart_from_forward(state: ADMMState, prob: Problem, cfg, xp) -> None:
+    """Restart the hidden layers' per-sample variables from the network's forward pass, in place.
+
+    ``z_l = W_l a_{l-1}`` and ``a_l = h(z_l)`` for l = 1..L-1 (a_0 = X, this rank's columns), the
+    hidden multipliers (mu_l, and nu_l where the iteration has them) zero; the weights, the
+    output's z_L and lambda are kept (``forward_restart`` of
+    :class:`admm_xp.solver.config.ADMMConfig`). Every column depends on its own sample and the
+    weights alone, which every rank holds whole: the result does not depend on the rank count.
+    The z_1 X^T sums that the last pass left for the next W_1 update are dropped (z_1 changed).
+    """
+    a_prev = prob.X
+    for l in range(state.n_layers - 1):
+        state.z[l] = nn.affine(state.W[l], a_prev, cfg.bias, xp)
+        state.a[l] = nn.relu(state.z[l], xp)
+        a_prev = state.a[l]
+    state.u = [xp.zeros_like(x) for x in state.u]
+    state.v = [xp.zeros_like(x) for x in state.v]
+    state.input_cross = None
+
+
 def _with_multipliers(state: ADMMState, cfg, xp) -> ADMMState:
     """Zero hidden-layer multipliers u_l (and v_l) when the configuration has them."""
     if cfg.hidden_multipliers:

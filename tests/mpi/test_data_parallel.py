@@ -49,6 +49,9 @@ METHODS = {
     # the default's schedules within the run: the ReLU multipliers dropped after iteration 5, the step decaying
     "linear-default-schedules": {"lagrangian": "linear", "relu_multiplier_iters": 5, "dual_decay": 2},
     "linear-anderson-state": {"lagrangian": "linear", "relu_multiplier_iters": 5, "anderson": 3, "anderson_on": "state"},
+    # restarts from the forward pass before iterations 3, 6 and 9 (with Anderson: its memory cleared at each)
+    "forward-restart": {"forward_restart": 3},
+    "forward-restart-anderson": {"lagrangian": "full", "forward_restart": 3, "anderson": 3, "anderson_on": "state"},
 }
 
 

@@ -31,11 +31,14 @@ def run(*args, timeout=300, env=None):
 
 
 @pytest.mark.parametrize("method", [[], ["--lagrangian", "full"], ["--lagrangian", "linear", "--relu-multiplier-iters", "0"],
-                                    ["--relu-multiplier-iters", "5"], ["--relu-multiplier-iters", "7"]],
-                         ids=["default", "full", "linear", "relu-multipliers-dropped-before", "relu-multipliers-dropped-after"])
+                                    ["--relu-multiplier-iters", "5"], ["--relu-multiplier-iters", "7"],
+                                    ["--forward-restart", "3"], ["--forward-restart", "7"]],
+                         ids=["default", "full", "linear", "relu-multipliers-dropped-before", "relu-multipliers-dropped-after",
+                              "forward-restarts-before-and-after", "forward-restart-on-resuming"])
 def test_resume_follows_the_uninterrupted_trajectory_exactly(tmp_path, method):
     """Checkpoint at iteration 7, resume to 12: the same weights and history as one run (the default's
-    ReLU multipliers dropped before the checkpoint, or kept in it and dropped on resuming)."""
+    ReLU multipliers dropped before the checkpoint, or kept in it and dropped on resuming; restarts from
+    the forward pass on both sides of the checkpoint, or as the resumed run's first step)."""
     COMMON = ["train", "--n-train", "3000", "--hidden", "30", "--quiet", *method]
     assert main([*COMMON, "--iters", "12", "--out", str(tmp_path / "full.json"), "--save-model", str(tmp_path / "full.npz")]) == 0
     assert main([*COMMON, "--iters", "7", "--checkpoint", str(tmp_path / "ck"), "--checkpoint-every", "3"]) == 0

@@ -163,6 +163,7 @@ def test_forward_restart_hands_the_iteration_the_network_itself(backend, lagrang
     if lagrangian != "augmented":
         assert np.max(np.abs(before["u1"])) > 1e-6  # the restart has multipliers to clear
     assert begin_iteration(state, prob, cfg, xp)  # iteration 2: due, and the state jumped
+    assert not begin_iteration(state, prob, cfg, xp)  # a second call before the same iteration: nothing more
     W = [before["W1"], before["W2"], before["W3"]]
     h = to_np(prob.X)
     for l in range(2):

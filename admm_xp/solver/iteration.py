@@ -68,25 +68,7 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
     (see :mod:`admm_xp.runtime.timing`) times the steps for the benchmark. Returns
     this rank's sums of the objective's parts, evaluated at the new state.
     """
-    begin_iteration(state, prob, cfg, xp)
-    return _advance(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
-
-
-def begin_iteration(state: ADMMState, prob: Problem, cfg, xp) -> bool:
-    """What the schedule does to the state before iteration ``state.iteration``: drop the ReLU
-    equality's expired multipliers (:func:`drop_expired_multipliers`) and, when due, restart the
-    per-sample variables from the forward pass (``forward_restart``,
-    :func:`admm_xp.solver.state.restart_from_forward`). True when the state jumped (an
-    accelerator's memory of earlier iterates then no longer applies)."""
-    jumped = drop_expired_multipliers(state, cfg)
-    if cfg.restart_at(state.iteration):
-        restart_from_forward(state, prob, cfg, xp)
-        jumped = True
-    return jumped
-
-
-def _advance(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, update_multiplier: bool, timer) -> IterationSums:
-    """The blocks of one iteration, Algorithm 1's listing (after :func:`begin_iteration`)."""
+    begin_iteration(state, prob, cfg, xp)  # what the schedule changes before this iteration, if anything
     pen = cfg.penalties(state.iteration, state.penalty_scale)
     W, a, z, L = state.W, state.a, state.z, state.n_layers
     bias, block = cfg.bias, cfg.block_size
@@ -148,6 +130,21 @@ def _advance(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, update_mult
     return sums
 
 
+def begin_iteration(state: ADMMState, prob: Problem, cfg, xp) -> bool:
+    """What the schedule does to the state before iteration ``state.iteration``: drop the ReLU
+    equality's expired multipliers (:func:`drop_expired_multipliers`) and, when due, restart the
+    per-sample variables from the forward pass (``forward_restart``,
+    :func:`admm_xp.solver.state.restart_from_forward`). True when the state jumped (an
+    accelerator's memory of earlier iterates then no longer applies); a second call before the
+    same iteration changes nothing and returns False."""
+    jumped = drop_expired_multipliers(state, cfg)
+    if cfg.restart_at(state.iteration) and state.restarted_at != state.iteration:
+        restart_from_forward(state, prob, cfg, xp)
+        state.restarted_at = state.iteration
+        jumped = True
+    return jumped
+
+
 def drop_expired_multipliers(state: ADMMState, cfg) -> bool:
     """Drop the ReLU equality's multipliers v_l once their iterations are over (the linear form with
     ``relu_multiplier_iters``: from then on the linear form's iteration); True when it dropped them."""
@@ -177,7 +174,7 @@ def accelerated_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, a
         acc.clear()  # the state jumped: the memory's differences no longer apply
         acc.merit = None
     before = anderson.snapshot(state, cfg.anderson_on, xp)
-    sums = _advance(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
+    sums = admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=update_multiplier, timer=timer)
     with timer("anderson"):
         anderson.accelerate(acc, state, before, cfg.anderson_on, xp, comm, cfg.anderson_tol)
     return sums

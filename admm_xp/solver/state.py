@@ -66,6 +66,9 @@ class ADMMState:
     # z_1 X^T (a passes.CrossSums) summed by the last iteration's pass over layer 1, for the next
     # W_1 update; never saved: admm_iteration recomputes it, bit for bit, when it is None.
     input_cross: Any = None
+    # The iteration before which the last restart from the forward pass ran (-1: none in this
+    # process; never saved: a resumed run restarts where the schedule says).
+    restarted_at: int = -1
 
     @property
     def n_layers(self) -> int:

@@ -240,8 +240,9 @@ def cmd_ablation(args, comm) -> int:
             references += _reference_rows(task, ds)
         for label, _, _ in options:
             _, cfg, _, (n_tr, n_val) = runs[label][0]
+            resolved = cfg.resolved()
             rows.append({"task": task, "option": label, "preset": cfg.preset, "hidden": list(hidden),
-                         "lagrangian": cfg.resolved().lagrangian, "forward_restart": cfg.resolved().forward_restart,
+                         "lagrangian": resolved.lagrangian, "forward_restart": resolved.forward_restart,
                          "n_train": n_tr, "n_validation": n_val, "classes": ds.n_classes,
                          "synthetic": ds.synthetic, **_over_seeds([r[2] for r in runs[label]], early),
                          "target": target, "seeds": list(seeds)})

@@ -168,19 +168,27 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
             a_prev = prob.X if l == 0 else a[l - 1]
             W.append(weights_lstsq(z[l], a_prev, cfg, xp, comm, prob.gram_factor_X if l == 0 else None))
         return _with_multipliers(ADMMState(W=W, a=a, z=z, lam=lam), cfg, xp)
-    W, a, z = [], [], []
-    a_prev = prob.X
+    W = []
     for l in range(L):
         d_in, d_out = widths[l], widths[l + 1]
         w = rng.gaussian(xp, cfg.seed, ("W", l + 1), d_out, 0, d_in, dtype=dtype, device=dev) * (2.0 / d_in) ** 0.5
         if cfg.bias:
             w = xp.concat([w, xp.zeros((d_out, 1), dtype=dtype, device=dev)], axis=1)
         W.append(w)
-        z.append(nn.affine(w, a_prev, cfg.bias, xp))
-        if l < L - 1:
-            a.append(nn.relu(z[-1], xp))
-            a_prev = a[-1]
-    return _with_multipliers(ADMMState(W=W, a=a, z=z, lam=lam), cfg, xp)
+    z, a = _forward_codes(W, prob.X, cfg.bias, xp)
+    return _with_multipliers(ADMMState(W=W, a=a[:-1], z=z, lam=lam), cfg, xp)
+
+
+def _forward_codes(W, X, bias: bool, xp) -> tuple[list, list]:
+    """``z_l = W_l a_{l-1}`` and ``a_l = h(z_l)`` for every layer of ``W`` (a_0 = X): the per-sample
+    variables of a network that satisfies every constraint."""
+    z, a = [], []
+    a_prev = X
+    for w in W:
+        z.append(nn.affine(w, a_prev, bias, xp))
+        a.append(nn.relu(z[-1], xp))
+        a_prev = a[-1]
+    return z, a
 
 
 def restart_from_forward(state: ADMMState, prob: Problem, cfg, xp) -> None:
@@ -193,11 +201,8 @@ def restart_from_forward(state: ADMMState, prob: Problem, cfg, xp) -> None:
     weights alone, which every rank holds whole: the result does not depend on the rank count.
     The z_1 X^T sums that the last pass left for the next W_1 update are dropped (z_1 changed).
     """
-    a_prev = prob.X
-    for l in range(state.n_layers - 1):
-        state.z[l] = nn.affine(state.W[l], a_prev, cfg.bias, xp)
-        state.a[l] = nn.relu(state.z[l], xp)
-        a_prev = state.a[l]
+    z, state.a = _forward_codes(state.W[:-1], prob.X, cfg.bias, xp)
+    state.z[:-1] = z
     state.u = [xp.zeros_like(x) for x in state.u]
     state.v = [xp.zeros_like(x) for x in state.v]
     state.input_cross = None

@@ -1,11 +1,13 @@
 """The table of ``results/baselines/README.md``, made from the run records beside it.
 
-``python -m baselines.report results/baselines`` reads the four method runs
-(``sgd.json``, ``adam.json``, ``cg.json``, ``lbfgs.json``), the logistic
-regression (``logistic_regression.json``), the searches that chose their
-settings (``lr_search_*.json``, ``l2_search_*.json``) and, for reference,
-ADMM's quick-start record (``results/train_default.json``), and writes the
-markdown table with the exact commands. Nothing in it is typed in by hand.
+``python -m baselines.report FOLDER [ADMM_RECORD]`` reads the method runs
+in FOLDER (``sgd.json``, ``adam.json``, ``cg.json``, ``lbfgs.json``, those
+present), the logistic regression (``logistic_regression.json``), the
+searches that chose their settings (``lr_search_*.json``,
+``l2_search_*.json``) and, for reference, ADMM's record on the same network
+(by default ``train_default.json`` in FOLDER's parent folder, the quick
+start's), and writes the markdown table with the exact commands to
+FOLDER/README.md. Nothing in it is typed in by hand.
 """
 from __future__ import annotations
 
@@ -73,8 +75,8 @@ def table(folder: str, admm_record: str | None) -> str:
     admm = _load(admm_record) if admm_record else None
     if admm is not None:
         fin = admm["final"]
-        lines += ["", f"For reference, ADMM's quick-start record (`{os.path.relpath(admm_record)}`, commit "
-                      f"`{admm['commit']}`, `{admm['command']}`): time to {TARGET} "
+        lines += ["", f"For reference, ADMM's default preset on the same network (`{os.path.relpath(admm_record)}`, commit "
+                      f"`{admm['commit']}`, `{admm['command']}`, {admm['machine'].get('cpu')}): time to {TARGET} "
                       f"{_fmt(time_to(admm['history'], TARGET), '.2f', ' s')}, best test accuracy "
                       f"{_fmt(fin['best_test_acc'])}, final {_fmt(fin['test_acc'])}, {_fmt(fin['train_s'], '.1f', ' s')} "
                       f"of training ({fin['iters']} iterations)."]
@@ -103,7 +105,7 @@ def table(folder: str, admm_record: str | None) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder = argv[0] if argv else os.path.join("results", "baselines")
-    admm = os.path.join(os.path.dirname(os.path.abspath(folder)), "train_default.json")
+    admm = argv[1] if len(argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(folder)), "train_default.json")
     text = table(folder, admm if os.path.exists(admm) else None)
     write_text_atomic(os.path.join(folder, "README.md"), text)
     print(text)

@@ -365,6 +365,28 @@ def test_tune_scores_on_validation_rows_and_runs_take_its_values(tmp_path):
     assert (cfg["lr"], cfg["l2"], cfg["tuned_from"]) == (best["lr"], best["l2"], os.path.relpath(search))
 
 
+def test_report_tabulates_the_folders_runs_and_cites_the_admm_record_it_is_given(tmp_path, capsys):
+    from baselines import report
+    folder = tmp_path / "hidden-8x2"
+    folder.mkdir()
+    tiny = ["--n-train", "600", "--hidden", "8,8", "--epochs", "2", "--quiet"]
+    assert main(["baseline-tune", "--method", "lbfgs", *tiny, "--l2", "0,0.01", "--out", str(folder / "l2_search_lbfgs.json")]) == 0
+    assert main(["baseline", "--method", "lbfgs", *tiny, "--tuned", str(folder / "l2_search_lbfgs.json"),
+                 "--out", str(folder / "lbfgs.json")]) == 0
+    admm = tmp_path / "train_deep.json"
+    assert main(["train", "--n-train", "600", "--hidden", "8,8", "--iters", "3", "--quiet", "--out", str(admm)]) == 0
+    capsys.readouterr()
+    assert report.main([str(folder), str(admm)]) == 0
+    text = (folder / "README.md").read_text()
+    run = json.loads((folder / "lbfgs.json").read_text())
+    search = json.loads((folder / "l2_search_lbfgs.json").read_text())
+    admm_final = json.loads(admm.read_text())["final"]
+    assert f"| L-BFGS (m = 10) | hinge loss, l2 {search['final']['chosen']['l2']:g}" in text
+    assert f"{run['final']['best_test_acc']:.4f}" in text and "| SGD" not in text  # only the runs present
+    assert f"`{os.path.relpath(admm)}`" in text and f"best test accuracy {admm_final['best_test_acc']:.4f}" in text
+    assert run["command"] in text and search["command"] in text
+
+
 def test_tune_without_out_keeps_the_checkouts_search_for_another_run(tmp_path, monkeypatch, capsys):
     """The default search file is what `baseline` runs read: a search for another data set must not replace it."""
     monkeypatch.setattr("baselines.cli.RESULTS", str(tmp_path / "results"))

@@ -45,7 +45,7 @@ admm-xp baseline --method lbfgs --hidden none --bias on --loss logistic --epochs
 python -m baselines.report "$OUT"
 
 # 5. The deeper networks: L-BFGS and Adam, each searched again for the network (Adam's grid is the
-# one-hidden-layer grid without lr 0.0003 and no L2, which lost there).
+# one-hidden-layer grid without lr 0.0003 and no L2, which lost there, and with l2 0.03 as well).
 if [ "${DEEPER:-1}" = 1 ]; then
   for H in 300,300 300,300,300; do
     n=$(echo "$H" | tr ',' '\n' | wc -l)
@@ -53,7 +53,7 @@ if [ "${DEEPER:-1}" = 1 ]; then
     mkdir -p "$D"
     admm="results/train_deep$([ "$n" = 2 ] || echo "$n").json"
     if [ "${SKIP_SEARCH:-0}" != 1 ]; then
-      admm-xp baseline-tune --method adam --hidden "$H" --lr 0.001,0.003,0.01 --l2 0.001,0.003,0.01 --epochs "$EPOCHS" --out "$D/lr_search_adam.json"
+      admm-xp baseline-tune --method adam --hidden "$H" --lr 0.001,0.003,0.01 --l2 0.001,0.003,0.01,0.03 --epochs "$EPOCHS" --out "$D/lr_search_adam.json"
       admm-xp baseline-tune --method lbfgs --hidden "$H" --l2 0,0.001,0.002,0.003,0.005,0.01 --epochs "$EPOCHS" --out "$D/l2_search_lbfgs.json"
     fi
     # shellcheck disable=SC2046

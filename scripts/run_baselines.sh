@@ -4,8 +4,8 @@
 # embedded HIGGS rows with ADMM's 28-300-1 network, a logistic regression, and the table README.md.
 # Then (DEEPER=1, the default) L-BFGS and Adam on ADMM's deeper networks, 28-300-300-1 and
 # 28-300-300-300-1, each with its own searches, in $OUT/hidden-300x2/ and $OUT/hidden-300x3/.
-# About 5 minutes on the project's 2-core machine, and some 25 more for the deeper networks. Run from anywhere; uses `admm-xp` of the active
-# environment (pip install -e .).
+# About 5 minutes on the project's 2-core machine, and some 50 more for the deeper networks (DEEPER=0
+# leaves them out). Run from anywhere; uses `admm-xp` of the active environment (pip install -e .).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=results/baselines

@@ -105,6 +105,8 @@ def table(folder: str, admm_record: str | None) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder = argv[0] if argv else os.path.join("results", "baselines")
+    if len(argv) > 1 and not os.path.isfile(argv[1]):
+        raise SystemExit(f"{argv[1]}: no such ADMM run record to cite (give an existing record, or none for the quick start's)")
     admm = argv[1] if len(argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(folder)), "train_default.json")
     text = table(folder, admm if os.path.exists(admm) else None)
     write_text_atomic(os.path.join(folder, "README.md"), text)

@@ -385,6 +385,8 @@ def test_report_tabulates_the_folders_runs_and_cites_the_admm_record_it_is_given
     assert f"{run['final']['best_test_acc']:.4f}" in text and "| SGD" not in text  # only the runs present
     assert f"`{os.path.relpath(admm)}`" in text and f"best test accuracy {admm_final['best_test_acc']:.4f}" in text
     assert run["command"] in text and search["command"] in text
+    with pytest.raises(SystemExit, match="no such ADMM run record"):
+        report.main([str(folder), str(tmp_path / "missing.json")])
 
 
 def test_tune_without_out_keeps_the_checkouts_search_for_another_run(tmp_path, monkeypatch, capsys):

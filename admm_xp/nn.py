@@ -56,12 +56,16 @@ def affine(W, a, bias: bool, xp, ops=None, out=None):
     return m
 
 
-def forward(W, X, bias: bool, xp, *, ops=None, inputs: list | None = None):
+def forward(W, X, bias: bool, xp, *, ops=None, inputs: list | None = None, preactivations: list | None = None):
     """Scores of the network with weights ``W`` (ReLU hidden layers), one column per sample of ``X``.
 
     ``ops``: a kernel set whose products, ReLU and two reused buffers (``scratch``) the pass uses.
     ``inputs``: a list that receives each layer's input a_0 = X, a_1, ..., a_{L-1}
-    (backpropagation needs them)."""
+    (backpropagation needs them). ``preactivations``: a list that receives each layer's
+    z_l = W_l a_{l-1}, l = 1..L (ADMM's per-sample variables of a network that meets every
+    constraint); not with ``ops``, whose buffers the next layers reuse."""
+    if preactivations is not None and ops is not None:
+        raise ValueError("forward: preactivations are kept only without ops (its buffers are reused)")
     a = X
     last = len(W) - 1
     for l, w in enumerate(W):
@@ -69,6 +73,8 @@ def forward(W, X, bias: bool, xp, *, ops=None, inputs: list | None = None):
             inputs.append(a)
         out = None if ops is None else ops.scratch(f"fwd{l % 2}", w.shape[0], a.shape[1], a.dtype, aac.device(a))
         a = affine(w, a, bias, xp, ops, out)
+        if preactivations is not None:
+            preactivations.append(a)
         if l < last:
             a = relu(a, xp, ops, out=None if out is None else a)
     return a

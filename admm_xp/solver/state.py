@@ -176,19 +176,15 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
             w = xp.concat([w, xp.zeros((d_out, 1), dtype=dtype, device=dev)], axis=1)
         W.append(w)
     z, a = _forward_codes(W, prob.X, cfg.bias, xp)
-    return _with_multipliers(ADMMState(W=W, a=a[:-1], z=z, lam=lam), cfg, xp)
+    return _with_multipliers(ADMMState(W=W, a=a, z=z, lam=lam), cfg, xp)
 
 
 def _forward_codes(W, X, bias: bool, xp) -> tuple[list, list]:
-    """``z_l = W_l a_{l-1}`` and ``a_l = h(z_l)`` for every layer of ``W`` (a_0 = X): the per-sample
-    variables of a network that satisfies every constraint."""
-    z, a = [], []
-    a_prev = X
-    for w in W:
-        z.append(nn.affine(w, a_prev, bias, xp))
-        a.append(nn.relu(z[-1], xp))
-        a_prev = a[-1]
-    return z, a
+    """``z_l = W_l a_{l-1}`` (l = 1..L) and the hidden ``a_l = h(z_l)`` (l = 1..L-1) of the network
+    ``W`` (a_0 = X): the per-sample variables of a network that satisfies every constraint."""
+    z, inputs = [], []
+    nn.forward(W, X, bias, xp, inputs=inputs, preactivations=z)
+    return z, inputs[1:]
 
 
 def restart_from_forward(state: ADMMState, prob: Problem, cfg, xp) -> None:
@@ -201,8 +197,8 @@ def restart_from_forward(state: ADMMState, prob: Problem, cfg, xp) -> None:
     weights alone, which every rank holds whole: the result does not depend on the rank count.
     The z_1 X^T sums that the last pass left for the next W_1 update are dropped (z_1 changed).
     """
-    z, state.a = _forward_codes(state.W[:-1], prob.X, cfg.bias, xp)
-    state.z[:-1] = z
+    z, state.a = _forward_codes(state.W, prob.X, cfg.bias, xp)
+    state.z[:-1] = z[:-1]  # the output's W_L a_{L-1} is not kept: z_L stays
     state.u = [xp.zeros_like(x) for x in state.u]
     state.v = [xp.zeros_like(x) for x in state.v]
     state.input_cross = None

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from admm_xp.cli.main import main
-from admm_xp.experiments import compare
+from admm_xp.experiments import compare, curves
 
 FAST = ["--hidden", "6", "--tune-passes", "4", "--budget", "0.15", "--quiet"]
 
@@ -113,12 +113,12 @@ def test_outputs_are_written_and_agree(both):
 def test_thin_keeps_every_first_time_and_the_ends():
     hist = [{"iter": i, "time_s": 0.001 * i, "test_acc": a} for i, a in
             enumerate([0.1, 0.5, 0.4, 0.6, 0.6, 0.55, 0.7] + [0.69] * 500 + [0.71, 0.7])]
-    kept = compare.thin(hist, per_decade=5)
+    kept = curves.thin(hist, per_decade=5)
     assert kept[0] is hist[0] and kept[-1] is hist[-1] and len(kept) < 40
-    pts_all, pts_kept = compare.curves({"a": {"history": hist}})["a"], compare.curves({"a": {"history": kept}})["a"]
+    pts_all, pts_kept = curves.curves({"a": {"history": hist}})["a"], curves.curves({"a": {"history": kept}})["a"]
     for target in (0.3, 0.5, 0.6, 0.65, 0.7, 0.705, 0.71, 0.9):
-        assert compare.time_to(pts_kept, target) == compare.time_to(pts_all, target)
-    assert compare.summarise(pts_kept, 0.6) == compare.summarise(pts_all, 0.6)
+        assert curves.time_to(pts_kept, target) == curves.time_to(pts_all, target)
+    assert curves.summarise(pts_kept, 0.6) == curves.summarise(pts_all, 0.6)
 
 
 def test_round_down():

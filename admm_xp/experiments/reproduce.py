@@ -33,7 +33,7 @@ from ..cli.options import parse_widths
 from ..runtime.atomic import write_csv_atomic
 from ..errors import ConfigError, UserError
 from ..paper import PROBLEMS
-from . import compare
+from .curves import curves as run_curves, plot_curves, subtitle, summarise, time_to
 from .scaling import STAND_INS, rank_list
 
 FIGURES = {"1a": ("svhn", "cores"), "1b": ("svhn", "time"), "2a": ("higgs", "cores"), "2b": ("higgs", "time")}
@@ -151,7 +151,7 @@ def figure_time(args, fig: str, log, failed: list | None = None) -> dict | None:
     rows, curves, n_train = _time_panel(folder, fig, data, synthetic, records)
     write_csv_atomic(os.path.join(folder, f"fig{fig}.csv"), rows)
     meta = _meta(args, fig, data, synthetic, records)
-    meta["summary"] = {label: {**{k: v for k, v in compare.summarise(pts, P.target).items()
+    meta["summary"] = {label: {**{k: v for k, v in summarise(pts, P.target).items()
                                   if k in ("best_test_acc", "time_to_target_s")}, "n_train": n_train[label]}
                        for label, pts in curves.items() if pts}
     write_json_atomic(os.path.join(folder, f"fig{fig}.json"), meta)
@@ -165,7 +165,7 @@ def _time_panel(folder, fig, data, synthetic, records) -> tuple[list, dict, dict
     for label, fname in records.items():
         with open(os.path.join(folder, fname)) as fh:
             loaded[label] = json.load(fh)
-    curves = compare.curves(loaded)  # the curves `admm-xp compare` draws
+    curves = run_curves(loaded)  # the curves `admm-xp compare` draws
     for label, rec in loaded.items():
         n_train[label] = rec.get("n_train")
         for h in rec["history"]:
@@ -179,7 +179,7 @@ def _plot_time(folder, fig, data, synthetic, records, curves) -> None:
     """The panel's PNG, drawn as `admm-xp compare` draws compare.png."""
     problem = FIGURES[fig][0]
     title = f"Figure {fig}: {'SVHN' if problem == 'svhn' else 'HIGGS'}, test accuracy against time"
-    compare.plot_curves(os.path.join(folder, f"fig{fig}.png"), curves, PROBLEMS[problem].target, title,
+    plot_curves(os.path.join(folder, f"fig{fig}.png"), curves, PROBLEMS[problem].target, title,
                         _describe(data, synthetic, records, folder))
 
 
@@ -188,7 +188,7 @@ def _describe(data, synthetic, records, folder) -> str:
     if not first:
         return data
     with open(os.path.join(folder, first)) as fh:
-        return compare.subtitle(json.load(fh), data, synthetic)
+        return subtitle(json.load(fh), data, synthetic)
 
 
 def figure_cores(args, fig: str, log, failed: list | None = None) -> dict | None:
@@ -264,7 +264,7 @@ def _cores_panel(out, fig, data, synthetic) -> dict:
             for r in json.load(fh):
                 if r.get("dataset") == data or (problem == "higgs" and "higgs" in str(r.get("dataset"))):
                     refs.append((f"{r['method']}, {r.get('n_train') or 0:,} samples, GPU: {r['machine'].get('gpu', {}).get('name', '?')}",
-                                 compare.time_to(compare.curves({"r": r})["r"], P.target), "-."))
+                                 time_to(run_curves({"r": r})["r"], P.target), "-."))
     for c, t in measured:
         rows.append({"figure": fig, "kind": "measured", "cores": c, "time_to_target_s": t, "label": "ADMM, measured",
                      "data": data, "synthetic": synthetic})

@@ -18,7 +18,6 @@ from typing import Any
 import array_api_compat as aac
 
 from .. import nn
-from . import updates
 
 
 @dataclass

@@ -57,6 +57,19 @@ def test_csv_shards_by_rank_cover_the_file_exactly_once(tmp_path, rng, header, g
         parts = [files.csv_rows(str(path), r, size)[0] for r in range(size)]
         parts = [p for p in parts if p.size]
         np.testing.assert_allclose(np.concatenate(parts), np.column_stack([y, X]))
+    assert files.csv_row_count_and_header(str(path)) == (103, header)
+    chunks = list(files.iter_csv_chunks(str(path), chunk_rows=10, start=5, stop=47))
+    assert [first for first, _ in chunks] == [5, 15, 25, 35, 45]
+    np.testing.assert_allclose(np.concatenate([rows for _, rows in chunks]), np.column_stack([y, X])[5:47])
+
+
+def test_a_truncated_gzip_csv_is_a_one_line_error(tmp_path, rng):
+    path = _write_csv(tmp_path / "d.csv.gz", rng.normal(size=(2000, 4)), rng.integers(0, 2, 2000), gz=True)
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    for read in (lambda: files.csv_row_count_and_header(str(cut)), lambda: files.csv_rows(str(cut), 0, 2)):
+        with pytest.raises(DataError, match="truncated or corrupt compressed file"):
+            read()
 
 
 def test_csv_dataset_label_column_and_holdout(tmp_path, rng):

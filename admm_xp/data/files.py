@@ -205,21 +205,25 @@ def _looks_like_header(line: bytes, delimiter: str) -> bool:
 def csv_row_count_and_header(path: str, delimiter: str = ",") -> tuple[int, bool]:
     """(data rows, has header) of a CSV file, streaming it once."""
     _check_readable(path)
+    rows = sum(1 for _ in _data_lines(path, delimiter))
+    return rows, _looks_like_header(_first_line(path), delimiter)
+
+
+def _data_lines(path: str, delimiter: str):
+    """The data lines of a CSV file (plain or gzip), streamed: not the header, not blank lines."""
     opener: Callable = gzip.open if _is_gzip(path) else open
-    rows, header, first = 0, False, True
     try:
         with opener(path, "rb") as fh:
+            first = True
             for line in fh:
                 if first:
                     first = False
                     if _looks_like_header(line, delimiter):
-                        header = True
                         continue
                 if line.strip():
-                    rows += 1
+                    yield line
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: truncated or corrupt compressed file ({_short(exc)}); download it again") from None
-    return rows, header
 
 
 def csv_rows(path: str, rank: int = 0, size: int = 1, *, delimiter: str = ",", row_range: tuple[int, int] | None = None):
@@ -268,27 +272,15 @@ def _next_line_start(fh, pos: int, data_start: int) -> int:
 
 def iter_csv_chunks(path: str, chunk_rows: int = 200_000, delimiter: str = ",", start: int = 0, stop: int | None = None):
     """Yield ``(first_row_index, rows)`` chunks of data rows ``start:stop``, streaming the file once."""
-    opener: Callable = gzip.open if _is_gzip(path) else open
-    buf, idx, first, chunk_start = [], 0, True, start
-    try:
-        with opener(path, "rb") as fh:
-            for line in fh:
-                if first:
-                    first = False
-                    if _looks_like_header(line, delimiter):
-                        continue
-                if not line.strip():
-                    continue
-                if stop is not None and idx >= stop:
-                    break
-                if idx >= start:
-                    buf.append(line)
-                    if len(buf) >= chunk_rows:
-                        yield chunk_start, _parse_lines(b"".join(buf), path, chunk_start + 1, delimiter)
-                        chunk_start, buf = idx + 1, []
-                idx += 1
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: truncated or corrupt compressed file ({_short(exc)}); download it again") from None
+    buf, chunk_start = [], start
+    for idx, line in enumerate(_data_lines(path, delimiter)):
+        if stop is not None and idx >= stop:
+            break
+        if idx >= start:
+            buf.append(line)
+            if len(buf) >= chunk_rows:
+                yield chunk_start, _parse_lines(b"".join(buf), path, chunk_start + 1, delimiter)
+                chunk_start, buf = idx + 1, []
     if buf:
         yield chunk_start, _parse_lines(b"".join(buf), path, chunk_start + 1, delimiter)
 

@@ -46,9 +46,10 @@ FORMAT = "admm_xp-checkpoint-1"
 SOLVER_KEYS = ("hidden", "gamma", "beta", "warm_start", "multiplier", "lagrangian", "dual_step", "dual_decay", "loss",
                "residual_balancing", "rb_mu", "rb_tau", "rb_until", "anderson", "anderson_on", "anderson_tol", "bias", "init",
                "penalty_growth", "penalty_max", "ridge", "weight_decay", "seed", "dtype", "block_size", "center_layers",
-               "relu_multiplier_iters", "first_layer_penalty", "forward_restart")
+               "relu_multiplier_iters", "first_layer_penalty", "forward_restart", "layerwise", "center_input")
 # settings added after checkpoints were first written: what an older checkpoint ran with
-ADDED_KEYS = {"center_layers": False, "relu_multiplier_iters": 0, "first_layer_penalty": 1.0, "forward_restart": 0}
+ADDED_KEYS = {"center_layers": False, "relu_multiplier_iters": 0, "first_layer_penalty": 1.0, "forward_restart": 0,
+              "layerwise": 0, "center_input": False}
 
 
 def data_fingerprint(ds) -> dict:

@@ -133,7 +133,7 @@ class ADMMClassifier(_Mixin, _Base):
     None, override the preset: ``gamma``, ``beta``, ``multiplier_warmup`` (the
     first K iterations skip the multiplier update; ADMMConfig's
     ``warm_start``), ``weight_decay``, ``bias``, ``init``, ``multiplier``,
-    ``lagrangian``, ``dual_step``, ``dual_decay``, ``relu_multiplier_iters``, ``loss``, ``center_layers``, ``first_layer_penalty``, ``forward_restart``,
+    ``lagrangian``, ``dual_step``, ``dual_decay``, ``relu_multiplier_iters``, ``loss``, ``center_layers``, ``first_layer_penalty``, ``forward_restart``, ``layerwise``,
     ``residual_balancing``, ``anderson``, ``penalty_growth``, ``ridge``, ``block_size`` and ``dtype``
     (default float64 on cpu, float32 on cuda). The default preset's ``lagrangian`` is
     ``"auto"``: multipliers on every linear constraint (``"linear"``) for one hidden layer,
@@ -162,7 +162,7 @@ class ADMMClassifier(_Mixin, _Base):
     def __init__(self, hidden=(300,), *, preset="default", gamma=None, beta=None, multiplier_warmup=None,
                  weight_decay=None, bias=None, init=None, multiplier=None, lagrangian=None, dual_step=None, dual_decay=None,
                  relu_multiplier_iters=None, loss=None,
-                 center_layers=None, first_layer_penalty=None, forward_restart=None, residual_balancing=None, anderson=None, penalty_growth=None, max_iter=100, target_acc=None,
+                 center_layers=None, first_layer_penalty=None, forward_restart=None, layerwise=None, residual_balancing=None, anderson=None, penalty_growth=None, max_iter=100, target_acc=None,
                  device="cpu", dtype=None, random_state=0, ridge=1e-10, block_size=None, eval_every=1,
                  standardize=True, kernels="auto", verbose=False, comm=None):
         self.hidden = hidden
@@ -182,6 +182,7 @@ class ADMMClassifier(_Mixin, _Base):
         self.center_layers = center_layers
         self.first_layer_penalty = first_layer_penalty
         self.forward_restart = forward_restart
+        self.layerwise = layerwise
         self.residual_balancing = residual_balancing
         self.anderson = anderson
         self.penalty_growth = penalty_growth
@@ -273,7 +274,7 @@ class ADMMClassifier(_Mixin, _Base):
                 lagrangian=self.lagrangian, dual_step=self.dual_step, dual_decay=self.dual_decay,
                 relu_multiplier_iters=self.relu_multiplier_iters, loss=self.loss,
                 center_layers=self.center_layers, first_layer_penalty=self.first_layer_penalty,
-                forward_restart=self.forward_restart,
+                forward_restart=self.forward_restart, layerwise=self.layerwise,
                 residual_balancing=self.residual_balancing, anderson=self.anderson,
                 penalty_growth=self.penalty_growth, seed=self._seed(), ridge=self.ridge,
                 dtype=self.dtype or ("float32" if gpu else "float64"),

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from .data.device import DeviceData
 from .errors import ConfigError, DivergenceError
 from .kernels import kernels_for
+from .layerwise import train_layerwise
 from .nn import layer_widths
 from .runrecord import first_reached
 from .runtime.comm import LocalComm
@@ -142,6 +143,12 @@ def train_admm(
     comm = comm or LocalComm()
     opts = opts or RunOptions()
     xp = backend.xp
+    if cfg.layerwise and len(cfg.hidden) > 1:
+        if state is not None or restore is not None:
+            raise ConfigError("a --layerwise run cannot be continued from a saved state or checkpoint; "
+                              "run it from the start, or without --layerwise")
+        return train_layerwise(train_admm, TrainResult, dd, cfg, backend, comm, opts, on_iteration=on_iteration,
+                               progress=progress)
     cfg = cfg.resolved()  # callers that have not resolved the default's Lagrangian
     widths = layer_widths(dd.X.shape[0], cfg.hidden, dd.n_outputs)
     t_setup = time.perf_counter()

@@ -63,7 +63,7 @@ def reference_iteration(state, prob, cfg, xp, update_multiplier=True, after_bloc
 
     a_prev = prob.X
     for l in range(L - 1):
-        W[l] = lstsq(fitted(l), a_prev, center=cfg.center_layers and not bias and l >= 1)
+        W[l] = lstsq(fitted(l), a_prev, center=not bias and (cfg.center_layers and l >= 1 or cfg.center_input and l == 0))
         after_block and after_block(f"W{l + 1}")
         if full:  # a_l = argmin gamma ||a - (h(z_l) - v_l)||^2 + beta ||fitted - W a||^2, by a direct solve
             Wn = W[l + 1]

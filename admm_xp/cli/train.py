@@ -86,6 +86,12 @@ def register(sub) -> None:
                    help="every K iterations the hidden layers' per-sample variables restart from the network's "
                         "forward pass and their multipliers from zero (0 = never; default auto: every 10 "
                         "iterations with three or more hidden layers, never with fewer; the paper preset 0)")
+    g.add_argument("--layerwise", type=int, default=None, metavar="K",
+                   help="with two or more hidden layers, train them one at a time: K iterations for hidden layer 1 "
+                        "under a temporary output layer, then K for layer 2 on the fixed layer 1's features, ..., "
+                        "the last hidden layer with the real output for the iterations left (each earlier stage "
+                        "gets iters / layers where that is less than K; 0 = the whole network at once, the default; "
+                        "no --checkpoint or --resume)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
                    help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")
@@ -129,7 +135,7 @@ def config_from_args(args):
         relu_multiplier_iters=args.relu_multiplier_iters, loss=args.loss,
         residual_balancing=onoff[args.residual_balancing], anderson=args.anderson, anderson_on=args.anderson_on, rb_mu=args.rb_mu, rb_tau=args.rb_tau, rb_until=args.rb_until,
         center_layers=onoff[args.center_layers], first_layer_penalty=args.first_layer_penalty,
-        forward_restart=args.forward_restart, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
+        forward_restart=args.forward_restart, layerwise=args.layerwise, ridge=args.ridge, seed=args.seed, dtype=dtype, block_size=block,
     )
 
 
@@ -225,6 +231,9 @@ def cmd_train(args, comm) -> int:
     check_output_path(args.out, "--out")
     check_output_path(args.save_model, "--save-model")
     ckpt_dir = args.checkpoint or args.resume
+    if ckpt_dir and cfg.layerwise and len(cfg.hidden) > 1:
+        raise ConfigError("--layerwise runs do not write or resume checkpoints: leave out --checkpoint/--resume, "
+                          "or --layerwise")
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     if args.checkpoint:

@@ -17,7 +17,8 @@ LOSSES = ("hinge", "cross-entropy")
 PAPER = dict(gamma=(10.0,), beta=(1.0,), warm_start=10, multiplier=True, bias=False, init="gaussian",
              penalty_growth=1.0, weight_decay=0.0, lagrangian="paper", dual_step=0.3, dual_decay=0, relu_multiplier_iters=0,
              loss="hinge",
-             residual_balancing=False, anderson=0, center_layers=False, first_layer_penalty=1.0, forward_restart=0)
+             residual_balancing=False, anderson=0, center_layers=False, first_layer_penalty=1.0, forward_restart=0,
+             layerwise=0)
 # The best configuration measured by the sweeps in results/sweep/ and the ablation in
 # results/ablation/ (scored on validation rows carved from the training split, never on a
 # test split): gamma = beta = 1, a weight decay of 1 (see ADMMConfig.weight_decay), and
@@ -191,6 +192,21 @@ class ADMMConfig:
         every 10 iterations for networks of three or more hidden layers, where it learned more on
         validation rows, never for shallower ones, where it learned less (docs/method.md);
         resolved by :meth:`resolved`.
+    layerwise
+        K > 0, in a network of two or more hidden layers: train it greedily, one hidden layer at a
+        time (:mod:`admm_xp.layerwise`). Iterations 1..K train hidden layer 1 under a temporary
+        output layer of its own (a one-hidden-layer ADMM on the inputs); then W_1 is kept fixed and
+        iterations K+1..2K train hidden layer 2 and a new output layer on ``h(W_1 X)``, and so on;
+        the last hidden layer trains with the network's own output layer for the iterations that
+        are left. Every stage after the first centres its first layer (``center_input``), so the
+        network needs no biases. Greedy layer-wise training: Bengio, Lamblin, Popovici and
+        Larochelle, NeurIPS 2006; Belilovsky, Eickenberg and Oyallon, ICML 2019. 0: off (the
+        whole network trains at once). No effect with one hidden layer.
+    center_input
+        Constrain the first layer's weights to ``W_1 mean(X) = 0`` over the training samples (the
+        centring of ``center_layers``, applied to the input layer): set by the layer-wise schedule
+        for its stages after the first, whose inputs ``h(W X)`` are non-negative. Not applied
+        with ``bias``.
     loss
         The output loss: ``"hinge"`` (the paper's; one-vs-rest for C classes)
         or ``"cross-entropy"`` (logistic for two classes, softmax for C), whose
@@ -250,6 +266,8 @@ class ADMMConfig:
     center_layers: bool = DEFAULT["center_layers"]
     first_layer_penalty: float = DEFAULT["first_layer_penalty"]
     forward_restart: int | str = DEFAULT["forward_restart"]
+    layerwise: int = DEFAULT["layerwise"]
+    center_input: bool = False
     seed: int = 0
     dtype: str = "float64"
     block_size: int = CPU_BLOCK_SIZE
@@ -307,6 +325,9 @@ class ADMMConfig:
         k = self.forward_restart
         if k != "auto" and (not isinstance(k, int) or isinstance(k, bool) or k < 0):
             raise ConfigError(f"forward_restart must be an integer >= 0 (0 = never) or 'auto', got {k!r}")
+        k = self.layerwise
+        if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+            raise ConfigError(f"layerwise must be an integer >= 0 (iterations per lower stage; 0 = off), got {k!r}")
         for name, values in (("gamma", self.gammas()), ("beta", self.betas())):  # the products in the same range
             _as_tuple(values[:1], f"the first hidden layer's {name} (times first_layer_penalty)")
         if self.loss not in LOSSES:
@@ -342,7 +363,10 @@ class ADMMConfig:
         """This configuration with its ``"auto"`` settings resolved for its depth: ``lagrangian``
         ``"linear"`` for one hidden layer, ``"full"`` for deeper networks (any number of classes);
         ``forward_restart`` every AUTO_RESTART_EVERY iterations with AUTO_RESTART_MIN_HIDDEN or more
-        hidden layers, else 0. Anything else is kept."""
+        hidden layers, else 0. Anything else is kept. A layer-wise run (``layerwise``, two or more
+        hidden layers) is returned as it is: each of its stages resolves its own."""
+        if self.layerwise and len(self.hidden) > 1:
+            return self  # each stage of a layer-wise run is a one-hidden-layer network and resolves its own
         changes = {}
         if self.lagrangian == "auto":
             changes["lagrangian"] = "linear" if len(self.hidden) == 1 else "full"

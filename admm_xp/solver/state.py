@@ -24,6 +24,8 @@ class Problem:
     n_global : samples on all ranks together.
     gram_factor_X : Cholesky factor of the (regularised) Gram matrix of
         ``[X; 1]`` or ``X`` summed over ranks, computed once.
+    input_mean : with ``center_input`` (and no bias), the mean of X's columns over all ranks
+        (float64), which every W_1 update keeps in W_1's null space; else None.
     """
 
     X: Any
@@ -33,6 +35,7 @@ class Problem:
     bias: bool
     solve_dtype: Any
     gram_factor_X: Any = None
+    input_mean: Any = None
 
     @property
     def n_local(self) -> int:
@@ -93,6 +96,8 @@ def make_problem(X, S, offset, n_global, cfg, xp, comm) -> Problem:
     G, sums, n = comm.allreduce_arrays([G, sums, n], xp)
     G = updates.gram_with_bias(G, sums, n, cfg.bias, xp)
     prob.gram_factor_X = updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp, what=INPUT_GRAM)
+    if cfg.center_input and not cfg.bias:
+        prob.input_mean = sums / n
     return prob
 
 
@@ -125,11 +130,12 @@ def cross_sums(z, a, xp, block: int = 1 << 16, with_sums: bool = True):
     return C, sums
 
 
-def weights_lstsq(z, a_prev, cfg, xp, comm, factor=None):
+def weights_lstsq(z, a_prev, cfg, xp, comm, factor=None, center=None):
     """W = z a^+ over all ranks: sum z a^T and a a^T, then a Cholesky solve.
 
     ``factor`` is the Gram factor of ``a_prev`` when it is already known
-    (layer 1's X X^T never changes).
+    (layer 1's X X^T never changes); ``center`` (the mean of a_prev's columns), when given,
+    constrains the solution to ``W center = 0`` (:func:`admm_xp.solver.updates.centred_weights`).
     """
     C, zs = cross_sums(z, a_prev, xp, with_sums=cfg.bias)
     if factor is None:
@@ -139,7 +145,10 @@ def weights_lstsq(z, a_prev, cfg, xp, comm, factor=None):
         factor = updates.gram_factor(G, cfg.gram_ridge(G.shape[0], float(n)), xp)
     else:
         C, zs = comm.allreduce_arrays([C, zs], xp)
-    return updates.weights_from_sums(updates.cross_with_bias(C, zs, cfg.bias, xp), factor, xp, z.dtype)
+    C = updates.cross_with_bias(C, zs, cfg.bias, xp)
+    if center is not None:
+        return updates.centred_weights(updates.weights_from_sums(C, factor, xp, factor.dtype), center, factor, xp, z.dtype)
+    return updates.weights_from_sums(C, factor, xp, z.dtype)
 
 
 def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> ADMMState:
@@ -166,7 +175,8 @@ def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> AD
         W = []
         for l in range(L):
             a_prev = prob.X if l == 0 else a[l - 1]
-            W.append(weights_lstsq(z[l], a_prev, cfg, xp, comm, prob.gram_factor_X if l == 0 else None))
+            W.append(weights_lstsq(z[l], a_prev, cfg, xp, comm, prob.gram_factor_X if l == 0 else None,
+                                   center=prob.input_mean if l == 0 else None))
         return _with_multipliers(ADMMState(W=W, a=a, z=z, lam=lam), cfg, xp)
     W = []
     for l in range(L):

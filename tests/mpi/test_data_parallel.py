@@ -52,6 +52,9 @@ METHODS = {
     # restarts from the forward pass before iterations 3, 6 and 9 (with Anderson: its memory cleared at each)
     "forward-restart": {"forward_restart": 3},
     "forward-restart-anderson": {"lagrangian": "full", "forward_restart": 3, "anderson": 3, "anderson_on": "state"},
+    # greedy layer-wise: hidden layer 1 for 4 iterations, then layer 2 on its features (the centred input's mean
+    # summed over ranks); no effect with one hidden layer
+    "layerwise": {"layerwise": 4},
 }
 
 
@@ -64,12 +67,16 @@ def test_same_weights_and_history_as_one_process(comm, hidden, method):
         assert h_p.get("beta", []) == pytest.approx(h_1.get("beta", []), rel=1e-12)
     if METHODS[method].get("residual_balancing"):  # and balancing did move them
         assert len({tuple(h["beta"]) for h in sharded.history[1:]}) > 1
+    assert len(sharded.state.W) == len(single.state.W) == len(hidden) + 1
     for w_p, w_1 in zip(sharded.state.W, single.state.W):
         w_p, w_1 = to_host(w_p), to_host(w_1)
         assert np.max(np.abs(w_p - w_1)) / np.max(np.abs(w_1)) < 1e-8
+    assert len(sharded.history) == len(single.history)
     for h_p, h_1 in zip(sharded.history, single.history):
         assert h_p["objective"] == pytest.approx(h_1["objective"], rel=1e-8)
-        assert h_p["test_acc"] == h_1["test_acc"] and h_p["train_acc"] == h_1["train_acc"]
+        for key in ("train_acc", "test_acc", "stage_train_acc", "stage_test_acc"):  # (a layer-wise run's early stages)
+            assert h_p.get(key) == h_1.get(key), key
+    assert sharded.history[-1]["test_acc"] is not None
 
 
 def test_each_rank_holds_only_its_shard(comm):

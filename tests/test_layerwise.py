@@ -1,0 +1,137 @@
+"""Greedy layer-wise ADMM (``layerwise``) and the centred input layer it trains its upper stages with."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from admm_xp.data.datasets import Dataset
+from admm_xp.data.device import to_device
+from admm_xp.kernels import kernels_for
+from admm_xp.layerwise import stage_config, stage_ends
+from admm_xp.nn import layer_widths
+from admm_xp.runtime.comm import LocalComm
+from admm_xp.solver.config import ADMMConfig
+from admm_xp.solver.iteration import admm_iteration
+from admm_xp.solver.objective import count_correct
+from admm_xp.solver.state import init_state, make_problem
+from admm_xp.train import RunOptions, train_admm
+from conftest import to_np
+from reference import reference_iteration
+
+
+def _toy(n=300, d=5, classes=2, seed=0, shift=0.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) + shift
+    score = X[:, 0] - shift + 0.5 * (X[:, 1] - shift) ** 2 - 0.5 + 0.3 * rng.normal(size=n)
+    y = (score > 0).astype(np.int64) if classes == 2 else np.digitize(score, np.quantile(score, [1 / 3, 2 / 3]))
+    ds = Dataset("toy", X, y, X[:60], y[:60], n, 60, 0, classes, d)
+    ds.mean, ds.scale = np.zeros(d), np.ones(d)
+    return ds
+
+
+@pytest.mark.parametrize("lagrangian", ["linear", "full", "augmented"])
+def test_centred_input_layer_equals_algorithm_1_and_keeps_w1_mean_x_zero(backend, lagrangian):
+    """center_input: the production iteration = the plain transcription, whose W_1 update solves the
+    bordered (KKT) system of min ||z_1 - W X||^2 s.t. W mean(X) = 0 directly; W_1 mean(X) = 0 from the
+    start (the initial least squares too), for inputs whose mean is far from zero."""
+    import copy
+
+    xp = backend.xp
+    cfg = ADMMConfig(hidden=(7,), center_input=True, warm_start=2, block_size=37, lagrangian=lagrangian)
+    dd = to_device(_toy(shift=2.0), backend, cfg.dtype)
+    comm = LocalComm()
+    prob = make_problem(dd.X, dd.S, 0, dd.n_train, cfg, xp, comm)
+    state = init_state(prob, layer_widths(dd.X.shape[0], cfg.hidden, dd.n_outputs), cfg, xp, comm)
+    xbar = to_np(dd.X).mean(axis=1)
+    np.testing.assert_allclose(to_np(state.W[0]) @ xbar, 0.0, atol=1e-9)
+    ref = copy.deepcopy(state) if backend.name != "torch" else None
+    ops = kernels_for(xp)
+    for it in range(4):
+        admm_iteration(state, prob, cfg, xp, comm, ops, update_multiplier=it >= cfg.warm_start)
+        if ref is not None:
+            reference_iteration(ref, prob, cfg, xp, update_multiplier=it >= cfg.warm_start)
+        np.testing.assert_allclose(to_np(state.W[0]) @ xbar, 0.0, atol=1e-9)
+    if ref is not None:
+        for name, arr in state.arrays().items():
+            np.testing.assert_allclose(to_np(arr), to_np(ref.arrays()[name]), rtol=1e-8, atol=1e-9, err_msg=name)
+    free = ADMMConfig(hidden=(7,), warm_start=2, lagrangian=lagrangian)
+    prob_free = make_problem(dd.X, dd.S, 0, dd.n_train, free, xp, comm)
+    assert prob_free.input_mean is None
+    W_free = init_state(prob_free, layer_widths(dd.X.shape[0], free.hidden, dd.n_outputs), free, xp, comm).W[0]
+    assert np.abs(to_np(W_free) @ xbar).max() > 1e-3  # without the constraint the first layer is not centred
+
+
+def test_stage_ends_and_configs():
+    two = ADMMConfig(hidden=(5, 4), layerwise=50, gamma=(1.0, 2.0), beta=(3.0, 4.0, 5.0))
+    assert stage_ends(two, 100) == [50, 100]
+    assert stage_ends(two, 300) == [50, 300]
+    assert stage_ends(two, 20) == [10, 20]  # shorter runs: iters / layers for every stage but the last
+    assert stage_ends(ADMMConfig(hidden=(5, 4, 3), layerwise=30), 100) == [30, 60, 100]
+    assert stage_ends(ADMMConfig(hidden=(5, 4, 3), layerwise=50), 100) == [33, 66, 100]
+    first, second = stage_config(two, 0), stage_config(two, 1)
+    assert first.hidden == (5,) and first.gamma == (1.0,) and first.beta == (3.0, 5.0) and not first.center_input
+    assert second.hidden == (4,) and second.gamma == (2.0,) and second.beta == (4.0, 5.0) and second.center_input
+    assert first.layerwise == 0 and first.lagrangian == "linear"  # resolved as a one-hidden-layer network
+    assert two.resolved() is two  # a layer-wise run's stages resolve their own "auto" settings
+    with pytest.raises(Exception, match="layerwise must be an integer >= 0"):
+        ADMMConfig(hidden=(5, 4), layerwise=-1)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_layerwise_run_trains_one_hidden_layer_at_a_time(backend, classes):
+    """Stage 1 is a one-hidden-layer run of K iterations (the same W_1 to rounding), W_1 is then kept;
+    stage 2's first layer is centred on h(W_1 X); the result is the plain feed-forward network
+    W_1, W_2, W_out, whose own accuracy is the history's last; the history counts the run's iterations
+    and keeps the first stage's accuracies apart as its temporary network's."""
+    xp = backend.xp
+    dd = to_device(_toy(classes=classes), backend, "float64")
+    cfg = ADMMConfig(hidden=(6, 4), layerwise=3, warm_start=1, block_size=64)
+    res = train_admm(dd, cfg, backend, LocalComm(), RunOptions(iters=8, progress=False))
+    one = train_admm(dd, ADMMConfig(hidden=(6,), warm_start=1, block_size=64), backend, LocalComm(),
+                     RunOptions(iters=3, progress=False))
+    W = [to_np(w) for w in res.state.W]
+    assert [w.shape[0] for w in W] == [6, 4, dd.n_outputs] and res.widths == (5, 6, 4, dd.n_outputs)
+    np.testing.assert_allclose(W[0], to_np(one.state.W[0]), rtol=1e-9, atol=1e-12)
+    F = np.maximum(W[0] @ to_np(dd.X), 0)
+    np.testing.assert_allclose(W[1] @ F.mean(axis=1), 0.0, atol=1e-9)
+    assert np.abs(W[1]).max() > 1e-3
+    hist = res.history
+    assert [h["iter"] for h in hist] == list(range(9)) and res.state.iteration == 8 == res.final["iters"]
+    assert [h["stage"] for h in hist] == [1] * 4 + [2] * 5 and res.final["stages"] == 2
+    assert all("test_acc" not in h and "stage_test_acc" in h for h in hist[:4])
+    assert all("test_acc" in h for h in hist[4:])
+    assert hist[3]["stage_test_acc"] == one.history[-1]["test_acc"]
+    assert all(b["time_s"] >= a["time_s"] for a, b in zip(hist, hist[1:]))
+    right = float(count_correct(res.state.W, dd.X_test, dd.y_test, False, xp))
+    assert res.final["test_acc"] == hist[-1]["test_acc"] == right / dd.n_test
+    assert res.final["best_test_acc"] == max(h["test_acc"] for h in hist[4:])
+
+
+def test_layerwise_changes_nothing_with_one_hidden_layer(backend):
+    dd = to_device(_toy(), backend, "float64")
+    runs = [train_admm(dd, ADMMConfig(hidden=(6,), layerwise=k, warm_start=1), backend, LocalComm(),
+                       RunOptions(iters=4, progress=False)) for k in (0, 2)]
+    for a, b in zip(runs[0].state.W, runs[1].state.W):
+        np.testing.assert_array_equal(to_np(a), to_np(b))
+    assert "stage" not in runs[1].history[-1]
+
+
+def test_cli_layerwise_run_and_its_one_line_errors(tmp_path):
+    base = [sys.executable, "-m", "admm_xp", "train", "--n-train", "600", "--hidden", "8,6", "--iters", "6", "--quiet"]
+    out = tmp_path / "run.json"
+    done = subprocess.run(base + ["--layerwise", "2", "--out", str(out), "--save-model", str(tmp_path / "m.npz")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rec = json.loads(out.read_text())
+    assert rec["config"]["layerwise"] == 2 and rec["final"]["stages"] == 2 and rec["layers"] == [28, 8, 6, 1]
+    assert [h["stage"] for h in rec["history"]] == [1, 1, 1, 2, 2, 2, 2]
+    for extra, words in ((["--layerwise", "2", "--checkpoint", str(tmp_path / "ck")], "do not write or resume checkpoints"),
+                         (["--layerwise", "-1"], "layerwise must be an integer >= 0")):
+        bad = subprocess.run(base + extra, capture_output=True, text=True)
+        assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "ck").exists()

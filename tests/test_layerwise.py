@@ -135,3 +135,17 @@ def test_cli_layerwise_run_and_its_one_line_errors(tmp_path):
         assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "ck").exists()
+
+
+def test_estimator_layerwise_fits_the_whole_network():
+    """ADMMClassifier(layerwise=K) trains every layer and predicts with the whole network; the history's
+    first stage keeps its temporary network's accuracies apart."""
+    from admm_xp import ADMMClassifier
+
+    ds = _toy(classes=3)
+    clf = ADMMClassifier(hidden=(8, 6), layerwise=3, max_iter=7, multiplier_warmup=1)
+    clf.fit(ds.X_train, ds.y_train, eval_set=(ds.X_test, ds.y_test))
+    assert clf.network_.layers == [5, 8, 6, 3] and clf.n_iter_ == 7 and clf.final_["stages"] == 2
+    assert clf.score(ds.X_test, ds.y_test) == pytest.approx(clf.history_[-1]["test_acc"])
+    assert "stage_test_acc" in clf.history_[1] and "test_acc" not in clf.history_[1]
+    assert clf.get_params()["layerwise"] == 3

@@ -101,7 +101,7 @@ def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapse
     """Write a checkpoint of ``state`` collectively (every rank calls this); returns its subfolder.
 
     ``options``: the run's command-line options, so that ``--resume DIR`` alone continues the same run."""
-    sub = os.path.join(folder, f"it{state.iteration:06d}")
+    sub = os.path.join(folder, f"it{state.run_iteration:06d}")
     if comm.rank == 0:
         os.makedirs(sub, exist_ok=True)
     comm.barrier()
@@ -118,17 +118,24 @@ def save(folder: str, state, prob, cfg, fingerprint: dict, history: list, elapse
     entries = comm.gather(entry)
     if comm.rank == 0:
         _save_npz_atomic(os.path.join(sub, "weights.npz"), {f"W{l + 1}": to_host(w) for l, w in enumerate(state.W)})
+        extras = ["weights.npz", "state.json"]
         meta = {"format": FORMAT, "iteration": state.iteration, "ranks": comm.size, "config": cfg.to_dict(),
                 "options": dict(options or {}), "penalty_scale": list(state.penalty_scale),
                 "data": fingerprint, "elapsed_s": elapsed, "history": history}
+        if state.stage is not None:  # a layer-wise stage: the layers below it and the run before it
+            st = state.stage
+            _save_npz_atomic(os.path.join(sub, "frozen.npz"), {f"W{l + 1}": to_host(w) for l, w in enumerate(st.frozen)})
+            meta["stage"] = {"index": st.index, "offset": st.offset, "ends": list(st.ends),
+                             "history_before": st.history, "elapsed_before": st.elapsed}
+            extras.append("frozen.npz")
         write_json_atomic(os.path.join(sub, "state.json"), meta)
         files = [*entries]
-        for extra in ("weights.npz", "state.json"):
+        for extra in extras:
             p = os.path.join(sub, extra)
             files.append({"file": extra, "bytes": os.path.getsize(p), "sha256": _sha256(p)})
         _fsync_dir(sub)
         write_json_atomic(os.path.join(folder, MANIFEST), {"format": FORMAT, "folder": os.path.basename(sub),
-                                                          "iteration": state.iteration, "ranks": comm.size, "files": files})
+                                                          "iteration": state.run_iteration, "ranks": comm.size, "files": files})
         _fsync_dir(folder)
         for old in os.listdir(folder):  # older checkpoints go only now that the new one is in place
             if SUBFOLDER.fullmatch(old) and old != os.path.basename(sub) and os.path.isdir(os.path.join(folder, old)):
@@ -212,8 +219,27 @@ def verify(folder: str) -> dict:
     return man
 
 
-def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
-    """(state, history, elapsed) of the latest checkpoint, re-sharded to this run's ranks."""
+def saved_stage(folder: str, xp, device, dtype, comm):
+    """The layer-wise stage that ``folder``'s latest checkpoint was written in, or None: a dict with its
+    ``index``, ``offset`` (the run's iterations before it), ``ends`` (where the stages end),
+    ``history_before``, ``elapsed_before`` and ``frozen`` (the weights of the layers below it, on the device)."""
+    man = verify(folder) if comm.rank == 0 else None
+    man = comm.bcast(man)
+    sub = os.path.join(folder, man["folder"])
+    with open(os.path.join(sub, "state.json")) as fh:
+        stage = json.load(fh).get("stage")
+    if stage is None:
+        return None
+    dt = xp.float32 if dtype == "float32" else xp.float64
+    with np.load(os.path.join(sub, "frozen.npz")) as f:
+        stage["frozen"] = [from_host(f[f"W{l + 1}"], xp, device, dt) for l in range(len(f.files))]
+    return stage
+
+
+def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm, stage_cfg=None):
+    """(state, history, elapsed) of the latest checkpoint, re-sharded to this run's ranks. ``stage_cfg``:
+    a layer-wise run's stage configuration, whose multipliers the saved stage state holds (``cfg`` is
+    the run's, compared with the saved settings)."""
     from .solver.state import ADMMState
 
     man = verify(folder) if comm.rank == 0 else None
@@ -232,6 +258,7 @@ def load(folder: str, cfg, fingerprint: dict, prob, xp, device, comm):
         raise DataError(f"{folder}: the checkpoint was made on other data (differs in {', '.join(keys)}); resume with the "
                         "same data set and --n-train")
     dtype = xp.float32 if cfg.dtype == "float32" else xp.float64
+    cfg = stage_cfg or cfg  # (the multipliers below are the stage's)
     with np.load(os.path.join(sub, "weights.npz")) as f:
         W = [from_host(f[f"W{l + 1}"], xp, device, dtype) for l in range(len(f.files))]
     start, stop = prob.offset, prob.offset + prob.n_local

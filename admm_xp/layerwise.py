@@ -19,10 +19,25 @@ the whole network's, from the last stage on.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from . import nn
+from .errors import ConfigError
 from .runrecord import first_reached
+
+
+@dataclass
+class Stage:
+    """What a stage's state carries for checkpoints (``ADMMState.stage``): its index (0-based), the run's
+    iterations before it (``offset``), where every stage ends, the weights of the layers below it, and
+    the run's history and training time before it."""
+
+    index: int
+    offset: int
+    ends: list
+    frozen: list
+    history: list
+    elapsed: float
 
 
 def stage_config(cfg, s: int):
@@ -56,38 +71,60 @@ class _Shifted:
         self.progress.message(text)
 
 
-def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_iteration=None, progress=None):
+def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_iteration=None, progress=None,
+                    restore=None):
     """Train ``cfg.hidden`` greedily (see the module's docstring); ``run_stage`` is
     :func:`admm_xp.train.train_admm`. Returns its :class:`~admm_xp.train.TrainResult` for the whole
     network: the state's weights are every layer's, its iteration count the run's; ``final``
-    names the ``stages`` that ran, and its best test accuracy is the last stage's."""
+    names the ``stages`` that ran, and its best test accuracy is the last stage's.
+
+    ``restore`` continues from a checkpoint (see :mod:`admm_xp.checkpoint`): ``restore.stage()`` gives
+    the stage it was written in (the layers below it and the run before it), ``restore(prob, stage_cfg)``
+    that stage's state. A resumed run keeps the stage lengths of the run that started it."""
     xp = backend.xp
-    frozen, history, start = [], [], 0
+    frozen, history, start, first = [], [], 0, 0
     totals = {"train_s": 0.0, "eval_s": 0.0, "setup_s": 0.0, "warmup_s": 0.0, "wall_s": 0.0}
-    F, F_test = dd.X, dd.X_test
     ends = stage_ends(cfg, opts.iters)
-    for s, end in enumerate(ends):
+    if restore is not None:
+        saved = restore.stage()
+        if saved is None:
+            raise ConfigError("the checkpoint was not written by a layer-wise run; resume without --layerwise")
+        first, start, frozen = int(saved["index"]), int(saved["offset"]), list(saved["frozen"])
+        ends = [int(e) for e in saved["ends"][:-1]] + [opts.iters]
+        history, totals["train_s"] = list(saved["history_before"]), float(saved["elapsed_before"])
+    F, F_test = dd.X, dd.X_test
+    for W in frozen:
+        F, F_test = _features(W, F, cfg, xp), _features(W, F_test, cfg, xp)
+    for s in range(first, len(ends)):
         last = s == len(ends) - 1
+        scfg = stage_config(cfg, s)
         left = None if opts.max_time is None else max(opts.max_time - totals["train_s"], 1e-9)
-        sopts = replace(opts, iters=end - start, target_acc=opts.target_acc if last else None, max_time=left)
-        res = run_stage(replace(dd, X=F, X_test=F_test), stage_config(cfg, s), backend, comm, sopts,
-                        on_iteration=on_iteration, progress=None if progress is None else _Shifted(progress, start))
+        sopts = replace(opts, iters=max(ends[s] - start, 0), target_acc=opts.target_acc if last else None, max_time=left)
+        info = Stage(index=s, offset=start, ends=list(ends), frozen=list(frozen), history=list(history),
+                     elapsed=totals["train_s"])
+
+        def hook(state, prob, hist, t, _info=info):
+            state.stage = _info  # so that a checkpoint written now knows the stage
+            return None if on_iteration is None else on_iteration(state, prob, hist, t)
+
+        resume = (lambda prob, _scfg=scfg: restore(prob, _scfg)) if restore is not None and s == first else None
+        res = run_stage(replace(dd, X=F, X_test=F_test), scfg, backend, comm, sopts, on_iteration=hook,
+                        progress=None if progress is None else _Shifted(progress, start), restore=resume)
         for h in res.history:
             if h.get("iter") == 0 and s > 0:
                 continue  # a later stage's starting point is not an iteration of the run
             history.append(dict(h, iter=h["iter"] + start, time_s=h.get("time_s", 0.0) + totals["train_s"], stage=s + 1))
         for key in totals:
-            totals[key] += float(res.final.get(key) or 0.0)
+            totals[key] += float(res.final.get(key) or 0.0)  # (a resumed stage's train_s includes its time before)
         start += res.state.iteration
         if last or res.stop_reason in ("stopped", "max_time"):
             break
         W = res.state.W[0]
         frozen.append(W)
-        F = xp.maximum(nn.affine(W, F, cfg.bias, xp), 0)
-        F_test = xp.maximum(nn.affine(W, F_test, cfg.bias, xp), 0)
+        F, F_test = _features(W, F, cfg, xp), _features(W, F_test, cfg, xp)
     state = res.state
     state.W = frozen + list(state.W)
-    state.iteration = start
+    state.iteration, state.stage = start, None
     stage = len(frozen) + 1
     for h in history:  # an earlier stage's accuracies are its temporary network's, not the run's network's
         if h["stage"] != stage:
@@ -100,3 +137,8 @@ def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_
     widths = (dd.X.shape[0], *(int(w.shape[0]) for w in state.W))
     return result_type(state=state, history=history, final=final, widths=widths, problem=res.problem,
                        stop_reason=res.stop_reason)
+
+
+def _features(W, a, cfg, xp):
+    """h(W a): the input of the next stage."""
+    return xp.maximum(nn.affine(W, a, cfg.bias, xp), 0)

@@ -144,11 +144,10 @@ def train_admm(
     opts = opts or RunOptions()
     xp = backend.xp
     if cfg.layerwise and len(cfg.hidden) > 1:
-        if state is not None or restore is not None:
-            raise ConfigError("a --layerwise run cannot be continued from a saved state or checkpoint; "
-                              "run it from the start, or without --layerwise")
+        if state is not None:
+            raise ConfigError("a --layerwise run continues from a checkpoint (restore), not from a state")
         return train_layerwise(train_admm, TrainResult, dd, cfg, backend, comm, opts, on_iteration=on_iteration,
-                               progress=progress)
+                               progress=progress, restore=restore)
     cfg = cfg.resolved()  # callers that have not resolved the default's Lagrangian
     widths = layer_widths(dd.X.shape[0], cfg.hidden, dd.n_outputs)
     t_setup = time.perf_counter()

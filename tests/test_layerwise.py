@@ -120,7 +120,7 @@ def test_layerwise_changes_nothing_with_one_hidden_layer(backend):
     assert "stage" not in runs[1].history[-1]
 
 
-def test_cli_layerwise_run_and_its_one_line_errors(tmp_path):
+def test_cli_layerwise_run_and_its_one_line_error(tmp_path):
     base = [sys.executable, "-m", "admm_xp", "train", "--n-train", "600", "--hidden", "8,6", "--iters", "6", "--quiet"]
     out = tmp_path / "run.json"
     done = subprocess.run(base + ["--layerwise", "2", "--out", str(out), "--save-model", str(tmp_path / "m.npz")],
@@ -129,12 +129,71 @@ def test_cli_layerwise_run_and_its_one_line_errors(tmp_path):
     rec = json.loads(out.read_text())
     assert rec["config"]["layerwise"] == 2 and rec["final"]["stages"] == 2 and rec["layers"] == [28, 8, 6, 1]
     assert [h["stage"] for h in rec["history"]] == [1, 1, 1, 2, 2, 2, 2]
-    for extra, words in ((["--layerwise", "2", "--checkpoint", str(tmp_path / "ck")], "do not write or resume checkpoints"),
-                         (["--layerwise", "-1"], "layerwise must be an integer >= 0")):
-        bad = subprocess.run(base + extra, capture_output=True, text=True)
-        assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr
-        assert len(bad.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "ck").exists()
+    bad = subprocess.run(base + ["--layerwise", "-1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "layerwise must be an integer >= 0" in bad.stderr and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_cli_layerwise_resume_follows_the_uninterrupted_run(tmp_path):
+    """A layer-wise run checkpointed in its last stage and resumed = one run: the same weights and history."""
+    from admm_xp import checkpoint
+    from admm_xp.cli.main import main
+
+    common = ["train", "--n-train", "1500", "--hidden", "12,8,6", "--layerwise", "3", "--quiet"]
+    assert main([*common, "--iters", "14", "--out", str(tmp_path / "full.json"), "--save-model", str(tmp_path / "full.npz")]) == 0
+    assert main([*common, "--iters", "10", "--checkpoint", str(tmp_path / "ck"), "--checkpoint-every", "4"]) == 0
+    assert checkpoint.verify(str(tmp_path / "ck"))["iteration"] == 10  # stages end at 3, 6 and 10: the third stage's
+    assert main([*common, "--iters", "14", "--resume", str(tmp_path / "ck"), "--out", str(tmp_path / "res.json"),
+                 "--save-model", str(tmp_path / "res.npz")]) == 0
+    _same_run(tmp_path / "full", tmp_path / "res")
+
+
+def _same_run(a, b):
+    with np.load(f"{a}.npz") as fa, np.load(f"{b}.npz") as fb:
+        keys = [k for k in fa.files if k.startswith("W")]
+        assert keys == [k for k in fb.files if k.startswith("W")] and len(keys) == 4
+        for k in keys:
+            np.testing.assert_array_equal(fa[k], fb[k])
+    ha, hb = (json.loads(open(f"{p}.json").read())["history"] for p in (a, b))
+    keys = ("iter", "stage", "objective", "test_acc", "stage_test_acc", "train_acc", "stage_train_acc")
+    assert [[h.get(k) for k in keys] for h in ha] == [[h.get(k) for k in keys] for h in hb]
+
+
+def test_layerwise_resume_inside_an_earlier_stage(tmp_path, backend):
+    """Stopped (with a checkpoint) in the middle of the second of three stages, then resumed: the same
+    weights and history as the uninterrupted run; the checkpoint holds the layer below the stage."""
+    from admm_xp import checkpoint
+
+    xp = backend.xp
+    ds = _toy()
+    dd = to_device(ds, backend, "float64")
+    cfg = ADMMConfig(hidden=(6, 5, 4), layerwise=3, warm_start=1, block_size=64)
+    full = train_admm(dd, cfg, backend, LocalComm(), RunOptions(iters=11, progress=False))
+    folder = str(tmp_path / "ck")
+    fp = checkpoint.data_fingerprint(ds)
+
+    def stop_at_5(state, prob, history, elapsed):
+        if state.run_iteration == 5:
+            checkpoint.save(folder, state, prob, cfg, fp, history, elapsed, LocalComm())
+            return "stop"
+        return None
+
+    part = train_admm(dd, cfg, backend, LocalComm(), RunOptions(iters=11, progress=False), on_iteration=stop_at_5)
+    assert part.stop_reason == "stopped" and part.state.iteration == 5 and len(part.state.W) == 3  # 2 trained + stage
+    saved = checkpoint.saved_stage(folder, xp, backend.device, "float64", LocalComm())
+    assert saved["index"] == 1 and saved["offset"] == 3 and saved["ends"] == [3, 6, 11] and len(saved["frozen"]) == 1
+
+    def restore(prob, stage_cfg=None):
+        state, history, elapsed, _ = checkpoint.load(folder, cfg, fp, prob, xp, backend.device, LocalComm(), stage_cfg=stage_cfg)
+        return state, history, elapsed
+
+    restore.stage = lambda: checkpoint.saved_stage(folder, xp, backend.device, "float64", LocalComm())
+    res = train_admm(dd, cfg, backend, LocalComm(), RunOptions(iters=11, progress=False), restore=restore)
+    assert len(res.state.W) == 4 and res.state.iteration == 11
+    for a, b in zip(full.state.W, res.state.W):
+        np.testing.assert_allclose(to_np(a), to_np(b), rtol=1e-12, atol=1e-14)
+    keys = ("iter", "stage", "objective", "test_acc", "stage_test_acc")
+    assert [[h.get(k) for k in keys] for h in full.history] == [[h.get(k) for k in keys] for h in res.history]
 
 
 def test_estimator_layerwise_fits_the_whole_network():

@@ -90,8 +90,7 @@ def register(sub) -> None:
                    help="with two or more hidden layers, train them one at a time: K iterations for hidden layer 1 "
                         "under a temporary output layer, then K for layer 2 on the fixed layer 1's features, ..., "
                         "the last hidden layer with the real output for the iterations left (each earlier stage "
-                        "gets iters / layers where that is less than K; 0 = the whole network at once, the default; "
-                        "no --checkpoint or --resume)")
+                        "gets iters / layers where that is less than K; 0 = the whole network at once, the default)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
                    help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")
@@ -231,9 +230,6 @@ def cmd_train(args, comm) -> int:
     check_output_path(args.out, "--out")
     check_output_path(args.save_model, "--save-model")
     ckpt_dir = args.checkpoint or args.resume
-    if ckpt_dir and cfg.layerwise and len(cfg.hidden) > 1:
-        raise ConfigError("--layerwise runs do not write or resume checkpoints: leave out --checkpoint/--resume, "
-                          "or --layerwise")
     if args.checkpoint_every < 1:
         raise ConfigError(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
     if args.checkpoint:
@@ -262,15 +258,19 @@ def cmd_train(args, comm) -> int:
         checkpoint.remove_strays(ckpt_dir, comm)  # what a killed run left half-written
     stopper = StopOnSignal()
 
-    def restore(prob):
-        state, history, elapsed, man = checkpoint.load(args.resume, cfg, fingerprint, prob, backend.xp, backend.device, comm)
+    def restore(prob, stage_cfg=None):
+        state, history, elapsed, man = checkpoint.load(args.resume, cfg, fingerprint, prob, backend.xp, backend.device, comm,
+                                                       stage_cfg=stage_cfg)
         if lead and not args.quiet:
-            progress.message(f"resumed at iteration {state.iteration} from {args.resume} ({man['ranks']} rank(s) then, {comm.size} now)")
+            progress.message(f"resumed at iteration {man['iteration']} from {args.resume} ({man['ranks']} rank(s) then, {comm.size} now)")
         return state, history, elapsed
+
+    # a layer-wise run first asks which stage the checkpoint was written in
+    restore.stage = lambda: checkpoint.saved_stage(args.resume, backend.xp, backend.device, cfg.dtype, comm)
 
     def on_iteration(state, prob, history, elapsed):
         stop = comm.allreduce_max(1.0 if stopper.signum else 0.0) > 0  # one rank's signal stops every rank
-        if ckpt_dir and (stop or state.iteration % args.checkpoint_every == 0 or state.iteration == opts.iters):
+        if ckpt_dir and (stop or state.run_iteration % args.checkpoint_every == 0 or state.run_iteration == opts.iters):
             checkpoint.save(ckpt_dir, state, prob, cfg, fingerprint, history, elapsed, comm, options=options)
         return "stop" if stop else None
 

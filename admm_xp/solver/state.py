@@ -72,6 +72,15 @@ class ADMMState:
     # The iteration before which the last restart from the forward pass ran (-1: none in this
     # process; never saved: a resumed run restarts where the schedule says).
     restarted_at: int = -1
+    # Set by the layer-wise schedule (admm_xp.layerwise.Stage) on each stage's state: which stage it is,
+    # the layers already trained below it and the run so far; None otherwise.
+    stage: Any = None
+
+    @property
+    def run_iteration(self) -> int:
+        """The iteration counted from the start of the run (a layer-wise stage's own count plus the
+        iterations of the stages before it)."""
+        return self.iteration + (self.stage.offset if self.stage is not None else 0)
 
     @property
     def n_layers(self) -> int:

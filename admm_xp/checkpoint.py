@@ -179,17 +179,21 @@ def remove_strays(folder: str, comm) -> list:
 def saved_run(folder: str) -> dict:
     """The ``state.json`` of ``folder``'s latest checkpoint (``config``, ``options``, ``iteration``, ...),
     after checking that file against the manifest (the other files are verified when the state loads)."""
-    man = _read_manifest(folder)
-    sub = os.path.join(folder, str(man.get("folder", "")))
-    entry = next((f for f in man.get("files", []) if f.get("file") == "state.json"), None)
-    path = os.path.join(sub, "state.json")
-    if entry is None or not os.path.exists(path) or os.path.getsize(path) != entry["bytes"] or _sha256(path) != entry["sha256"]:
-        raise DataError(f"{path}: missing or corrupt checkpoint file; the checkpoint in {folder} cannot be used")
+    path = _checked(folder, _read_manifest(folder), "state.json")
     with open(path) as fh:
         meta = json.load(fh)
     if not isinstance(meta.get("config"), dict):
         raise DataError(f"{path}: the checkpoint holds no solver settings; start a new run")
     return meta
+
+
+def _checked(folder: str, man: dict, name: str) -> str:
+    """The path of file ``name`` of the checkpoint that ``man`` names, after checking its size and checksum."""
+    entry = next((f for f in man.get("files", []) if f.get("file") == name), None)
+    path = os.path.join(folder, str(man.get("folder", "")), name)
+    if entry is None or not os.path.exists(path) or os.path.getsize(path) != entry["bytes"] or _sha256(path) != entry["sha256"]:
+        raise DataError(f"{path}: missing or corrupt checkpoint file; the checkpoint in {folder} cannot be used")
+    return path
 
 
 def _read_manifest(folder: str, missing_ok: bool = False):
@@ -219,19 +223,15 @@ def verify(folder: str) -> dict:
     return man
 
 
-def saved_stage(folder: str, xp, device, dtype, comm):
+def saved_stage(folder: str, xp, device, dtype):
     """The layer-wise stage that ``folder``'s latest checkpoint was written in, or None: a dict with its
     ``index``, ``offset`` (the run's iterations before it), ``ends`` (where the stages end),
     ``history_before``, ``elapsed_before`` and ``frozen`` (the weights of the layers below it, on the device)."""
-    man = verify(folder) if comm.rank == 0 else None
-    man = comm.bcast(man)
-    sub = os.path.join(folder, man["folder"])
-    with open(os.path.join(sub, "state.json")) as fh:
-        stage = json.load(fh).get("stage")
+    stage = saved_run(folder).get("stage")  # (load verifies the shards)
     if stage is None:
         return None
     dt = xp.float32 if dtype == "float32" else xp.float64
-    with np.load(os.path.join(sub, "frozen.npz")) as f:
+    with np.load(_checked(folder, _read_manifest(folder), "frozen.npz")) as f:
         stage["frozen"] = [from_host(f[f"W{l + 1}"], xp, device, dt) for l in range(len(f.files))]
     return stage
 

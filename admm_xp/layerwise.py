@@ -141,4 +141,4 @@ def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_
 
 def _features(W, a, cfg, xp):
     """h(W a): the input of the next stage."""
-    return xp.maximum(nn.affine(W, a, cfg.bias, xp), 0)
+    return nn.relu(nn.affine(W, a, cfg.bias, xp), xp)

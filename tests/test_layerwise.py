@@ -180,14 +180,14 @@ def test_layerwise_resume_inside_an_earlier_stage(tmp_path, backend):
 
     part = train_admm(dd, cfg, backend, LocalComm(), RunOptions(iters=11, progress=False), on_iteration=stop_at_5)
     assert part.stop_reason == "stopped" and part.state.iteration == 5 and len(part.state.W) == 3  # 2 trained + stage
-    saved = checkpoint.saved_stage(folder, xp, backend.device, "float64", LocalComm())
+    saved = checkpoint.saved_stage(folder, xp, backend.device, "float64")
     assert saved["index"] == 1 and saved["offset"] == 3 and saved["ends"] == [3, 6, 11] and len(saved["frozen"]) == 1
 
     def restore(prob, stage_cfg=None):
         state, history, elapsed, _ = checkpoint.load(folder, cfg, fp, prob, xp, backend.device, LocalComm(), stage_cfg=stage_cfg)
         return state, history, elapsed
 
-    restore.stage = lambda: checkpoint.saved_stage(folder, xp, backend.device, "float64", LocalComm())
+    restore.stage = lambda: checkpoint.saved_stage(folder, xp, backend.device, "float64")
     res = train_admm(dd, cfg, backend, LocalComm(), RunOptions(iters=11, progress=False), restore=restore)
     assert len(res.state.W) == 4 and res.state.iteration == 11
     for a, b in zip(full.state.W, res.state.W):

@@ -266,7 +266,7 @@ def cmd_train(args, comm) -> int:
         return state, history, elapsed
 
     # a layer-wise run first asks which stage the checkpoint was written in
-    restore.stage = lambda: checkpoint.saved_stage(args.resume, backend.xp, backend.device, cfg.dtype, comm)
+    restore.stage = lambda: checkpoint.saved_stage(args.resume, backend.xp, backend.device, cfg.dtype)
 
     def on_iteration(state, prob, history, elapsed):
         stop = comm.allreduce_max(1.0 if stopper.signum else 0.0) > 0  # one rank's signal stops every rank

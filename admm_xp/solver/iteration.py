@@ -85,7 +85,8 @@ def admm_iteration(state: ADMMState, prob: Problem, cfg, xp, comm, ops, *, updat
         reduced = comm.allreduce_arrays([first.cross, first.sums] if bias else [first.cross], xp)
         C, zs = reduced[0], (reduced[1] if bias else None)
         W_old = W[0]
-        W[0] = _input_weights(updates.cross_with_bias(C, zs, bias, xp), prob, xp, z[0].dtype)
+        W[0] = updates.weights_from_sums(updates.cross_with_bias(C, zs, bias, xp), prob.gram_factor_X, xp, z[0].dtype,
+                                         center=prob.input_mean)  # (input_mean: with center_input only)
         sums.dual.append(2.0 * pen.beta[0] * dual_residual_sq_from_factor(W[0] - W_old, prob.gram_factor_X, xp) ** 0.5)
     a_prev = prob.X
     # What W_L a_{L-1} must match: z_L, or z_L + lambda / (2 beta_L) under the augmented Lagrangian
@@ -192,15 +193,6 @@ def output_target(z_L, lam, beta_L, cfg):
     return z_L
 
 
-def _input_weights(C, prob: Problem, xp, dtype):
-    """W_1 = (z_1 X^T)(X X^T)^{-1} from the summed cross products and the input's Gram factor, held to
-    ``W_1 mean(X) = 0`` when the problem centres its input (``center_input``)."""
-    if prob.input_mean is None:
-        return updates.weights_from_sums(C, prob.gram_factor_X, xp, dtype)
-    W0 = updates.weights_from_sums(C, prob.gram_factor_X, xp, prob.gram_factor_X.dtype)
-    return updates.centred_weights(W0, prob.input_mean, prob.gram_factor_X, xp, dtype)
-
-
 def _weights_from_layer_sums(layer: LayerSums, n_global: int, cfg, xp, comm, dtype, center: bool = False):
     """(W_{l+1}, G): W_{l+1} = (z_{l+1} a_l^T)(a_l a_l^T)^{-1} from the pass's sums, added over ranks,
     and the Gram matrix G = a_l a_l^T (with the bias row) it used; with ``center``, the solution
@@ -211,7 +203,4 @@ def _weights_from_layer_sums(layer: LayerSums, n_global: int, cfg, xp, comm, dty
     G = updates.gram_with_bias(gram, gram_sums, float(n_global), cfg.bias, xp)
     C = updates.cross_with_bias(cross, cross_sums, cfg.bias, xp)
     factor = updates.gram_factor(G, cfg.gram_ridge(G.shape[0], n_global), xp)
-    if center:
-        W0 = updates.weights_from_sums(C, factor, xp, factor.dtype)
-        return updates.centred_weights(W0, gram_sums / float(n_global), factor, xp, dtype), G
-    return updates.weights_from_sums(C, factor, xp, dtype), G
+    return updates.weights_from_sums(C, factor, xp, dtype, center=gram_sums / float(n_global) if center else None), G

@@ -154,10 +154,7 @@ def weights_lstsq(z, a_prev, cfg, xp, comm, factor=None, center=None):
         factor = updates.gram_factor(G, cfg.gram_ridge(G.shape[0], float(n)), xp)
     else:
         C, zs = comm.allreduce_arrays([C, zs], xp)
-    C = updates.cross_with_bias(C, zs, cfg.bias, xp)
-    if center is not None:
-        return updates.centred_weights(updates.weights_from_sums(C, factor, xp, factor.dtype), center, factor, xp, z.dtype)
-    return updates.weights_from_sums(C, factor, xp, z.dtype)
+    return updates.weights_from_sums(updates.cross_with_bias(C, zs, cfg.bias, xp), factor, xp, z.dtype, center=center)
 
 
 def init_state(prob: Problem, widths, cfg, xp, comm, block: int = 1 << 15) -> ADMMState:

@@ -145,14 +145,18 @@ def gram_factor(G, ridge, xp, what=None):
     return cholesky(regularised(G, ridge, xp), xp, what=what)
 
 
-def weights_from_sums(C, Lg, xp, dtype):
+def weights_from_sums(C, Lg, xp, dtype, center=None):
     """W = C G^{-1} = (z a^T)(a a^T)^{-1} from the cross-product and the Gram factor.
 
     This is the least-squares solution of ``min_W ||z - W a||^2`` (W = z a^+),
     computed from d x d sums (which data-parallel ranks add up) and a
-    Cholesky factor, never from a pseudo-inverse of a d x N matrix.
+    Cholesky factor, never from a pseudo-inverse of a d x N matrix. ``center``
+    (the mean of a's columns), when given: the solution held to ``W center = 0``
+    (:func:`centred_weights`).
     """
     Wt = cho_solve(Lg, xp.matrix_transpose(xp.astype(C, Lg.dtype)), xp)
+    if center is not None:
+        return centred_weights(xp.matrix_transpose(Wt), center, Lg, xp, dtype)
     return xp.astype(xp.matrix_transpose(Wt), dtype)
 
 

@@ -140,11 +140,15 @@ class ADMMClassifier(_Mixin, _Base):
     on every constraint (``"full"``) for deeper networks (``network_.meta["config"]`` shows
     which); its hidden multipliers' step diminishes after iteration 100 (``dual_decay=100``), and
     the linear form keeps the multipliers of ``a_l = h(z_l)`` too for its first 30 iterations
-    (``relu_multiplier_iters=30``: it starts as the full form). Deeper networks also have
-    centred layers (``center_layers=True``) and a first hidden layer with three times the
-    penalties (``first_layer_penalty=3``); neither changes a network of one hidden layer.
-    Networks of three or more hidden layers restart their per-sample variables from the
-    network's forward pass every 10 iterations (``forward_restart="auto"``).
+    (``relu_multiplier_iters=30``: it starts as the full form). A network of two or more
+    hidden layers trains one hidden layer at a time (``layerwise=30``: 30 iterations for each
+    hidden layer but the last, on the fixed layers below it, under a temporary output layer;
+    the last hidden layer takes the iterations left). Trained whole (``layerwise=0``), deeper
+    networks have centred layers (``center_layers=True``) and a first hidden layer with three
+    times the penalties (``first_layer_penalty=3``), and networks of three or more hidden
+    layers restart their per-sample variables from the network's forward pass every 10
+    iterations (``forward_restart="auto"``); none of these changes a network of one hidden
+    layer.
 
     Run parameters: ``max_iter`` (iterations), ``target_acc`` (stop when the
     ``eval_set`` accuracy reaches it), ``random_state`` (an int >= 0 seeds the

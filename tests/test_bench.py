@@ -145,7 +145,8 @@ def test_bench_times_a_method_with_its_options_and_counts_their_bytes(tmp_path):
                           "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     r = json.loads(out.read_text())
-    assert r["method"] == {"preset": "default", "lagrangian": "full", "anderson": 3, "anderson_on": "weights"}
+    assert r["method"] == {"preset": "default", "lagrangian": "full", "anderson": 3, "anderson_on": "weights",
+                           "layerwise": 0}  # the whole network's iteration, which the cost model counts
     assert r["config"]["lagrangian"] == "full" and r["config"]["anderson"] == 3
     widths = (28, 30, 1)
     assert r["min_bytes_per_iter"] == pytest.approx(costmodel.bytes_per_sample(widths, 8, multipliers=2) * 3000)

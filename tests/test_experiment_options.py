@@ -277,19 +277,24 @@ def test_every_ablation_row_is_a_valid_configuration_on_every_task():
 
 
 def test_ablation_task_of_three_hidden_layers_trains_the_default_rule_for_deeper_networks(tmp_path):
-    """--tasks higgs-deep3: HIGGS with three hidden layers of 300, the default resolved as for any deeper
-    network (multipliers on every constraint) and restarted from the forward pass every 10 iterations,
-    scored on validation rows."""
+    """--tasks higgs-deep3: HIGGS with three hidden layers of 300, scored on validation rows; the default
+    trains it one hidden layer at a time (30 iterations per lower stage, each stage resolving its own
+    Lagrangian), and the row that trains it whole resolves the default as for any deeper network
+    trained whole (multipliers on every constraint, a restart from the forward pass every 10 iterations)."""
     import json
 
     from admm_xp.cli.main import main
+    from admm_xp.experiments.ablation import OPTIONS
 
+    whole = next(i for i, (label, _, change) in enumerate(OPTIONS) if change == {"layerwise": 0})
     out = tmp_path / "deep3"
-    assert main(["ablation", "--tasks", "higgs-deep3", "--quick", "--iters", "1", "--options", "8", "--quiet",
+    assert main(["ablation", "--tasks", "higgs-deep3", "--quick", "--iters", "1", "--options", f"8,{whole}", "--quiet",
                  "--out-dir", str(out)]) == 0
-    rows = [r for r in json.loads((out / "ablation.json").read_text())["final"]["rows"] if r["option"] == "default preset"]
-    assert len(rows) == 1
-    assert rows[0]["task"] == "higgs-deep3" and rows[0]["hidden"] == [300, 300, 300] and rows[0]["lagrangian"] == "full"
-    assert rows[0]["forward_restart"] == 10  # three hidden layers: the restart from the forward pass
-    assert rows[0]["n_train"] + rows[0]["n_validation"] == 6000  # --quick: 6,000 training rows, 20% of them validation
+    rows = {r["option"]: r for r in json.loads((out / "ablation.json").read_text())["final"]["rows"]}
+    default, trained_whole = rows["default preset"], rows[OPTIONS[whole][0]]
+    assert default["task"] == "higgs-deep3" and default["hidden"] == [300, 300, 300]
+    assert default["layerwise"] == 30 and default["lagrangian"] == "auto"
+    assert trained_whole["layerwise"] == 0 and trained_whole["lagrangian"] == "full"
+    assert trained_whole["forward_restart"] == 10  # three hidden layers trained whole: the restart from the forward pass
+    assert default["n_train"] + default["n_validation"] == 6000  # --quick: 6,000 training rows, 20% of them validation
     assert "28-300-300-300-1 as higgs-deep3" in (out / "ablation.md").read_text()

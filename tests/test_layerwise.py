@@ -129,6 +129,14 @@ def test_cli_layerwise_run_and_its_one_line_error(tmp_path):
     rec = json.loads(out.read_text())
     assert rec["config"]["layerwise"] == 2 and rec["final"]["stages"] == 2 and rec["layers"] == [28, 8, 6, 1]
     assert [h["stage"] for h in rec["history"]] == [1, 1, 1, 2, 2, 2, 2]
+    # the default preset trains a deeper network layer-wise (30 per lower stage; a 6-iteration run: 6 // 2);
+    # --layerwise 0 and the paper's method train it whole
+    for extra, stages in (([], [1, 1, 1, 1, 2, 2, 2]), (["--layerwise", "0"], None), (["--preset", "paper"], None)):
+        done = subprocess.run(base + extra + ["--out", str(out)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        rec = json.loads(out.read_text())
+        assert rec["config"]["layerwise"] == (30 if stages else 0)
+        assert [h.get("stage") for h in rec["history"]] == (stages or [None] * 7)
     bad = subprocess.run(base + ["--layerwise", "-1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "layerwise must be an integer >= 0" in bad.stderr and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1

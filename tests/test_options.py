@@ -186,22 +186,28 @@ def test_the_default_lagrangian_follows_the_depth_and_the_number_of_classes(tmp_
     one = cfg.resolved()  # one hidden layer: multipliers on the linear constraints, on a = h(z) only at first
     assert one.lagrangian == "linear" and one.hidden_multipliers
     assert one.relu_multipliers_at(0) and not one.relu_multipliers_at(one.relu_multiplier_iters)
-    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # deeper: full, centred, a stiffer first layer
-    assert deep.resolved().lagrangian == "full" and deep.resolved().activation_multipliers
-    assert deep.center_layers and deep.first_layer_penalty == 3.0
+    deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # deeper: one hidden layer at a time, each stage linear
+    assert deep.layerwise == 30 and deep.resolved() is deep  # the stages resolve their own
+    from admm_xp.layerwise import stage_config
+
+    assert all(stage_config(deep, s).lagrangian == "linear" for s in range(2))
+    whole = ADMMConfig.from_preset("default", hidden=(8, 6), layerwise=0)  # trained whole: full, centred, stiffer W_1
+    assert whole.resolved().lagrangian == "full" and whole.resolved().activation_multipliers
+    assert whole.center_layers and whole.first_layer_penalty == 3.0
     for fixed in ("paper", "augmented", "full", "linear"):  # a chosen form is kept for any depth
         for hidden in ((300,), (8, 6)):
-            chosen = ADMMConfig.from_preset("default", lagrangian=fixed, hidden=hidden)
+            chosen = ADMMConfig.from_preset("default", lagrangian=fixed, hidden=hidden, layerwise=0)
             assert chosen.resolved().lagrangian == fixed
     out = tmp_path / "r.json"
     assert main(["train", "--n-train", "400", "--hidden", "8", "--iters", "2", "--quiet", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["lagrangian"] == "linear"  # HIGGS, one hidden layer
-    assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--quiet", "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["config"]["lagrangian"] == "full"  # HIGGS, two hidden layers
+    assert main(["train", "--n-train", "400", "--hidden", "8,6", "--iters", "2", "--layerwise", "0", "--quiet",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["lagrangian"] == "full"  # HIGGS, two hidden layers trained whole
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(90, 4)), np.arange(90) % 3
     assert ADMMClassifier(hidden=(6,), max_iter=2).fit(X, y).network_.meta["config"]["lagrangian"] == "linear"
-    assert ADMMClassifier(hidden=(6, 5), max_iter=2).fit(X, y).network_.meta["config"]["lagrangian"] == "full"
+    assert ADMMClassifier(hidden=(6, 5), max_iter=2, layerwise=0).fit(X, y).network_.meta["config"]["lagrangian"] == "full"
 
 
 def test_cli_centred_layers_are_recorded(tmp_path):
@@ -245,7 +251,7 @@ def test_first_layer_penalty_scales_the_first_of_several_hidden_layers(tmp_path)
     # the same iterates as the penalties written out (the option is nothing but those penalties)
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(120, 5)), (rng.random(120) < 0.5).astype(int)
-    common = dict(hidden=(7, 6), max_iter=4, random_state=1, lagrangian="full")
+    common = dict(hidden=(7, 6), max_iter=4, random_state=1, lagrangian="full", layerwise=0)
     scaled = ADMMClassifier(**common, gamma=(1.0,), beta=(1.0,), first_layer_penalty=2.5).fit(X, y)
     given = ADMMClassifier(**common, gamma=(2.5, 1.0), beta=(2.5, 1.0, 1.0), first_layer_penalty=1.0).fit(X, y)
     plain = ADMMClassifier(**common, gamma=(1.0,), beta=(1.0,), first_layer_penalty=1.0).fit(X, y)
@@ -260,7 +266,7 @@ def test_first_layer_penalty_scales_the_first_of_several_hidden_layers(tmp_path)
 
 def test_forward_restart_follows_the_depth_and_its_option(tmp_path, capsys):
     """forward_restart "auto" (the default preset) restarts every 10 iterations with three or more hidden
-    layers and never with fewer; the paper's method never; a chosen K is kept for any depth; the CLI and
+    layers trained whole and never with fewer; the paper's method never; a chosen K is kept for any depth; the CLI and
     the estimator pass it on and record it; bad values get one-line errors."""
     import json
 
@@ -268,12 +274,13 @@ def test_forward_restart_follows_the_depth_and_its_option(tmp_path, capsys):
     from admm_xp.estimator import ADMMClassifier
 
     for hidden, every in (((300,), 0), ((8, 6), 0), ((8, 6, 5), 10), ((8, 6, 5, 4), 10)):
-        cfg = ADMMConfig.from_preset("default", hidden=hidden)
+        cfg = ADMMConfig.from_preset("default", hidden=hidden, layerwise=0)
         assert cfg.forward_restart == "auto" and not cfg.restart_at(10)  # unresolved: never
         assert cfg.resolved().forward_restart == every
         assert cfg.resolved().restart_at(10) == bool(every) and not cfg.resolved().restart_at(5)
         assert ADMMConfig.from_preset("paper", hidden=hidden).resolved().forward_restart == 0
-        assert ADMMConfig.from_preset("default", hidden=hidden, forward_restart=4).resolved().forward_restart == 4
+        assert ADMMConfig.from_preset("default", hidden=hidden, forward_restart=4,
+                                      layerwise=0).resolved().forward_restart == 4
     for bad in (-1, 1.5, True, "x", None):
         with pytest.raises(ConfigError, match="forward_restart"):
             ADMMConfig(hidden=(8, 6, 5), forward_restart=bad)
@@ -282,7 +289,8 @@ def test_forward_restart_follows_the_depth_and_its_option(tmp_path, capsys):
                  "--out", str(out)]) == 0
     rec = json.loads(out.read_text())
     assert rec["config"]["forward_restart"] == 3 and rec["config"]["preset"] == "default+forward_restart"
-    assert main(["train", "--n-train", "400", "--hidden", "8,6,5", "--iters", "2", "--quiet", "--out", str(out)]) == 0
+    assert main(["train", "--n-train", "400", "--hidden", "8,6,5", "--iters", "2", "--layerwise", "0", "--quiet",
+                 "--out", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["forward_restart"] == 10  # resolved for the depth
     capsys.readouterr()
     assert main(["train", "--forward-restart", "-2", "--iters", "1"]) == 2
@@ -290,7 +298,7 @@ def test_forward_restart_follows_the_depth_and_its_option(tmp_path, capsys):
     assert len(err) == 1 and "--forward-restart" in err[0] and "Traceback" not in err[0]
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(90, 4)), np.arange(90) % 2
-    fitted = ADMMClassifier(hidden=(6, 5, 4), max_iter=2).fit(X, y)
+    fitted = ADMMClassifier(hidden=(6, 5, 4), max_iter=2, layerwise=0).fit(X, y)
     assert fitted.network_.meta["config"]["forward_restart"] == 10
     restarted = ADMMClassifier(hidden=(6,), max_iter=6, forward_restart=2).fit(X, y)
     plain = ADMMClassifier(hidden=(6,), max_iter=6, forward_restart=0).fit(X, y)

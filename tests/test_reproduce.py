@@ -45,6 +45,9 @@ def test_accuracy_against_time_panels(reproduced, fig):
         assert (folder / rec).exists()
         layers = json.loads((folder / rec).read_text())["layers"]
         assert layers == ([3072, 10, 5, 1] if fig == "1b" else [28, 300, 1])  # --hidden-svhn 10,5 reached every run
+    admm = json.loads((folder / meta["final"]["records"]["admm"]).read_text())
+    assert admm["config"]["layerwise"] == 0  # the whole network at once, as the paper trains it
+    assert all("stage" not in h for h in admm["history"])
     pytest.importorskip("matplotlib")
     assert (folder / f"fig{fig}.png").stat().st_size > 10_000
 
@@ -90,7 +93,7 @@ def test_summary_sets_paper_numbers_beside_ours(reproduced):
     out, res = reproduced
     text = (out / "summary.md").read_text()
     assert "181 s" in text and "3.2 s" in text  # the paper's L-BFGS times
-    assert "lbfgs" in text and "admm" in text
+    assert "lbfgs" in text and "admm (default preset, whole network), 1 process" in text
     # ADMM at the paper's core counts is a prediction, and the table says so.
     assert "7,200 cores (**predicted**, not measured)" in text and "2,496 cores (**predicted**" in text
     assert "admm, 2 MPI ranks of one core (measured)" in text

@@ -58,3 +58,7 @@ def test_scaling_command_writes_measured_and_model_tables(tmp_path):
     for key in ("command", "commit", "date", "machine", "dtype", "ranks", "model_formula", "calibration"):
         assert key in summary
     assert "a model, not a measurement" in (out / "scaling.md").read_text()
+    # the model counts the whole network's iteration: the SVHN network's calibration trains it whole
+    svhn_cal = json.loads((out / "calibrate_svhn_n64.json").read_text())
+    assert svhn_cal["layers"][1:-1] == [100, 50] and svhn_cal["config"]["layerwise"] == 0
+    assert all("stage" not in h for h in svhn_cal["history"])

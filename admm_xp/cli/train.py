@@ -49,8 +49,8 @@ def register(sub) -> None:
                         "z_L + lambda/(2 beta) and long runs do not decay; full: multipliers on every hidden "
                         "constraint too (z_l = W_l a_{l-1}, a_l = h(z_l)), so the ADMM variables cannot absorb the loss; "
                         "linear: multipliers on every linear constraint z_l = W_l a_{l-1}, the penalty alone on "
-                        "a_l = h(z_l) (see --relu-multiplier-iters); auto (default preset): linear for one hidden layer, full for "
-                        "deeper networks")
+                        "a_l = h(z_l) (see --relu-multiplier-iters); auto (default preset): linear for one hidden layer (and each "
+                        "stage of a --layerwise run), full for deeper networks trained whole")
     g.add_argument("--residual-balancing", choices=("on", "off"), default=None,
                    help="adapt every layer's penalties to balance its primal and dual residuals (Boyd et al. 2011, "
                         "3.4.1): x tau when primal > mu dual, / tau when dual > mu primal")
@@ -78,19 +78,23 @@ def register(sub) -> None:
     g.add_argument("--center-layers", choices=("on", "off"), default=None,
                    help="constrain every hidden layer after the first to zero-mean pre-activations over the training "
                         "set (W_l mean(a_{l-1}) = 0; keeps deep ReLU layers from turning all-active; default on, the "
-                        "paper preset off; no effect with one hidden layer; not applied with --bias on)")
+                        "paper preset off; for networks trained whole (--layerwise 0): no effect with one hidden layer; "
+                        "not applied with --bias on)")
     g.add_argument("--first-layer-penalty", type=float, default=None, metavar="F",
                    help="with two or more hidden layers, the first hidden layer's gamma and beta are F times the "
-                        "others' (0.001 to 1000; default 3, the paper preset 1; no effect with one hidden layer)")
+                        "others' (0.001 to 1000; default 3, the paper preset 1; for networks trained whole, "
+                        "--layerwise 0)")
     g.add_argument("--forward-restart", type=_restart_every, default=None, metavar="K|auto",
                    help="every K iterations the hidden layers' per-sample variables restart from the network's "
                         "forward pass and their multipliers from zero (0 = never; default auto: every 10 "
-                        "iterations with three or more hidden layers, never with fewer; the paper preset 0)")
+                        "iterations with three or more hidden layers trained whole (--layerwise 0), never with fewer; "
+                        "the paper preset 0)")
     g.add_argument("--layerwise", type=int, default=None, metavar="K",
                    help="with two or more hidden layers, train them one at a time: K iterations for hidden layer 1 "
                         "under a temporary output layer, then K for layer 2 on the fixed layer 1's features, ..., "
                         "the last hidden layer with the real output for the iterations left (each earlier stage "
-                        "gets iters / layers where that is less than K; 0 = the whole network at once, the default)")
+                        "gets iters / layers where that is less than K; 0 = the whole network at once, as in the "
+                        "paper; default 30, the paper preset 0; no effect with one hidden layer)")
     g.add_argument("--ridge", type=float, default=1e-10, help="relative ridge on Gram matrices before their Cholesky factor (numerical)")
     g.add_argument("--block-size", type=int, default=None, metavar="N",
                    help=f"samples per cache block of the fused passes (default {CPU_BLOCK_SIZE} on cpu, {GPU_BLOCK_SIZE} on cuda)")

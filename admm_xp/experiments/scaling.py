@@ -13,6 +13,8 @@ one rank; ``alpha`` (latency) and ``B`` (bandwidth) describe the allreduce
 messages of one iteration (:func:`admm_xp.costmodel.message_numbers`).
 Time to a target accuracy is ``K * T_iter(P)`` with ``K`` the iterations the
 measured run needed (the iterates do not depend on P, so neither does K).
+Every run trains the whole network at once (``--layerwise 0``, Algorithm 1),
+the iteration the model counts, whatever the depth.
 
 The model is evaluated twice: with this machine's measured alpha and B
 (to compare with the measured points) and with an assumed cluster
@@ -166,7 +168,9 @@ def cmd_scaling(args, comm) -> int:
     iters = args.iters
     out_dir = args.out_dir
     os.makedirs(out_dir, exist_ok=True)
-    base = ["train", "--dataset", args.dataset, "--hidden", args.hidden, "--iters", str(iters), "--quiet", "--eval-every", "1"]
+    # Every run trains the whole network at once (Algorithm 1, --layerwise 0): the model counts that iteration.
+    base = ["train", "--dataset", args.dataset, "--hidden", args.hidden, "--iters", str(iters), "--quiet", "--eval-every", "1",
+            "--layerwise", "0"]
     if args.n_train is not None:
         base += ["--n-train", str(args.n_train)]
     if args.data_dir:
@@ -213,7 +217,7 @@ def cmd_scaling(args, comm) -> int:
         sizes = (small,) if name == fixed_name and ranks[0] == 1 else (4000, small)
         recs = {}
         for n in sizes:
-            recs[n] = _launch(1, ["train", "--dataset", data, "--hidden", hid, "--iters", cal_iters, "--quiet",
+            recs[n] = _launch(1, ["train", "--dataset", data, "--hidden", hid, "--iters", cal_iters, "--quiet", "--layerwise", "0",
                                   "--n-train", str(n), "--eval-every", "1000"]
                               + (["--data-dir", args.data_dir] if args.data_dir and data == args.dataset else []),
                               os.path.join(out_dir, f"calibrate_{name}_n{n}.json"), args.timeout)
@@ -241,7 +245,7 @@ def cmd_scaling(args, comm) -> int:
         else:
             cap = "60" if args.quick else "150"
             rec_k = _launch(1, ["train", "--dataset", data, "--hidden", ",".join(str(w) for w in widths[1:-1]), "--iters", cap,
-                                "--quiet", "--target-acc", str(target)] + (["--n-train", "6000"] if args.quick else []),
+                                "--quiet", "--layerwise", "0", "--target-acc", str(target)] + (["--n-train", "6000"] if args.quick else []),
                             os.path.join(out_dir, f"iters_to_target_{name}.json"), args.timeout)
             k, _ = _iters_to(rec_k, target)
             src = f"measured on {rec_k['dataset']} ({rec_k['n_train']:,} samples, one rank)"

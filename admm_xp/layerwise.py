@@ -59,13 +59,14 @@ def stage_ends(cfg, iters: int) -> list[int]:
 
 
 class _Shifted:
-    """A progress display seen by one stage: its iterations counted from the start of the run."""
+    """A progress display seen by one stage: its iterations counted from the start of the run, each line
+    marked with the stage."""
 
-    def __init__(self, progress, offset: int):
-        self.progress, self.offset = progress, offset
+    def __init__(self, progress, offset: int, mark: str = ""):
+        self.progress, self.offset, self.mark = progress, offset, mark
 
     def update(self, step: int, text: str, force: bool = False) -> None:
-        self.progress.update(step + self.offset, text, force)
+        self.progress.update(step + self.offset, f"{self.mark}{text}", force)
 
     def message(self, text: str) -> None:
         self.progress.message(text)
@@ -108,8 +109,15 @@ def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_
             return None if on_iteration is None else on_iteration(state, prob, hist, t)
 
         resume = (lambda prob, _scfg=scfg: restore(prob, _scfg)) if restore is not None and s == first else None
+        shown = None
+        if progress is not None:
+            H = len(ends)
+            progress.message(f"layer-wise stage {s + 1}/{H}, iterations {start + 1}-{ends[s]}: hidden layer {s + 1} "
+                             + ("with the network's output layer" if last else
+                                "under a temporary output layer (the accuracies shown are that network's)"))
+            shown = _Shifted(progress, start, f"stage {s + 1}/{H} ")
         res = run_stage(replace(dd, X=F, X_test=F_test), scfg, backend, comm, sopts, on_iteration=hook,
-                        progress=None if progress is None else _Shifted(progress, start), restore=resume)
+                        progress=shown, restore=resume)
         for h in res.history:
             if h.get("iter") == 0 and s > 0:
                 continue  # a later stage's starting point is not an iteration of the run

@@ -137,6 +137,12 @@ def test_cli_layerwise_run_and_its_one_line_error(tmp_path):
         rec = json.loads(out.read_text())
         assert rec["config"]["layerwise"] == (30 if stages else 0)
         assert [h.get("stage") for h in rec["history"]] == (stages or [None] * 7)
+    # progress names each stage, and says whose accuracies an earlier stage shows
+    shown = subprocess.run([a for a in base if a != "--quiet"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert "layer-wise stage 1/2, iterations 1-3: hidden layer 1 under a temporary output layer" in shown.stderr
+    assert "layer-wise stage 2/2, iterations 4-6: hidden layer 2 with the network's output layer" in shown.stderr
+    assert "admm 6/6 stage 2/2 obj" in shown.stderr
     bad = subprocess.run(base + ["--layerwise", "-1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "layerwise must be an integer >= 0" in bad.stderr and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1

@@ -304,3 +304,26 @@ def comparable(v):
     if isinstance(v, (list, tuple)):
         return [float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x for x in v]
     return v
+
+
+class Resume:
+    """How a run continues from the checkpoint in ``folder`` (``train_admm(..., restore=Resume(...))``).
+
+    Called with the run's problem (and, in a layer-wise run, its stage's configuration) it returns the
+    saved ``(state, history, elapsed)``, re-sharded to this run's ranks (:func:`load`); :meth:`stage`
+    tells a layer-wise run which stage the checkpoint was written in (:func:`saved_stage`).
+    ``on_load(manifest)`` runs after every load (the CLI reports the resumed iteration with it)."""
+
+    def __init__(self, folder: str, cfg, fingerprint: dict, xp, device, comm, on_load=None):
+        self.folder, self.cfg, self.fingerprint = folder, cfg, fingerprint
+        self.xp, self.device, self.comm, self.on_load = xp, device, comm, on_load
+
+    def __call__(self, prob, stage_cfg=None):
+        state, history, elapsed, man = load(self.folder, self.cfg, self.fingerprint, prob, self.xp, self.device,
+                                            self.comm, stage_cfg=stage_cfg)
+        if self.on_load is not None:
+            self.on_load(man)
+        return state, history, elapsed
+
+    def stage(self):
+        return saved_stage(self.folder, self.xp, self.device, self.cfg.dtype)

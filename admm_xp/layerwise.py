@@ -79,9 +79,9 @@ def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_
     network: the state's weights are every layer's, its iteration count the run's; ``final``
     names the ``stages`` that ran, and its best test accuracy is the last stage's.
 
-    ``restore`` continues from a checkpoint (see :mod:`admm_xp.checkpoint`): ``restore.stage()`` gives
-    the stage it was written in (the layers below it and the run before it), ``restore(prob, stage_cfg)``
-    that stage's state. A resumed run keeps the stage lengths of the run that started it."""
+    ``restore`` continues from a checkpoint (:class:`admm_xp.checkpoint.Resume`): ``restore.stage()``
+    gives the stage it was written in (the layers below it and the run before it), ``restore(prob,
+    stage_cfg)`` that stage's state. A resumed run keeps the stage lengths of the run that started it."""
     xp = backend.xp
     frozen, history, start, first = [], [], 0, 0
     totals = {"train_s": 0.0, "eval_s": 0.0, "setup_s": 0.0, "warmup_s": 0.0, "wall_s": 0.0}

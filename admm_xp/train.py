@@ -138,7 +138,7 @@ def train_admm(
     ``on_iteration(state, problem, history, elapsed)`` runs after every iteration on
     every rank (checkpoints and signal handling hook in here); it may return
     "stop". ``restore(problem)`` returns a saved ``(state, history, elapsed)``
-    to continue from (see :mod:`admm_xp.checkpoint`).
+    to continue from (:class:`admm_xp.checkpoint.Resume`).
     """
     comm = comm or LocalComm()
     opts = opts or RunOptions()

@@ -197,11 +197,7 @@ def test_layerwise_resume_inside_an_earlier_stage(tmp_path, backend):
     saved = checkpoint.saved_stage(folder, xp, backend.device, "float64")
     assert saved["index"] == 1 and saved["offset"] == 3 and saved["ends"] == [3, 6, 11] and len(saved["frozen"]) == 1
 
-    def restore(prob, stage_cfg=None):
-        state, history, elapsed, _ = checkpoint.load(folder, cfg, fp, prob, xp, backend.device, LocalComm(), stage_cfg=stage_cfg)
-        return state, history, elapsed
-
-    restore.stage = lambda: checkpoint.saved_stage(folder, xp, backend.device, "float64")
+    restore = checkpoint.Resume(folder, cfg, fp, xp, backend.device, LocalComm())
     res = train_admm(dd, cfg, backend, LocalComm(), RunOptions(iters=11, progress=False), restore=restore)
     assert len(res.state.W) == 4 and res.state.iteration == 11
     for a, b in zip(full.state.W, res.state.W):

@@ -262,15 +262,9 @@ def cmd_train(args, comm) -> int:
         checkpoint.remove_strays(ckpt_dir, comm)  # what a killed run left half-written
     stopper = StopOnSignal()
 
-    def restore(prob, stage_cfg=None):
-        state, history, elapsed, man = checkpoint.load(args.resume, cfg, fingerprint, prob, backend.xp, backend.device, comm,
-                                                       stage_cfg=stage_cfg)
+    def resumed(man):
         if lead and not args.quiet:
             progress.message(f"resumed at iteration {man['iteration']} from {args.resume} ({man['ranks']} rank(s) then, {comm.size} now)")
-        return state, history, elapsed
-
-    # a layer-wise run first asks which stage the checkpoint was written in
-    restore.stage = lambda: checkpoint.saved_stage(args.resume, backend.xp, backend.device, cfg.dtype)
 
     def on_iteration(state, prob, history, elapsed):
         stop = comm.allreduce_max(1.0 if stopper.signum else 0.0) > 0  # one rank's signal stops every rank
@@ -280,7 +274,8 @@ def cmd_train(args, comm) -> int:
 
     with stopper:
         result = train_admm(dd, cfg, backend, comm, opts, progress=progress, on_iteration=on_iteration,
-                            restore=restore if args.resume else None)
+                            restore=checkpoint.Resume(args.resume, cfg, fingerprint, backend.xp, backend.device, comm,
+                                                      on_load=resumed) if args.resume else None)
     progress.close()
     fin = result.final
     time_to_target(fin, result.history, opts.target_acc, ds.name)

@@ -137,7 +137,7 @@ class ADMMClassifier(_Mixin, _Base):
     ``residual_balancing``, ``anderson``, ``penalty_growth``, ``ridge``, ``block_size`` and ``dtype``
     (default float64 on cpu, float32 on cuda). The default preset's ``lagrangian`` is
     ``"auto"``: multipliers on every linear constraint (``"linear"``) for one hidden layer,
-    on every constraint (``"full"``) for deeper networks (``network_.meta["config"]`` shows
+    on every constraint (``"full"``) for deeper networks trained whole (``network_.meta["config"]`` shows
     which); its hidden multipliers' step diminishes after iteration 100 (``dual_decay=100``), and
     the linear form keeps the multipliers of ``a_l = h(z_l)`` too for its first 30 iterations
     (``relu_multiplier_iters=30``: it starts as the full form). A network of two or more

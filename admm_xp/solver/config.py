@@ -207,9 +207,10 @@ class ADMMConfig:
         Larochelle, NeurIPS 2006; Belilovsky, Eickenberg and Oyallon, ICML 2019. Where the run
         is shorter than ``H * K`` iterations, each stage but the last takes ``iters // H``. 0: off
         (the whole network trains at once, as in Algorithm 1; the paper preset). The default
-        preset's 30 learned more on validation rows than the whole network at once, on HIGGS
-        and digits with two and three hidden layers, and 30 kept three hidden layers of HIGGS
-        where 20 lost them (results/ablation/layerwise/, docs/method.md). The default's rules
+        preset's 30 learned more on validation rows than the whole network at once on HIGGS
+        with two and three hidden layers and on the digits with two (as much with three), and
+        kept three hidden layers of HIGGS where 20 lost them; on a synthetic SVHN-shaped task
+        it learned less (results/ablation/layerwise/, docs/method.md). The default's rules
         for deeper networks (``center_layers``, ``first_layer_penalty``, ``forward_restart``)
         apply to a network trained whole. No effect with one hidden layer.
     center_input

@@ -10,7 +10,7 @@ import pytest
 
 from admm_xp.runtime.backend import resolve_device
 from admm_xp.runtime.comm import LocalComm, default_comm
-from admm_xp.solver.config import ADMMConfig
+from admm_xp.solver.config import DEFAULT, ADMMConfig
 from admm_xp.data import load_dataset
 from admm_xp.data.shard import row_range
 from admm_xp.runtime.hostio import to_host
@@ -32,13 +32,17 @@ def comm():
 def _train(comm, n_train=2000, hidden=(40,), iters=10, dataset="higgs-sample", bias=False, method=None, **kw):
     backend = resolve_device("cpu")
     ds = load_dataset(dataset, n_train=n_train, comm=comm, **kw)
-    cfg = ADMMConfig(hidden=hidden, warm_start=3, block_size=100, bias=bias, **(method or {}))
+    # the whole network's iteration unless the method trains layer-wise (the default preset's "default" does)
+    cfg = ADMMConfig(hidden=hidden, warm_start=3, block_size=100, bias=bias, **{"layerwise": 0, **(method or {})})
     res = train_admm(to_device(ds, backend, "float64"), cfg, backend, comm, RunOptions(iters=iters, progress=False))
     return ds, res
 
 
 METHODS = {
-    "default": {},  # the preset's own choices: linear (one hidden layer) or full + centred + a stiffer first layer
+    # the preset's own choices: linear (one hidden layer), two hidden layers one at a time (stages of 5 here)
+    "default": {"layerwise": DEFAULT["layerwise"]},
+    # a deeper network trained whole: full + centred + a stiffer first layer
+    "default-whole": {},
     "augmented": {"lagrangian": "augmented"},
     "paper": {"lagrangian": "paper"},
     "full-balanced": {"lagrangian": "full", "residual_balancing": True, "rb_until": 8},

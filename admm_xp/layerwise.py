@@ -68,9 +68,6 @@ class _Shifted:
     def update(self, step: int, text: str, force: bool = False) -> None:
         self.progress.update(step + self.offset, f"{self.mark}{text}", force)
 
-    def message(self, text: str) -> None:
-        self.progress.message(text)
-
 
 def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_iteration=None, progress=None,
                     restore=None):
@@ -112,9 +109,10 @@ def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_
         shown = None
         if progress is not None:
             H = len(ends)
-            progress.message(f"layer-wise stage {s + 1}/{H}, iterations {start + 1}-{ends[s]}: hidden layer {s + 1} "
-                             + ("with the network's output layer" if last else
-                                "under a temporary output layer (the accuracies shown are that network's)"))
+            if hasattr(progress, "message"):  # a display with whole lines too (the CLI's; compare's has none)
+                progress.message(f"layer-wise stage {s + 1}/{H}, iterations {start + 1}-{ends[s]}: hidden layer "
+                                 f"{s + 1} " + ("with the network's output layer" if last else
+                                                "under a temporary output layer (the accuracies shown are that network's)"))
             shown = _Shifted(progress, start, f"stage {s + 1}/{H} ")
         res = run_stage(replace(dd, X=F, X_test=F_test), scfg, backend, comm, sopts, on_iteration=hook,
                         progress=shown, restore=resume)

@@ -234,3 +234,21 @@ def test_tune_budget_sets_the_passes_per_point(data, tmp_path):
         assert n == compare._round_down(n) and 1 <= n <= compare.MAX_SEARCH_PASSES
         assert n <= max(1, min(passes["passes_allowed_by_budget"], passes["passes_expected_in_final_run"]))
         assert all(r["passes"] <= n for r in _search(out, m)["history"])
+
+
+def test_admm_searches_layerwise_or_whole_for_deeper_networks(data, tmp_path):
+    """With two hidden layers ADMM's search adds the default's layer-wise training against the whole network
+    (each point's run records which it trained), and the chosen run trains as its point says."""
+    from admm_xp.experiments.compare import ADMM_DEEP_GRID, ADMM_GRID
+
+    out = tmp_path / "deep"
+    assert main(["compare", "--dataset", str(data / "train.npz"), "--test", str(data / "test.npz"), "--hidden", "6,5",
+                 "--tune-passes", "4", "--budget", "0.15", "--quiet", "--methods", "admm", "--out", str(out)]) == 0
+    search = _search(out, "admm")
+    assert search["config"]["grid"]["layerwise"] == list(ADMM_DEEP_GRID["layerwise"]) == [30, 0]
+    assert len(search["history"]) == 2 * int(np.prod([len(v) for v in ADMM_GRID.values()]))
+    chosen = search["final"]["chosen"]
+    rec = json.loads((out / "admm.json").read_text())
+    assert rec["config"]["layerwise"] == chosen["layerwise"]
+    assert any("stage" in h for h in rec["history"]) == (chosen["layerwise"] > 0)
+    assert compare.AdmmMethod("admm").grid() == {k: list(v) for k, v in ADMM_GRID.items()}  # one hidden layer: as before

@@ -20,7 +20,8 @@ DESCRIPTION = """\
 Compare ADMM with the gradient methods and a logistic regression on one data set, with settings chosen
 fairly and the same training-time budget for every method:
 
-  admm        ADMM, default preset; search: gamma = beta, weight decay, lagrangian augmented | full
+  admm        ADMM, default preset; search: gamma = beta, weight decay, lagrangian augmented | full | linear,
+              and with two or more hidden layers one hidden layer at a time (layer-wise 30) | the whole network
   admm-paper  ADMM, Taylor et al.'s method exactly (--preset paper); no search
   sgd, adam   the same network by mini-batch SGD / Adam; search: learning rate x L2 (`baseline-tune`'s grid)
   cg, lbfgs   the same network by nonlinear CG / L-BFGS; search: L2 (`baseline-tune`'s grid)
@@ -54,6 +55,8 @@ VALIDATION = 0.2  # the fraction of the training rows that scores the searches
 # multipliers enter (admm_xp.solver.config: augmented = output multiplier, full = every constraint,
 # linear = every linear constraint).
 ADMM_GRID = {"gamma_beta": (0.3, 1.0, 3.0), "weight_decay": (0.1, 1.0), "lagrangian": ("augmented", "full", "linear")}
+# and, for two or more hidden layers: the default's layer-wise training (iterations per lower stage) or the whole network
+ADMM_DEEP_GRID = {"layerwise": (30, 0)}
 LOGREG_GRID = {"l2": (0.0, 1e-4, 1e-3, 1e-2)}
 NEAR_BEST = 0.99  # without --target: the time to this fraction of the best test accuracy any method reached
 CALIBRATION_PASSES = 3  # the short first run that measures seconds per pass
@@ -276,13 +279,16 @@ class AdmmMethod:
         self.name = name
         self.preset = "paper" if name == "admm-paper" else "default"
 
-    def points(self) -> list:
-        if self.preset == "paper":
-            return []
-        return [dict(zip(ADMM_GRID, values)) for values in itertools.product(*ADMM_GRID.values())]
+    def points(self, ctx: Context | None = None) -> list:
+        grid = self.grid(ctx)
+        return [dict(zip(grid, values)) for values in itertools.product(*grid.values())] if grid else []
 
-    def grid(self) -> dict:
-        return {} if self.preset == "paper" else {k: list(v) for k, v in ADMM_GRID.items()}
+    def grid(self, ctx: Context | None = None) -> dict:
+        """The searched settings: ADMM_GRID, and ADMM_DEEP_GRID for a network of two or more hidden layers."""
+        if self.preset == "paper":
+            return {}
+        deep = ctx is not None and len(ctx.hidden) > 1
+        return {k: list(v) for k, v in {**ADMM_GRID, **(ADMM_DEEP_GRID if deep else {})}.items()}
 
     def config(self, ctx: Context, point: dict):
         from ..solver.config import ADMMConfig, default_block_size
@@ -290,7 +296,7 @@ class AdmmMethod:
         kw = {}
         if point:
             kw = {"gamma": (point["gamma_beta"],), "beta": (point["gamma_beta"],), "weight_decay": point["weight_decay"],
-                  "lagrangian": point["lagrangian"]}
+                  "lagrangian": point["lagrangian"], "layerwise": point.get("layerwise")}
         return ADMMConfig.from_preset(self.preset, hidden=ctx.hidden, seed=ctx.args.seed, dtype=ctx.dtype,
                                       block_size=default_block_size(ctx.args.device), **kw)
 
@@ -325,8 +331,10 @@ class AdmmMethod:
         if self.preset == "paper":
             return (f"Taylor et al.'s method (gamma {_g(cfg.get('gamma'))}, beta {_g(cfg.get('beta'))}, "
                     f"lagrangian {cfg.get('lagrangian')}); no search")
+        deep = {None: "", 0: ", the whole network"}.get(point.get("layerwise"),
+                                                         f", layer-wise ({point.get('layerwise')} per lower stage)")
         return (f"gamma = beta = {point['gamma_beta']:g}, weight decay {point['weight_decay']:g}, "
-                f"lagrangian {point['lagrangian']}")
+                f"lagrangian {point['lagrangian']}{deep}")
 
 
 class BaselineMethod:
@@ -337,14 +345,14 @@ class BaselineMethod:
         self.name = name
         self.method = "lbfgs" if name == "logreg" else name
 
-    def points(self) -> list:
+    def points(self, ctx: Context | None = None) -> list:
         from baselines.tune import grid_points
 
         if self.name == "logreg":
             return [{"l2": v} for v in LOGREG_GRID["l2"]]
         return grid_points(self.method)
 
-    def grid(self) -> dict:
+    def grid(self, ctx: Context | None = None) -> dict:
         pts = self.points()
         return {k: sorted({p[k] for p in pts}) for k in pts[0]}
 
@@ -425,7 +433,7 @@ def run_search(ctx: Context, method, fp: dict) -> dict:
 
     from ..runrecord import base_record
 
-    points = method.points()
+    points = method.points(ctx)
     rep = ctx.reporter
     rows, budget = [], {"passes": 0, "rule": "no search"}
     if points:
@@ -461,7 +469,7 @@ def run_search(ctx: Context, method, fp: dict) -> dict:
     ds = ctx.ds_val
     rec = base_record(method=f"{method.name}-search", dataset=ds.describe(), layers=[], backend=ctx.backend,
                       dtype=ctx.dtype, ranks=ctx.comm.size,
-                      config={"compare": {"fingerprint": fp}, "grid": method.grid(), "passes": budget,
+                      config={"compare": {"fingerprint": fp}, "grid": method.grid(ctx), "passes": budget,
                               "validation": VALIDATION,
                               "score": f"mean validation accuracy of the last {SCORE_LAST} evaluations (baselines.tune."
                                        f"score_run); validation = a seeded {VALIDATION:.0%} of the training rows; the "

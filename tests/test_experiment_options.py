@@ -278,8 +278,8 @@ def test_every_ablation_row_is_a_valid_configuration_on_every_task():
 
 def test_ablation_task_of_three_hidden_layers_trains_the_default_rule_for_deeper_networks(tmp_path):
     """--tasks higgs-deep3: HIGGS with three hidden layers of 300, scored on validation rows; the default
-    trains it one hidden layer at a time (30 iterations per lower stage, each stage resolving its own
-    Lagrangian), and the row that trains it whole resolves the default as for any deeper network
+    trains it one hidden layer at a time (30 iterations per lower stage, each stage a one-hidden-layer
+    network under the linear form), and the row that trains it whole resolves the default as for any deeper network
     trained whole (multipliers on every constraint, a restart from the forward pass every 10 iterations)."""
     import json
 
@@ -293,7 +293,7 @@ def test_ablation_task_of_three_hidden_layers_trains_the_default_rule_for_deeper
     rows = {r["option"]: r for r in json.loads((out / "ablation.json").read_text())["final"]["rows"]}
     default, trained_whole = rows["default preset"], rows[OPTIONS[whole][0]]
     assert default["task"] == "higgs-deep3" and default["hidden"] == [300, 300, 300]
-    assert default["layerwise"] == 30 and default["lagrangian"] == "auto"
+    assert default["layerwise"] == 30 and default["lagrangian"] == "linear" and default["forward_restart"] == 0
     assert trained_whole["layerwise"] == 0 and trained_whole["lagrangian"] == "full"
     assert trained_whole["forward_restart"] == 10  # three hidden layers trained whole: the restart from the forward pass
     assert default["n_train"] + default["n_validation"] == 6000  # --quick: 6,000 training rows, 20% of them validation

@@ -76,7 +76,11 @@ def test_stage_ends_and_configs():
     assert first.hidden == (5,) and first.gamma == (1.0,) and first.beta == (3.0, 5.0) and not first.center_input
     assert second.hidden == (4,) and second.gamma == (2.0,) and second.beta == (4.0, 5.0) and second.center_input
     assert first.layerwise == 0 and first.lagrangian == "linear"  # resolved as a one-hidden-layer network
-    assert two.resolved() is two  # a layer-wise run's stages resolve their own "auto" settings
+    # a layer-wise run resolves "auto" as for one hidden layer (what every stage is), and its stages are the same
+    resolved = ADMMConfig(hidden=(5, 4, 3), layerwise=30).resolved()
+    assert resolved.lagrangian == "linear" and resolved.forward_restart == 0 and resolved.layerwise == 30
+    assert two.resolved().lagrangian == "linear"
+    assert all(stage_config(two.resolved(), s) == stage_config(two, s) for s in range(2))
     with pytest.raises(Exception, match="layerwise must be an integer >= 0"):
         ADMMConfig(hidden=(5, 4), layerwise=-1)
 

@@ -187,7 +187,7 @@ def test_the_default_lagrangian_follows_the_depth_and_the_number_of_classes(tmp_
     assert one.lagrangian == "linear" and one.hidden_multipliers
     assert one.relu_multipliers_at(0) and not one.relu_multipliers_at(one.relu_multiplier_iters)
     deep = ADMMConfig.from_preset("default", hidden=(8, 6))  # deeper: one hidden layer at a time, each stage linear
-    assert deep.layerwise == 30 and deep.resolved() is deep  # the stages resolve their own
+    assert deep.layerwise == 30 and deep.resolved().lagrangian == "linear"  # resolved as each stage is
     from admm_xp.layerwise import stage_config
 
     assert all(stage_config(deep, s).lagrangian == "linear" for s in range(2))

@@ -375,14 +375,13 @@ class ADMMConfig:
         ``"linear"`` for one hidden layer, ``"full"`` for deeper networks (any number of classes);
         ``forward_restart`` every AUTO_RESTART_EVERY iterations with AUTO_RESTART_MIN_HIDDEN or more
         hidden layers, else 0. Anything else is kept. A layer-wise run (``layerwise``, two or more
-        hidden layers) is returned as it is: each of its stages resolves its own."""
-        if self.layerwise and len(self.hidden) > 1:
-            return self  # each stage of a layer-wise run is a one-hidden-layer network and resolves its own
+        hidden layers) resolves them as for one hidden layer: every stage is a one-hidden-layer network."""
+        depth = 1 if self.layerwise and len(self.hidden) > 1 else len(self.hidden)
         changes = {}
         if self.lagrangian == "auto":
-            changes["lagrangian"] = "linear" if len(self.hidden) == 1 else "full"
+            changes["lagrangian"] = "linear" if depth == 1 else "full"
         if self.forward_restart == "auto":
-            changes["forward_restart"] = AUTO_RESTART_EVERY if len(self.hidden) >= AUTO_RESTART_MIN_HIDDEN else 0
+            changes["forward_restart"] = AUTO_RESTART_EVERY if depth >= AUTO_RESTART_MIN_HIDDEN else 0
         return replace(self, **changes) if changes else self
 
     def restart_at(self, iteration: int) -> bool:

@@ -48,6 +48,11 @@ def test_accuracy_against_time_panels(reproduced, fig):
     admm = json.loads((folder / meta["final"]["records"]["admm"]).read_text())
     assert admm["config"]["layerwise"] == 0  # the whole network at once, as the paper trains it
     assert all("stage" not in h for h in admm["history"])
+    # a deeper network (figure 1b here) also as the default trains it, one hidden layer at a time
+    assert ("admm (layer-wise)" in methods) == (fig == "1b")
+    if fig == "1b":
+        layerwise = json.loads((folder / meta["final"]["records"]["admm (layer-wise)"]).read_text())
+        assert layerwise["config"]["layerwise"] == 30 and layerwise["history"][-1]["stage"] == 2
     pytest.importorskip("matplotlib")
     assert (folder / f"fig{fig}.png").stat().st_size > 10_000
 
@@ -94,6 +99,7 @@ def test_summary_sets_paper_numbers_beside_ours(reproduced):
     text = (out / "summary.md").read_text()
     assert "181 s" in text and "3.2 s" in text  # the paper's L-BFGS times
     assert "lbfgs" in text and "admm (default preset, whole network), 1 process" in text
+    assert "admm (default preset, one hidden layer at a time), 1 process" in text  # figure 1b's deeper network
     # ADMM at the paper's core counts is a prediction, and the table says so.
     assert "7,200 cores (**predicted**, not measured)" in text and "2,496 cores (**predicted**" in text
     assert "admm, 2 MPI ranks of one core (measured)" in text

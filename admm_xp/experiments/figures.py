@@ -14,7 +14,8 @@ def have_matplotlib() -> bool:
 
 
 STYLE = {  # method -> (colour, marker)
-    "admm": ("#1f77b4", "o"), "admm (paper preset)": ("#17becf", "s"), "sgd": ("#ff7f0e", "^"),
+    "admm": ("#1f77b4", "o"), "admm (paper preset)": ("#17becf", "s"), "admm (layer-wise)": ("#e377c2", "*"),
+    "sgd": ("#ff7f0e", "^"),
     "adam": ("#2ca02c", "v"), "cg": ("#d62728", "D"), "lbfgs": ("#9467bd", "P"),
     "admm-paper": ("#17becf", "s"), "logreg": ("#8c564b", "X"),  # admm-xp compare's names
 }

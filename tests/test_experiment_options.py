@@ -89,7 +89,8 @@ def test_reproduce_exits_nonzero_and_names_the_runs_that_failed(tmp_path, capsys
     err = capsys.readouterr().err
     assert rc == 1, err
     assert "Traceback" not in err
-    assert "6 run(s) failed" in err and "figure 1b: admm;" in err and "figure 1b: lbfgs" in err
+    assert "7 run(s) failed" in err and "figure 1b: admm;" in err and "figure 1b: lbfgs" in err
+    assert "figure 1b: admm (layer-wise)" in err  # the paper's SVHN network has two hidden layers
     assert "--timeout 1800" in err  # each timed-out run says why
     assert not (out / "fig1b" / "fig1b.csv").exists() and not (out / "summary.md").exists()  # no empty panel, no summary
 
@@ -109,8 +110,8 @@ def _fails(cmd, **kw):
 
 
 def test_reproduce_keeps_the_runs_that_succeeded_and_still_exits_nonzero(tmp_path, capsys, monkeypatch):
-    def run(cmd, **kw):  # only ADMM (default preset) succeeds
-        return _succeeds(cmd) if cmd[3] == "train" and "--preset" not in cmd else _fails(cmd)
+    def run(cmd, **kw):  # only ADMM (default preset, the whole network) succeeds
+        return _succeeds(cmd) if cmd[3] == "train" and "--layerwise" in cmd else _fails(cmd)
 
     monkeypatch.setattr(reproduce, "subprocess", _fake_subprocess(run))
     monkeypatch.setattr("admm_xp.experiments.figures.have_matplotlib", lambda: False)
@@ -118,7 +119,7 @@ def test_reproduce_keeps_the_runs_that_succeeded_and_still_exits_nonzero(tmp_pat
     rc = main(["reproduce", "--quick", "--figure", "1b", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 1, err
-    assert "5 run(s) failed" in err and "figure 1b: admm (paper preset)" in err and "something went wrong" in err
+    assert "6 run(s) failed" in err and "figure 1b: admm (paper preset)" in err and "something went wrong" in err
     assert "figure 1b: admm;" not in err
     rows = (out / "fig1b" / "fig1b.csv").read_text().splitlines()
     assert len(rows) == 3  # header and the two points of the run that succeeded

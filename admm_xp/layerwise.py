@@ -74,7 +74,8 @@ def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_
     """Train ``cfg.hidden`` greedily (see the module's docstring); ``run_stage`` is
     :func:`admm_xp.train.train_admm`. Returns its :class:`~admm_xp.train.TrainResult` for the whole
     network: the state's weights are every layer's, its iteration count the run's; ``final``
-    names the ``stages`` that ran, and its best test accuracy is the last stage's.
+    names the ``stages`` that ran, and its best test accuracy is the last stage's. ``progress`` (a
+    :class:`admm_xp.progress.Progress` or alike) takes ``update(step, text, force)`` and ``message(text)``.
 
     ``restore`` continues from a checkpoint (:class:`admm_xp.checkpoint.Resume`): ``restore.stage()``
     gives the stage it was written in (the layers below it and the run before it), ``restore(prob,
@@ -109,10 +110,9 @@ def train_layerwise(run_stage, result_type, dd, cfg, backend, comm, opts, *, on_
         shown = None
         if progress is not None:
             H = len(ends)
-            if hasattr(progress, "message"):  # a display with whole lines too (the CLI's; compare's has none)
-                progress.message(f"layer-wise stage {s + 1}/{H}, iterations {start + 1}-{ends[s]}: hidden layer "
-                                 f"{s + 1} " + ("with the network's output layer" if last else
-                                                "under a temporary output layer (the accuracies shown are that network's)"))
+            progress.message(f"layer-wise stage {s + 1}/{H}, iterations {start + 1}-{ends[s]}: hidden layer {s + 1} "
+                             + ("with the network's output layer" if last else
+                                "under a temporary output layer (the accuracies shown are that network's)"))
             shown = _Shifted(progress, start, f"stage {s + 1}/{H} ")
         res = run_stage(replace(dd, X=F, X_test=F_test), scfg, backend, comm, sopts, on_iteration=hook,
                         progress=shown, restore=resume)

@@ -143,7 +143,7 @@ def train_admm(
     comm = comm or LocalComm()
     opts = opts or RunOptions()
     xp = backend.xp
-    if cfg.layerwise and len(cfg.hidden) > 1:
+    if cfg.trains_layerwise:
         if state is not None:
             raise ConfigError("a --layerwise run continues from a checkpoint (restore), not from a state")
         return train_layerwise(train_admm, TrainResult, dd, cfg, backend, comm, opts, on_iteration=on_iteration,

@@ -250,7 +250,7 @@ def cmd_ablation(args, comm) -> int:
             resolved = cfg.resolved()
             rows.append({"task": task, "option": label, "preset": cfg.preset, "hidden": list(hidden),
                          "lagrangian": resolved.lagrangian, "forward_restart": resolved.forward_restart,
-                         "layerwise": resolved.layerwise if len(hidden) > 1 else 0,
+                         "layerwise": resolved.layerwise if resolved.trains_layerwise else 0,
                          "n_train": n_tr, "n_validation": n_val, "classes": ds.n_classes,
                          "synthetic": ds.synthetic, **_over_seeds([r[2] for r in runs[label]], early),
                          "target": target, "seeds": list(seeds)})

@@ -210,6 +210,10 @@ class Reporter:
                 text = text.replace(" test ", " validation ")
             self.line(f"{self.prefix}: {step} {text}")
 
+    def message(self, text: str) -> None:
+        """A whole line within the current run (a layer-wise run's stages), under the run's prefix."""
+        self.line(f"{self.prefix}: {text}")
+
     def line(self, text: str) -> None:
         if self.show:
             print(text, file=sys.stderr, flush=True)

@@ -376,13 +376,18 @@ class ADMMConfig:
         ``forward_restart`` every AUTO_RESTART_EVERY iterations with AUTO_RESTART_MIN_HIDDEN or more
         hidden layers, else 0. Anything else is kept. A layer-wise run (``layerwise``, two or more
         hidden layers) resolves them as for one hidden layer: every stage is a one-hidden-layer network."""
-        depth = 1 if self.layerwise and len(self.hidden) > 1 else len(self.hidden)
+        depth = 1 if self.trains_layerwise else len(self.hidden)
         changes = {}
         if self.lagrangian == "auto":
             changes["lagrangian"] = "linear" if depth == 1 else "full"
         if self.forward_restart == "auto":
             changes["forward_restart"] = AUTO_RESTART_EVERY if depth >= AUTO_RESTART_MIN_HIDDEN else 0
         return replace(self, **changes) if changes else self
+
+    @property
+    def trains_layerwise(self) -> bool:
+        """Whether a run trains one hidden layer at a time (``layerwise`` > 0 and two or more hidden layers)."""
+        return bool(self.layerwise) and len(self.hidden) > 1
 
     def restart_at(self, iteration: int) -> bool:
         """Whether the per-sample variables restart from the forward pass before ``iteration``
